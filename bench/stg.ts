@@ -1,0 +1,113 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Graph } from "../src/graph/ir.js";
+import { simulate } from "../src/engine/simulate.js";
+import type { ScheduleMode } from "../src/engine/scheduler.js";
+import { sharedBench } from "./workloads.js";
+
+/** One STG task graph: durations and predecessors, dummy entry/exit nodes included (duration 0). */
+export interface StgGraph {
+  name: string;
+  durations: number[];
+  preds: number[][];
+}
+
+export function parseStg(name: string, text: string): StgGraph {
+  const durations: number[] = [];
+  const preds: number[][] = [];
+  const lines = text.split("\n");
+  // The header count is not trusted: node lines run until the first comment.
+  for (const line of lines.slice(1)) {
+    if (line.startsWith("#")) break;
+    const f = line.trim().split(/\s+/).map(Number);
+    if (f.length < 3 || f.some(Number.isNaN)) continue;
+    const [id, time, k] = f as [number, number, number];
+    durations[id] = time;
+    preds[id] = f.slice(3, 3 + k);
+  }
+  return { name, durations, preds };
+}
+
+export function stgToGraph(g: StgGraph): Graph {
+  return {
+    steps: g.durations.map((d, i) => ({
+      id: `t${i}`,
+      module: "task",
+      action: { kind: "function" },
+      inputs: g.preds[i]!.map((p) => ({ kind: "ref" as const, step: `t${p}` })),
+      options: { estimateMs: d },
+    })),
+  };
+}
+
+export interface StgCase {
+  graph: StgGraph;
+  slots: number;
+  /** Proven optimum, or the best known upper bound when unproven. */
+  optimum: number;
+  lowerBound: number;
+}
+
+export function loadStgCases(): StgCase[] {
+  const dir = join(sharedBench(), "stg");
+  const cache = new Map<string, StgGraph>();
+  const cases: StgCase[] = [];
+  for (const slots of [2, 4, 8, 16]) {
+    const csv = readFileSync(join(dir, `Case50_${slots}_OPT.csv`), "utf8");
+    for (const row of csv.split("\n")) {
+      const [file, , v1, v2] = row.trim().split(",");
+      if (!file || v1 === undefined) continue;
+      let graph = cache.get(file);
+      if (!graph) {
+        graph = parseStg(file, readFileSync(join(dir, file), "utf8"));
+        cache.set(file, graph);
+      }
+      const work = graph.durations.reduce((a, b) => a + b, 0);
+      const cp = criticalPath(graph);
+      cases.push({
+        graph,
+        slots,
+        optimum: Number(v2 ?? v1),
+        lowerBound: Math.max(cp, Math.ceil(work / slots)),
+      });
+    }
+  }
+  return cases;
+}
+
+function criticalPath(g: StgGraph): number {
+  const finish: number[] = [];
+  for (let i = 0; i < g.durations.length; i++) {
+    let start = 0;
+    for (const p of g.preds[i]!) start = Math.max(start, finish[p]!);
+    finish[i] = start + g.durations[i]!;
+  }
+  return Math.max(...finish);
+}
+
+export interface StgScore {
+  mode: ScheduleMode;
+  bySlots: Map<number, { meanGap: number; worstGap: number; n: number }>;
+  overallMeanGap: number;
+  belowBound: number;
+}
+
+/** Simulates every case with one scheduling mode; gaps are (makespan - optimum) / optimum. */
+export function scoreStg(cases: StgCase[], mode: ScheduleMode): StgScore {
+  const bySlots = new Map<number, { meanGap: number; worstGap: number; n: number }>();
+  let sum = 0;
+  let belowBound = 0;
+  for (const c of cases) {
+    const r = simulate(stgToGraph(c.graph), { concurrency: c.slots, mode });
+    if (r.makespanMs < c.lowerBound) belowBound++;
+    const gap = (r.makespanMs - c.optimum) / c.optimum;
+    sum += gap;
+    const s = bySlots.get(c.slots) ?? { meanGap: 0, worstGap: -Infinity, n: 0 };
+    s.meanGap += gap;
+    s.worstGap = Math.max(s.worstGap, gap);
+    s.n++;
+    bySlots.set(c.slots, s);
+  }
+  for (const s of bySlots.values()) s.meanGap /= s.n;
+  return { mode, bySlots, overallMeanGap: sum / cases.length, belowBound };
+}

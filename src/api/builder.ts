@@ -1,0 +1,266 @@
+import { fileURLToPath } from "node:url";
+import type { Graph, ModuleLimits, Step, StepAction, StepOptions, ValueExpr } from "../graph/ir.js";
+import { parseDuration, parseRate } from "../graph/units.js";
+import { runGraph, type RunOptions } from "../engine/run.js";
+import type { RunResult } from "../engine/result.js";
+import { DEFAULT_BACKOFF } from "../engine/retry.js";
+
+const HANDLE = Symbol("tributary.handle");
+
+/**
+ * A step's future value. It carries the awaited return type of the step's function, so wiring it into
+ * a parameter of another type is a compile error. It has no string-keyed members on purpose: a handle
+ * must never structurally pass for a record parameter.
+ */
+export class Handle<T> {
+  declare readonly [HANDLE]: { readonly type?: T };
+  /** @internal */
+  readonly expr: ValueExpr;
+
+  /** @internal */
+  constructor(expr: ValueExpr) {
+    this.expr = expr;
+  }
+
+  /** A field of the value (`user.id`), as a handle of its own. */
+  field<K extends keyof T & (string | number)>(key: K): Handle<T[K]> {
+    const e = this.expr as Extract<ValueExpr, { kind: "ref" }>;
+    return new Handle<T[K]>({ kind: "ref", step: e.step, path: [...(e.path ?? []), key] });
+  }
+}
+
+/** A content-hashed input file. */
+export class FileInput {
+  /** @internal */
+  constructor(readonly path: string) {}
+}
+
+/** A file a command produces. */
+export class OutputFile {
+  /** @internal */
+  constructor(readonly path: string) {}
+}
+
+/** Each parameter accepts a value of its type or a handle to one. */
+export type Arg<P> = P | Handle<P>;
+export type ArgsOf<P extends readonly unknown[]> = { [K in keyof P]: Arg<P[K]> };
+export type Args<F extends (...args: any[]) => any> = ArgsOf<Parameters<F>>;
+
+/** A command-line word: text, a number, a file, an output, or a handle to any of those. */
+export type Word = string | number | FileInput | OutputFile | Handle<unknown>;
+
+export interface StepSettings {
+  id: string;
+  /** Module name for limits and display; defaults to the function's name. */
+  module?: string;
+  priority?: number | "low" | "normal" | "high";
+  retries?: number;
+  /** Backoff base delay and cap, e.g. { initial: "200ms", max: "10s" }. */
+  backoff?: { initial?: string | number; max?: string | number; factor?: number; jitter?: number };
+  timeout?: string | number;
+  pool?: string;
+  cpus?: number;
+  cache?: boolean;
+  estimate?: string | number;
+  partial?: boolean;
+  version?: string;
+  env?: string[];
+}
+
+export interface ModuleSettings {
+  concurrency?: number;
+  /** `20/s`, `100/1min`. */
+  throttle?: string;
+}
+
+type Fn = (...args: any[]) => any;
+
+/** A function to run in a worker thread: loaded by file and export name, since closures cannot travel. */
+export interface ThreadModule<F extends Fn> {
+  readonly file: string;
+  readonly exportName: string;
+  readonly __fn?: F;
+}
+
+/**
+ * Builds a graph in TypeScript; the flow language produces the very same IR.
+ *
+ *     const t = flow();
+ *     const user = t.step("user", getUser, userId);
+ *     const profile = t.step("profile", buildProfile, user, orders);
+ *     const r = await t.run(profile, { concurrency: 8 });
+ */
+export class FlowBuilder {
+  private readonly steps: Step[] = [];
+  private readonly limits: Record<string, ModuleLimits> = {};
+  private readonly pools: Record<string, number> = {};
+
+  /** A step that calls `fn` in-process with the given values and handles. */
+  step<F extends Fn>(
+    idOrSettings: string | StepSettings,
+    fn: F,
+    ...args: Args<F>
+  ): Handle<Awaited<ReturnType<F>>> {
+    const settings = typeof idOrSettings === "string" ? { id: idOrSettings } : idOrSettings;
+    return this.add(settings, settings.module ?? (fn.name || settings.id), { kind: "function", fn }, args);
+  }
+
+  /** A step whose function runs in a worker thread (for CPU-bound work). */
+  threaded<F extends Fn>(
+    idOrSettings: string | StepSettings,
+    module: ThreadModule<F>,
+    ...args: Args<F>
+  ): Handle<Awaited<ReturnType<F>>> {
+    const settings = typeof idOrSettings === "string" ? { id: idOrSettings } : idOrSettings;
+    const action: StepAction = {
+      kind: "function",
+      thread: true,
+      ref: { file: module.file, exportName: module.exportName },
+    };
+    return this.add(settings, settings.module ?? module.exportName, action, args);
+  }
+
+  /** A child process, argv without a shell. Its value: its output file(s), else its stdout. */
+  exec(idOrSettings: string | StepSettings, argv: Word[], env?: Record<string, string>): Handle<any> {
+    const settings = typeof idOrSettings === "string" ? { id: idOrSettings } : idOrSettings;
+    return this.add(settings, settings.module ?? "exec", { kind: "process", env }, argv);
+  }
+
+  /** A /bin/sh command line; every interpolated value is quoted, so none can inject shell syntax. */
+  sh(idOrSettings: string | StepSettings): (strings: TemplateStringsArray, ...values: Word[]) => Handle<any> {
+    const settings = typeof idOrSettings === "string" ? { id: idOrSettings } : idOrSettings;
+    return (strings, ...values) => {
+      const parts: ValueExpr[] = [];
+      strings.forEach((s, k) => {
+        if (s) parts.push({ kind: "lit", value: s });
+        if (k < values.length) parts.push(toExpr(values[k]));
+      });
+      const line: ValueExpr = { kind: "concat", parts, quote: "shell" };
+      return this.addStep(settings, settings.module ?? "sh", { kind: "process", shell: true }, [line]);
+    };
+  }
+
+  /** One step per item of a list known only at run time; the value is the list of results. */
+  map<F extends (item: any) => any>(
+    idOrSettings: string | StepSettings,
+    list: Arg<Parameters<F>[0][]>,
+    fn: F,
+  ): Handle<Awaited<ReturnType<F>>[]> {
+    const settings = typeof idOrSettings === "string" ? { id: idOrSettings } : idOrSettings;
+    const module = settings.module ?? (fn.name || settings.id);
+    return this.add(settings, module, { kind: "map", module, item: { kind: "function", fn } }, [list]);
+  }
+
+  file(path: string): FileInput {
+    return new FileInput(path);
+  }
+
+  output(path: string): OutputFile {
+    return new OutputFile(path);
+  }
+
+  /** Limits that hold across every step of a module (by function name or `module` setting). */
+  limit(module: string | Fn, settings: ModuleSettings): this {
+    const name = typeof module === "string" ? module : module.name;
+    const rate = settings.throttle === undefined ? undefined : parseRate(settings.throttle);
+    if (settings.throttle !== undefined && !rate) {
+      throw new RangeError(`throttle "${settings.throttle}" is not a rate; write it like 20/s or 100/1min`);
+    }
+    this.limits[name] = { concurrency: settings.concurrency, rate };
+    return this;
+  }
+
+  pool(name: string, capacity: number): this {
+    this.pools[name] = capacity;
+    return this;
+  }
+
+  graph(outputs?: Handle<unknown>[]): Graph {
+    return {
+      steps: this.steps,
+      outputs: outputs?.map((h) => (h.expr as Extract<ValueExpr, { kind: "ref" }>).step),
+      limits: this.limits,
+      pools: this.pools,
+    };
+  }
+
+  /** Runs what `target` needs (default: everything) and returns every step's outcome plus the target's value. */
+  async run<T>(
+    target?: Handle<T> | Handle<unknown>[],
+    options: RunOptions = {},
+  ): Promise<RunResult & { value: T | undefined }> {
+    const targets = target === undefined ? undefined : Array.isArray(target) ? target : [target];
+    const result = await runGraph(this.graph(targets), options);
+    const first = targets?.[0] && (targets[0].expr as Extract<ValueExpr, { kind: "ref" }>).step;
+    return { ...result, value: (first === undefined ? undefined : result.outputs[first]) as T | undefined };
+  }
+
+  private add(
+    settings: StepSettings,
+    module: string,
+    action: StepAction,
+    args: readonly unknown[],
+  ): Handle<any> {
+    return this.addStep(settings, module, action, args.map(toExpr));
+  }
+
+  private addStep(
+    settings: StepSettings,
+    module: string,
+    action: StepAction,
+    inputs: ValueExpr[],
+  ): Handle<any> {
+    this.steps.push({ id: settings.id, module, action, inputs, options: stepOptions(settings) });
+    return new Handle({ kind: "ref", step: settings.id });
+  }
+}
+
+/** Refers to a function exported by a module file, to run in a worker thread. */
+export function threadModule<F extends Fn>(file: string | URL, exportName: string): ThreadModule<F> {
+  return { file: typeof file === "string" ? file : fileURLToPath(file), exportName };
+}
+
+export function flow(): FlowBuilder {
+  return new FlowBuilder();
+}
+
+function toExpr(v: unknown): ValueExpr {
+  if (v instanceof Handle) return v.expr;
+  if (v instanceof FileInput) return { kind: "file", path: { kind: "lit", value: v.path } };
+  if (v instanceof OutputFile) return { kind: "output", path: v.path };
+  return { kind: "lit", value: v };
+}
+
+const PRIORITY_WORDS = { low: -10, normal: 0, high: 10 } as const;
+
+function ms(v: string | number | undefined, what: string): number | undefined {
+  if (v === undefined || typeof v === "number") return v;
+  const d = parseDuration(v);
+  if (d === undefined)
+    throw new RangeError(`${what} "${v}" is not a duration; write it like 150ms, 2s or 5min`);
+  return d;
+}
+
+function stepOptions(s: StepSettings): StepOptions {
+  const o: StepOptions = {};
+  if (s.priority !== undefined)
+    o.priority = typeof s.priority === "number" ? s.priority : PRIORITY_WORDS[s.priority];
+  if (s.retries !== undefined) o.retries = s.retries;
+  if (s.backoff) {
+    o.backoff = {
+      initialMs: ms(s.backoff.initial, "backoff") ?? DEFAULT_BACKOFF.initialMs,
+      maxMs: ms(s.backoff.max, "backoff max") ?? DEFAULT_BACKOFF.maxMs,
+      factor: s.backoff.factor ?? DEFAULT_BACKOFF.factor,
+      jitter: s.backoff.jitter ?? DEFAULT_BACKOFF.jitter,
+    };
+  }
+  if (s.timeout !== undefined) o.timeoutMs = ms(s.timeout, "timeout");
+  if (s.pool !== undefined) o.pool = s.pool;
+  if (s.cpus !== undefined) o.cpus = s.cpus;
+  if (s.cache !== undefined) o.cache = s.cache;
+  if (s.estimate !== undefined) o.estimateMs = ms(s.estimate, "estimate");
+  if (s.partial !== undefined) o.partial = s.partial;
+  if (s.version !== undefined) o.version = s.version;
+  if (s.env !== undefined) o.env = s.env;
+  return o;
+}

@@ -1,0 +1,28 @@
+import type { Step } from "../graph/ir.js";
+
+/** What the engine tells the cache about a step that is about to run. */
+export interface CacheRequest {
+  step: Step;
+  /** The step's evaluated arguments (file inputs as FileValues with their digests). */
+  args: unknown[];
+  /** Project-relative paths the step declares it writes. */
+  outputs: string[];
+  root: string;
+}
+
+export type CacheLookup =
+  /** The value, with any output files already restored into the project. */
+  | { hit: true; value: unknown }
+  /** `key` to save the result under, or undefined when the step cannot be cached. */
+  | { hit: false; key: string | undefined; reason?: string };
+
+/**
+ * The engine's view of a cache: look a step up before running it, save its result after. The store
+ * behind it (local directory, shared directory, HTTP) is the cache's business.
+ */
+export interface StepCache {
+  lookup(request: CacheRequest): Promise<CacheLookup>;
+  save(key: string, request: CacheRequest, value: unknown): Promise<void>;
+  /** Content digest of an input file (may use a stat cache so unchanged files are not re-read). */
+  digest?(absPath: string): Promise<string>;
+}

@@ -1,0 +1,446 @@
+import type { ModuleLimits } from "../graph/ir.js";
+import { bottomLevels, layers as layerOf, toposort, type Topology } from "../graph/topology.js";
+import { ReadyQueue } from "./ready-queue.js";
+import { Gate } from "./resources.js";
+
+/**
+ * - eager: a step starts as soon as its inputs are done and resources allow; ready steps by priority,
+ *   then longest remaining path (bottom level), then declaration order.
+ * - fifo: eager, but ready steps in the order they became ready (the naive baseline).
+ * - layers: a barrier after every topological layer, as in level-by-level executors (for comparison).
+ */
+export type ScheduleMode = "eager" | "fifo" | "layers";
+
+/** What the scheduler needs to know about one step. */
+export interface StepMeta {
+  module: string;
+  priority: number;
+  cpus: number;
+  pool?: string;
+  estimateMs: number;
+  /** Receives a failed map's partial value instead of being blocked by it. */
+  partial: boolean;
+  isMap: boolean;
+}
+
+export interface SchedulerOptions {
+  concurrency: number;
+  mode?: ScheduleMode;
+  pools?: Record<string, number>;
+  limits?: Record<string, ModuleLimits>;
+  /** Only these steps run (1 = needed); default all. */
+  needed?: Uint8Array;
+  /** Time of construction, for rate-limit buckets. */
+  now?: number;
+}
+
+export type Outcome = "ok" | "failed" | "cancelled";
+
+export const enum State {
+  Waiting = 0,
+  Ready = 1,
+  Running = 2,
+  Ok = 3,
+  Failed = 4,
+  Blocked = 5,
+  Cancelled = 6,
+  Skipped = 7,
+  /** A map step whose items are running; it becomes ready again, without resources, to collect them. */
+  Expanded = 8,
+}
+
+/**
+ * The ready queue, dependency counting and resource accounting of a run. Purely logical: it never reads
+ * a clock, starts anything or awaits anything, so real runs and simulations drive the very same code.
+ */
+export class Scheduler {
+  readonly mode: ScheduleMode;
+  readonly concurrency: number;
+  /** Needed steps that have not reached a final state. */
+  remaining = 0;
+  private free: number;
+  private runningCount = 0;
+  private size: number;
+
+  state: Uint8Array;
+  private pending: Int32Array;
+  private prio: Float64Array;
+  rank: Float64Array;
+  private cpus: Int32Array;
+  private poolOf: Int32Array;
+  private modOf: Int32Array;
+  private layer: Int32Array;
+  private seq: Float64Array;
+  private flags: Uint8Array; // bit 0 isMap, bit 1 partial, bit 2 collecting
+  private parentOf: Int32Array;
+
+  private readonly gates: Gate[] = [];
+  private readonly gateByKey = new Map<string, number>();
+  private readonly parkedGates = new Set<Gate>();
+  private readonly queue: ReadyQueue;
+  private nextSeq = 0;
+
+  private currentLayer = 0;
+  private layerRemaining: number[] = [];
+
+  constructor(
+    private readonly topo: Topology,
+    metas: readonly StepMeta[],
+    options: SchedulerOptions,
+  ) {
+    if (!(options.concurrency >= 1)) throw new RangeError(`concurrency must be at least 1`);
+    this.mode = options.mode ?? "eager";
+    this.concurrency = Math.floor(options.concurrency);
+    this.free = this.concurrency;
+    const n = metas.length;
+    this.size = n;
+    const cap = Math.max(16, n);
+    this.state = new Uint8Array(cap);
+    this.pending = new Int32Array(cap);
+    this.prio = new Float64Array(cap);
+    this.rank = new Float64Array(cap);
+    this.cpus = new Int32Array(cap);
+    this.poolOf = new Int32Array(cap);
+    this.modOf = new Int32Array(cap);
+    this.layer = new Int32Array(cap);
+    this.seq = new Float64Array(cap);
+    this.flags = new Uint8Array(cap);
+    this.parentOf = new Int32Array(cap).fill(-1);
+
+    const now = options.now ?? 0;
+    for (const [name, capacity] of Object.entries(options.pools ?? {})) {
+      if (!(capacity >= 1)) throw new RangeError(`pool "${name}" needs a capacity of at least 1`);
+      this.addGate(`pool:${name}`, name, capacity, undefined, now);
+    }
+    for (const [name, lim] of Object.entries(options.limits ?? {})) {
+      if (lim.concurrency !== undefined && !(lim.concurrency >= 1)) {
+        throw new RangeError(`module "${name}": concurrency must be at least 1`);
+      }
+      if (lim.concurrency === undefined && lim.rate === undefined) continue;
+      this.addGate(`mod:${name}`, name, lim.concurrency ?? Infinity, lim.rate, now);
+    }
+
+    const order = toposort(topo);
+    if (!order) throw new Error("the graph has a cycle");
+    const weight = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const m = metas[i]!;
+      weight[i] = m.estimateMs;
+      this.setMeta(i, m);
+    }
+    this.rank.set(bottomLevels(topo, weight, order));
+    if (this.mode === "layers") this.layer.set(layerOf(topo, order));
+
+    const needed = options.needed;
+    for (let i = 0; i < n; i++) {
+      if (needed && !needed[i]) {
+        this.state[i] = State.Skipped;
+        continue;
+      }
+      this.remaining++;
+      if (this.mode === "layers") {
+        const l = this.layer[i]!;
+        while (this.layerRemaining.length <= l) this.layerRemaining.push(0);
+        this.layerRemaining[l]!++;
+      }
+      this.pending[i] = topo.depStart[i + 1]! - topo.depStart[i]!;
+    }
+    this.advanceLayer();
+    this.queue = new ReadyQueue(this.comparator());
+    for (let i = 0; i < n; i++)
+      if (this.state[i] === State.Waiting && this.pending[i] === 0) this.makeReady(i);
+  }
+
+  get running(): number {
+    return this.runningCount;
+  }
+
+  get stepCount(): number {
+    return this.size;
+  }
+
+  isMapCollecting(i: number): boolean {
+    return (this.flags[i]! & 4) !== 0;
+  }
+
+  /**
+   * The next step to start now, with its resources taken, or -1 when nothing can start until a step
+   * finishes or time passes (see {@link wakeAt}).
+   */
+  next(now: number): number {
+    if (this.parkedGates.size > 0) this.unparkGates(now);
+    const q = this.queue;
+    for (;;) {
+      const i = q.peek();
+      if (i < 0) return -1;
+      if (this.mode === "layers" && this.layer[i]! > this.currentLayer) return -1;
+      const c = this.cpus[i]!;
+      // Strict order on CPU slots: a big step waits for room rather than being overtaken forever.
+      if (c > this.free) return -1;
+      const p = this.poolOf[i]!;
+      if (p >= 0 && this.gates[p]!.full) {
+        this.park(q.pop(), this.gates[p]!);
+        continue;
+      }
+      const m = this.modOf[i]!;
+      if (m >= 0) {
+        const g = this.gates[m]!;
+        if (g.full || (g.bucket && !g.bucket.tryTake(now))) {
+          this.park(q.pop(), g);
+          continue;
+        }
+      }
+      q.pop();
+      this.free -= c;
+      if (p >= 0) this.gates[p]!.used++;
+      if (m >= 0) this.gates[m]!.used++;
+      this.state[i] = State.Running;
+      this.runningCount++;
+      return i;
+    }
+  }
+
+  /** Earliest time a rate-limited step may start; Infinity when none is waiting on a rate. */
+  wakeAt(now: number): number {
+    let t = Infinity;
+    for (const g of this.parkedGates) if (g.bucket && !g.full) t = Math.min(t, g.bucket.readyAt(now));
+    return t;
+  }
+
+  /**
+   * A running step reached a final state: releases its resources and readies (or blocks) its
+   * dependents. Returns the steps blocked by this failure, for the caller to record.
+   */
+  finish(i: number, outcome: Outcome): number[] {
+    this.release(i);
+    this.state[i] = outcome === "ok" ? State.Ok : outcome === "failed" ? State.Failed : State.Cancelled;
+    this.settle(i);
+    const isMap = (this.flags[i]! & 1) !== 0;
+    const blocked: number[] = [];
+    const t = this.topo;
+    if (i < t.ids.length) {
+      for (let k = t.succStart[i]!; k < t.succStart[i + 1]!; k++) {
+        const s = t.succList[k]!;
+        if (this.state[s] !== State.Waiting) continue;
+        if (outcome === "ok" || (isMap && outcome === "failed" && (this.flags[s]! & 2) !== 0)) {
+          if (--this.pending[s]! === 0) this.makeReady(s);
+        } else {
+          this.block(s, blocked);
+        }
+      }
+    }
+    const parent = this.parentOf[i]!;
+    // An item's failure is recorded by its map, which always collects every item.
+    if (parent >= 0 && --this.pending[parent]! === 0 && this.state[parent] === State.Expanded) {
+      this.state[parent] = State.Waiting;
+      this.makeReady(parent);
+    }
+    return blocked;
+  }
+
+  /**
+   * A running map step learned its list: it gives back its resources and waits for `items` new steps,
+   * which start ready. Returns their indices. With zero items the map is ready to collect at once.
+   */
+  expand(mapIndex: number, items: readonly StepMeta[]): number[] {
+    this.release(mapIndex);
+    this.flags[mapIndex] = this.flags[mapIndex]! | 4;
+    // Collecting takes no resources: the items did the work.
+    this.cpus[mapIndex] = 0;
+    this.poolOf[mapIndex] = -1;
+    this.modOf[mapIndex] = -1;
+    const first = this.size;
+    const added: number[] = [];
+    this.ensureCapacity(first + items.length);
+    // An item's remaining path is the map's: what follows the map follows every item.
+    const tail = this.rank[mapIndex]!;
+    for (let k = 0; k < items.length; k++) {
+      const c = first + k;
+      this.setMeta(c, items[k]!);
+      this.rank[c] = tail;
+      this.parentOf[c] = mapIndex;
+      this.layer[c] = this.layer[mapIndex]!;
+      this.remaining++;
+      if (this.mode === "layers") this.layerRemaining[this.layer[c]!]!++;
+      added.push(c);
+    }
+    this.size = first + items.length;
+    this.pending[mapIndex] = items.length;
+    this.state[mapIndex] = State.Expanded;
+    for (const c of added) this.makeReady(c);
+    if (items.length === 0) {
+      this.state[mapIndex] = State.Waiting;
+      this.makeReady(mapIndex);
+    }
+    return added;
+  }
+
+  /** A running step waits (a retry's backoff) without holding resources; {@link resume} requeues it. */
+  suspend(i: number): void {
+    this.release(i);
+    this.state[i] = State.Waiting;
+  }
+
+  resume(i: number): void {
+    if (this.state[i] === State.Waiting) this.makeReady(i);
+  }
+
+  /** Cancels every step that has not started; returns them. Running steps are the caller's to stop. */
+  cancelPending(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.size; i++) {
+      const s = this.state[i];
+      // An expanded map is cancelled with its unstarted items; its running items still finish.
+      if (s === State.Waiting || s === State.Ready || s === State.Expanded) {
+        this.state[i] = State.Cancelled;
+        this.settle(i);
+        out.push(i);
+      }
+    }
+    this.queue.drain();
+    for (const g of this.gates) g.parked.length = 0;
+    this.parkedGates.clear();
+    return out;
+  }
+
+  private comparator(): (a: number, b: number) => boolean {
+    const prio = this.prio;
+    switch (this.mode) {
+      case "fifo": {
+        const seq = this.seq;
+        return (a, b) => (prio[a] !== prio[b] ? prio[a]! > prio[b]! : seq[a]! < seq[b]!);
+      }
+      case "layers": {
+        const layer = this.layer;
+        const rank = this.rank;
+        return (a, b) =>
+          layer[a] !== layer[b]
+            ? layer[a]! < layer[b]!
+            : prio[a] !== prio[b]
+              ? prio[a]! > prio[b]!
+              : rank[a] !== rank[b]
+                ? rank[a]! > rank[b]!
+                : a < b;
+      }
+      default: {
+        const rank = this.rank;
+        return (a, b) =>
+          prio[a] !== prio[b] ? prio[a]! > prio[b]! : rank[a] !== rank[b] ? rank[a]! > rank[b]! : a < b;
+      }
+    }
+  }
+
+  private setMeta(i: number, m: StepMeta): void {
+    this.prio[i] = m.priority;
+    this.cpus[i] = Math.max(0, Math.min(this.concurrency, Math.floor(m.cpus)));
+    this.poolOf[i] = m.pool === undefined ? -1 : this.gateIndex(`pool:${m.pool}`, m.pool);
+    this.modOf[i] = this.gateByKey.get(`mod:${m.module}`) ?? -1;
+    this.flags[i] = (m.isMap ? 1 : 0) | (m.partial ? 2 : 0);
+  }
+
+  private gateIndex(key: string, name: string): number {
+    const g = this.gateByKey.get(key);
+    if (g === undefined) throw new RangeError(`unknown pool "${name}": declare it with a capacity`);
+    return g;
+  }
+
+  private addGate(key: string, name: string, capacity: number, rate: ModuleLimits["rate"], now: number) {
+    this.gateByKey.set(key, this.gates.length);
+    this.gates.push(new Gate(name, capacity, rate, now));
+  }
+
+  private makeReady(i: number): void {
+    this.state[i] = State.Ready;
+    this.seq[i] = this.nextSeq++;
+    this.queue.push(i);
+  }
+
+  private park(i: number, g: Gate): void {
+    g.parked.push(i);
+    this.parkedGates.add(g);
+  }
+
+  private release(i: number): void {
+    if (this.state[i] !== State.Running) return;
+    this.runningCount--;
+    this.free += this.cpus[i]!;
+    const p = this.poolOf[i]!;
+    if (p >= 0) this.gates[p]!.used--;
+    const m = this.modOf[i]!;
+    if (m >= 0) this.gates[m]!.used--;
+  }
+
+  /**
+   * Parked steps go back to the queue to compete by priority again, as many as the gate has room and
+   * tokens for: the rest would only park again.
+   */
+  private unparkGates(now: number): void {
+    for (const g of this.parkedGates) {
+      if (g.full) continue;
+      const room = g.capacity - g.used;
+      const n = g.bucket ? Math.min(room, g.bucket.available(now)) : room;
+      if (n >= 1) this.unpark(g, n);
+    }
+  }
+
+  private unpark(g: Gate, count: number): void {
+    // Parked in priority order, since they were popped from the queue in that order.
+    const take = g.parked.splice(0, Math.min(count, g.parked.length));
+    for (const i of take) if (this.state[i] === State.Ready) this.queue.push(i);
+    if (g.parked.length === 0) this.parkedGates.delete(g);
+  }
+
+  private block(s: number, out: number[]): void {
+    const stack = [s];
+    const t = this.topo;
+    while (stack.length > 0) {
+      const v = stack.pop()!;
+      if (this.state[v] !== State.Waiting) continue;
+      this.state[v] = State.Blocked;
+      this.settle(v);
+      out.push(v);
+      if (v < t.ids.length) {
+        for (let k = t.succStart[v]!; k < t.succStart[v + 1]!; k++) stack.push(t.succList[k]!);
+      }
+    }
+  }
+
+  /** Bookkeeping for a step that reached a final state. */
+  private settle(i: number): void {
+    this.remaining--;
+    if (this.mode !== "layers") return;
+    this.layerRemaining[this.layer[i]!]!--;
+    this.advanceLayer();
+  }
+
+  private advanceLayer(): void {
+    while (
+      this.currentLayer < this.layerRemaining.length - 1 &&
+      this.layerRemaining[this.currentLayer] === 0
+    ) {
+      this.currentLayer++;
+    }
+  }
+
+  private ensureCapacity(n: number): void {
+    if (n <= this.state.length) return;
+    const cap = Math.max(n, this.state.length * 2);
+    const grow = <T extends Uint8Array | Int32Array | Float64Array>(a: T, fill = 0): T => {
+      const b = new (a.constructor as new (n: number) => T)(cap);
+      b.set(a);
+      if (fill !== 0) b.fill(fill, a.length);
+      return b;
+    };
+    this.state = grow(this.state);
+    this.pending = grow(this.pending);
+    this.prio = grow(this.prio);
+    this.rank = grow(this.rank);
+    this.cpus = grow(this.cpus);
+    this.poolOf = grow(this.poolOf);
+    this.modOf = grow(this.modOf);
+    this.layer = grow(this.layer);
+    this.seq = grow(this.seq);
+    this.flags = grow(this.flags);
+    this.parentOf = grow(this.parentOf, -1);
+  }
+}

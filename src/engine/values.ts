@@ -1,0 +1,227 @@
+import { isAbsolute, relative, resolve, sep } from "node:path";
+import { glob } from "tinyglobby";
+import type { FileValue, Step, ValueExpr } from "../graph/ir.js";
+import { isFileValue } from "../graph/ir.js";
+
+/** An input that cannot be computed; the step fails with this message (kind "input"). */
+export class InputError extends Error {
+  override name = "InputError";
+}
+
+export interface EvalEnv {
+  /** The value of a finished step. */
+  valueOf(stepId: string): unknown;
+  /** Project root: relative paths are resolved against it and outputs must stay inside it. */
+  root: string;
+  /** Content digest of a file (absolute path); may use a stat cache. */
+  digest(absPath: string): Promise<string>;
+}
+
+/** True when evaluating the expression touches the file system (so it must be awaited). */
+export function needsIO(e: ValueExpr): boolean {
+  switch (e.kind) {
+    case "file":
+    case "glob":
+      return true;
+    case "list":
+      return e.items.some(needsIO);
+    case "record":
+      return Object.values(e.fields).some(needsIO);
+    case "concat":
+      return e.parts.some(needsIO);
+    default:
+      return false;
+  }
+}
+
+/** The project-relative paths a step declares it writes with `output(...)`. */
+export function declaredOutputs(step: Step): string[] {
+  const out: string[] = [];
+  const walk = (e: ValueExpr): void => {
+    if (e.kind === "output") out.push(e.path);
+    else if (e.kind === "list") e.items.forEach(walk);
+    else if (e.kind === "record") Object.values(e.fields).forEach(walk);
+    else if (e.kind === "concat") e.parts.forEach(walk);
+  };
+  step.inputs.forEach(walk);
+  return out;
+}
+
+/** Evaluates an expression without I/O; only valid when !needsIO(e). */
+export function evalSync(e: ValueExpr, env: EvalEnv): unknown {
+  switch (e.kind) {
+    case "lit":
+      return e.value;
+    case "ref":
+      return e.path ? pick(env.valueOf(e.step), e.step, e.path) : env.valueOf(e.step);
+    case "list":
+      return e.items.map((x) => evalSync(x, env));
+    case "record": {
+      const o: Record<string, unknown> = {};
+      for (const k in e.fields) o[k] = evalSync(e.fields[k]!, env);
+      return o;
+    }
+    case "concat":
+      return concat(
+        e.parts.map((p) => evalSync(p, env)),
+        e.parts,
+        e.quote,
+      );
+    case "output":
+      return projectPath(e.path, env.root, "output");
+    default:
+      throw new InputError(`internal: ${e.kind} needs I/O`);
+  }
+}
+
+export async function evalAsync(e: ValueExpr, env: EvalEnv): Promise<unknown> {
+  switch (e.kind) {
+    case "file": {
+      const p = await evalAsync(e.path, env);
+      const path = isFileValue(p) ? p.$file : String(p);
+      return fileValue(path, env);
+    }
+    case "glob": {
+      const found = await glob(e.pattern, { cwd: env.root, onlyFiles: true, dot: false });
+      found.sort();
+      return Promise.all(found.map((f) => fileValue(f, env)));
+    }
+    case "list":
+      return Promise.all(e.items.map((x) => evalAsync(x, env)));
+    case "record": {
+      const o: Record<string, unknown> = {};
+      for (const k in e.fields) o[k] = await evalAsync(e.fields[k]!, env);
+      return o;
+    }
+    case "concat":
+      return concat(await Promise.all(e.parts.map((p) => evalAsync(p, env))), e.parts, e.quote);
+    default:
+      return evalSync(e, env);
+  }
+}
+
+async function fileValue(path: string, env: EvalEnv): Promise<FileValue> {
+  const abs = resolve(env.root, path);
+  try {
+    return { $file: displayPath(abs, env.root), digest: await env.digest(abs) };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new InputError(`input file not found: ${path}`);
+    if (code === "EISDIR") throw new InputError(`input is a directory, not a file: ${path} (use glob())`);
+    throw new InputError(`cannot read input file ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Project-relative with forward slashes when inside the root, else absolute. */
+export function displayPath(abs: string, root: string): string {
+  const rel = relative(root, abs);
+  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) return abs;
+  return sep === "/" ? rel : rel.split(sep).join("/");
+}
+
+/** Resolves a declared output path, refusing anything that would write outside the project. */
+export function projectPath(path: string, root: string, what: string): string {
+  const abs = resolve(root, path);
+  const rel = relative(root, abs);
+  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) {
+    throw new InputError(`${what} path "${path}" is outside the project directory ${root}`);
+  }
+  return rel.split(sep).join("/");
+}
+
+function pick(value: unknown, stepId: string, path: readonly (string | number)[]): unknown {
+  let v = value;
+  let where = stepId;
+  for (const key of path) {
+    if (v === null || typeof v !== "object" || !(key in (v as object))) {
+      throw new InputError(`${where} has no field "${key}" (its value is ${describe(v)})`);
+    }
+    v = (v as Record<string | number, unknown>)[key];
+    where += typeof key === "number" ? `[${key}]` : `.${key}`;
+  }
+  return v;
+}
+
+function concat(values: unknown[], parts: ValueExpr[], quote: "shell" | undefined): string {
+  let s = "";
+  for (let i = 0; i < values.length; i++) {
+    const literal = parts[i]!.kind === "lit";
+    const text = toText(values[i], quote !== undefined && !literal);
+    s += text;
+  }
+  return s;
+}
+
+function toText(v: unknown, shell: boolean): string {
+  if (Array.isArray(v)) return v.map((x) => toText(x, shell)).join(" ");
+  const s = scalarText(v);
+  return shell ? shellQuote(s) : s;
+}
+
+function scalarText(v: unknown): string {
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return String(v);
+  if (v === null || v === undefined) return "";
+  if (isFileValue(v)) return v.$file;
+  if (typeof v === "object" && isPlainData(v)) return JSON.stringify(v);
+  throw new InputError(`cannot turn ${describe(v)} into text`);
+}
+
+/** Quotes a word for /bin/sh so that it is always exactly one argument, whatever it contains. */
+export function shellQuote(s: string): string {
+  if (s !== "" && /^[A-Za-z0-9_./:=@%+,-]+$/.test(s)) return s;
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Flattens a process step's inputs into argv: lists spread, files become their paths. */
+export function toArgv(values: unknown[]): string[] {
+  const argv: string[] = [];
+  const add = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(add);
+    else argv.push(scalarText(v));
+  };
+  values.forEach(add);
+  return argv;
+}
+
+/** JSON-like data: what can be cached, sent to a thread or process, or across machines. */
+export function isPlainData(v: unknown): boolean {
+  return whyNotPlainData(v) === undefined;
+}
+
+/** A short description of a value for error messages: its type, and its class or a short preview. */
+export function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (v === undefined) return "undefined";
+  if (typeof v === "function") return `a function${v.name ? ` (${v.name})` : ""}`;
+  if (typeof v === "symbol") return `a symbol`;
+  if (typeof v === "bigint") return `a bigint (${v})`;
+  if (typeof v === "number" && !Number.isFinite(v)) return `the number ${v}`;
+  if (typeof v !== "object") return `${typeof v} ${JSON.stringify(v)?.slice(0, 40)}`;
+  if (Array.isArray(v)) return `a list of ${v.length}`;
+  const proto = Object.getPrototypeOf(v);
+  if (proto && proto !== Object.prototype) return `an instance of ${proto.constructor?.name ?? "a class"}`;
+  return "a record";
+}
+
+/** Why a value is not plain data, naming the offending path; undefined when it is. */
+export function whyNotPlainData(v: unknown, path = "value", depth = 0): string | undefined {
+  if (depth > 200) return `${path} is nested too deeply (a cycle?)`;
+  if (v === null || typeof v === "string" || typeof v === "boolean") return undefined;
+  if (typeof v === "number") return Number.isFinite(v) ? undefined : `${path} is ${describe(v)}`;
+  if (typeof v !== "object") return `${path} is ${describe(v)}`;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const why = whyNotPlainData(v[i], `${path}[${i}]`, depth + 1);
+      if (why) return why;
+    }
+    return undefined;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return `${path} is ${describe(v)}`;
+  for (const k in v) {
+    const why = whyNotPlainData((v as Record<string, unknown>)[k], `${path}.${k}`, depth + 1);
+    if (why) return why;
+  }
+  return undefined;
+}

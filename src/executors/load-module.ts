@@ -1,0 +1,25 @@
+import { pathToFileURL } from "node:url";
+
+const TS_EXTENSION = /\.(c|m)?tsx?$/;
+
+/**
+ * Imports a module file; TypeScript is loaded through tsx, so `use "./modules.ts"` needs no build step.
+ * tsx is imported only when a .ts file is actually loaded, keeping it off the start-up path.
+ */
+export async function loadModuleFile(file: string): Promise<Record<string, unknown>> {
+  const url = file.startsWith("file:") ? file : pathToFileURL(file).href;
+  if (TS_EXTENSION.test(file)) {
+    const { tsImport } = await import("tsx/esm/api");
+    return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+  }
+  return (await import(url)) as Record<string, unknown>;
+}
+
+/** The callable behind an export: a plain function, or the `run` of a `module({...})` definition. */
+export function callableOf(exported: unknown): ((...args: unknown[]) => unknown) | undefined {
+  if (typeof exported === "function") return exported as (...args: unknown[]) => unknown;
+  if (exported && typeof exported === "object" && typeof (exported as { run?: unknown }).run === "function") {
+    return (exported as { run: (...args: unknown[]) => unknown }).run;
+  }
+  return undefined;
+}

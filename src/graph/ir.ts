@@ -1,0 +1,139 @@
+/**
+ * The graph IR: the one representation that both the flow language and the TS API produce, and the only
+ * thing the planner, scheduler, executors and cache ever see. Nothing here knows about syntax.
+ */
+
+export type StepId = string;
+
+/** Where something came from in a flow file, so that errors found later can still point at a line. */
+export interface SourceSpan {
+  file: string;
+  line: number; // 1-based
+  col: number; // 1-based
+  endLine?: number;
+  endCol?: number;
+}
+
+/**
+ * How a step's arguments are computed from literals, other steps' values and files. Evaluated by the
+ * engine once every referenced step is done; the referenced steps are exactly the step's dependencies.
+ */
+export type ValueExpr =
+  | { kind: "lit"; value: unknown }
+  /** Another step's value, optionally a field or index inside it (`user.id`). */
+  | { kind: "ref"; step: StepId; path?: readonly (string | number)[] }
+  | { kind: "list"; items: ValueExpr[] }
+  | { kind: "record"; fields: Record<string, ValueExpr> }
+  /** String interpolation. With `quote: "shell"` every non-literal part is quoted for /bin/sh. */
+  | { kind: "concat"; parts: ValueExpr[]; quote?: "shell" }
+  /** An input file, hashed by content: evaluates to a {@link FileValue}. */
+  | { kind: "file"; path: ValueExpr }
+  /** Input files matching a pattern, sorted by path: evaluates to FileValue[]. */
+  | { kind: "glob"; pattern: string }
+  /** A file the step's command produces: evaluates to its path; the step's value names it as a FileValue. */
+  | { kind: "output"; path: string };
+
+/** A file passed between steps: its path (relative to the project root) and the digest of its content. */
+export interface FileValue {
+  $file: string;
+  digest: string;
+}
+
+export function isFileValue(v: unknown): v is FileValue {
+  return typeof v === "object" && v !== null && typeof (v as FileValue).$file === "string";
+}
+
+/** Where a TS module can be loaded from by another thread, process or machine. */
+export interface ModuleRef {
+  /** Absolute path (or file: URL) of the module file. */
+  file: string;
+  exportName: string;
+}
+
+/** Context handed to in-process functions as `this`. */
+export interface StepContext {
+  readonly stepId: StepId;
+  readonly attempt: number;
+  /** Aborted on timeout or cancellation; long-running functions should pass it on to fetch() and the like. */
+  readonly signal: AbortSignal;
+}
+
+export type StepFn = (this: StepContext, ...args: any[]) => unknown;
+
+/** What a step does. The step itself never knows which executor runs it. */
+export type StepAction =
+  /** A TS/JS function. In-process by default; `thread: true` sends it to the worker-thread pool (needs `ref`). */
+  | { kind: "function"; fn?: StepFn; ref?: ModuleRef; thread?: boolean }
+  /**
+   * A child process. Its inputs, flattened, are the argv. With `shell: true` the single input is a
+   * command line for /bin/sh (built with `concat` + `quote: "shell"` so interpolated values cannot inject).
+   */
+  | { kind: "process"; shell?: boolean; env?: Record<string, string>; cwd?: string }
+  /**
+   * Fan-out over a list known only at run time: input 0 is the list; one step per item runs `item` with
+   * the item followed by inputs 1..n. The map step's value is the list of item values.
+   */
+  | { kind: "map"; item: StepAction; module: string };
+
+export interface Backoff {
+  initialMs: number;
+  factor: number;
+  maxMs: number;
+  /** 0..1: each delay is reduced by a random fraction up to this much, so retries do not stampede. */
+  jitter: number;
+}
+
+export interface StepOptions {
+  /** Higher runs first among ready steps. Default 0. */
+  priority?: number;
+  /** Extra attempts after the first failure. Default 0. */
+  retries?: number;
+  backoff?: Backoff;
+  timeoutMs?: number;
+  /** A named pool (see {@link Graph.pools}) this step takes one slot of. */
+  pool?: string;
+  /** Slots of the global concurrency budget this step occupies. Default 1. */
+  cpus?: number;
+  /** false: never read or write the cache for this step (side effects). Default true. */
+  cache?: boolean;
+  /** Expected duration until measured durations are known. */
+  estimateMs?: number;
+  /** For consumers of a map: receive successes plus a record of each failure instead of being blocked. */
+  partial?: boolean;
+  /** Declared code version; replaces the code digest in the cache key. */
+  version?: string;
+  /** Names of environment variables that the step reads: passed through and part of the cache key. */
+  env?: string[];
+}
+
+export interface Step {
+  id: StepId;
+  /** The module's name: shown to users and the key for per-module limits ("GetUser", "exec", "sh"). */
+  module: string;
+  action: StepAction;
+  /** Positional arguments. */
+  inputs: ValueExpr[];
+  options: StepOptions;
+  source?: SourceSpan;
+}
+
+/** Token bucket: at most `tokens` starts per `perMs` milliseconds. */
+export interface Rate {
+  tokens: number;
+  perMs: number;
+}
+
+export interface ModuleLimits {
+  concurrency?: number;
+  rate?: Rate;
+}
+
+export interface Graph {
+  steps: Step[];
+  /** Steps whose values the run must produce; default: every sink. Only their ancestors run. */
+  outputs?: StepId[];
+  /** Named pools and their capacities. */
+  pools?: Record<string, number>;
+  /** Per-module limits, keyed by {@link Step.module}; they hold across every step of that module. */
+  limits?: Record<string, ModuleLimits>;
+}

@@ -1,0 +1,29 @@
+/** The public TS API of Tributary. */
+export { flow, threadModule, FlowBuilder, Handle, FileInput, OutputFile } from "./api/builder.js";
+export type { Arg, Args, Word, StepSettings, ModuleSettings, ThreadModule } from "./api/builder.js";
+export { runGraph, type RunOptions } from "./engine/run.js";
+export { simulate, type SimulationOptions, type SimulationResult } from "./engine/simulate.js";
+export type { ScheduleMode } from "./engine/scheduler.js";
+export type { EngineEvent, EventType, EventOf, Listener, StepInfo } from "./engine/events.js";
+export type {
+  RunResult,
+  RunSummary,
+  StepResult,
+  StepError,
+  StepErrorKind,
+  StepStatus,
+} from "./engine/result.js";
+export type { StepCache, CacheLookup, CacheRequest } from "./engine/cache-port.js";
+export { InvalidGraphError, validateGraph } from "./graph/validate.js";
+export {
+  buildTopology,
+  toposort,
+  layers,
+  bottomLevels,
+  findCycle,
+  type GraphError,
+  type Topology,
+} from "./graph/topology.js";
+export type * from "./graph/ir.js";
+export { isFileValue } from "./graph/ir.js";
+export { parseDuration, parseRate } from "./graph/units.js";
