@@ -68,6 +68,8 @@ export interface RunSummary {
 
 export interface RunResult {
   ok: boolean;
+  /** The run was cancelled (AbortSignal, SIGINT/SIGTERM) before it could finish everything. */
+  cancelled: boolean;
   /** Every step of the run, in graph order. */
   steps: StepResult[];
   /** Values of the requested outputs, by step id. */

@@ -5,7 +5,7 @@ import { digestFile } from "../cache/digest.js";
 import type { FileValue, Graph, Step, StepContext, StepFn, StepId } from "../graph/ir.js";
 import { ancestorsOf, sinks, type Topology } from "../graph/topology.js";
 import { validateGraph, InvalidGraphError } from "../graph/validate.js";
-import { runProcess } from "../executors/child-process.js";
+import { killAllProcessGroups, runProcess } from "../executors/child-process.js";
 import { ThreadPool } from "../executors/worker-thread.js";
 import type { CacheRequest, StepCache } from "./cache-port.js";
 import { EventBus, type Listener, type StepInfo } from "./events.js";
@@ -47,6 +47,11 @@ export interface RunOptions {
   cache?: StepCache;
   /** The largest stdout kept as a process step's value. Default 8 MiB. */
   stdoutLimit?: number;
+  /**
+   * Cancel on SIGINT/SIGTERM for the duration of the run (the CLI sets it): the first signal stops
+   * running steps gracefully, a second one kills their processes at once.
+   */
+  handleSignals?: boolean;
   /** Random source for retry jitter (tests pass a fixed one). */
   random?: () => number;
 }
@@ -56,7 +61,7 @@ export { InvalidGraphError };
 const DEFAULT_STDOUT_LIMIT = 8 * 1024 * 1024;
 
 /** Runs a graph to completion and returns every step's outcome. Rejects only for an invalid graph. */
-export function runGraph(graph: Graph, options: RunOptions = {}): Promise<RunResult> {
+export async function runGraph(graph: Graph, options: RunOptions = {}): Promise<RunResult> {
   return new Run(graph, options).start();
 }
 
@@ -155,6 +160,7 @@ class Run {
           concurrency: this.scheduler.concurrency,
         });
       }
+      if (this.options.handleSignals) this.installSignalHandlers();
       const signal = this.options.signal;
       if (signal) {
         if (signal.aborted) this.cancel();
@@ -644,6 +650,25 @@ class Run {
     this.pump();
   }
 
+  private removeSignalHandlers: (() => void) | undefined;
+
+  private installSignalHandlers(): void {
+    let count = 0;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      count++;
+      if (count === 1) {
+        this.warn(`${sig}: stopping running steps (again to kill them at once)`);
+        this.cancel();
+      } else killAllProcessGroups();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    this.removeSignalHandlers = () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    };
+  }
+
   private warn(message: string, id?: StepId): void {
     if (this.bus.active) this.bus.emit({ type: "warning", t: this.now(), message, id });
   }
@@ -651,6 +676,7 @@ class Run {
   private finishRun(): void {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const t of this.timers) clearTimeout(t);
+    this.removeSignalHandlers?.();
     const steps: StepResult[] = [];
     for (let i = 0; i < this.steps.length; i++) {
       const r = this.results[i];
@@ -666,6 +692,7 @@ class Run {
     const wallMs = this.now();
     const result: RunResult = {
       ok: steps.every((s) => s.status === "ok"),
+      cancelled: this.cancelled,
       steps,
       outputs,
       summary: summarize(steps, this.steps, this.topology, this.mapItems, wallMs),

@@ -29,6 +29,20 @@ export interface ProcessOutcome {
 
 const TAIL_BYTES = 16 * 1024;
 
+/** Process groups of every step process still running, so a second Ctrl-C can kill them at once. */
+const liveGroups = new Set<number>();
+
+/** SIGKILLs every running step process group now (the second Ctrl-C: no more grace). */
+export function killAllProcessGroups(): void {
+  for (const pid of liveGroups) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
 /**
  * Runs one command in its own process group, so that a timeout or Ctrl-C can take down everything it
  * started, and captures its output without ever holding more than a bounded amount in memory.
@@ -50,6 +64,8 @@ export function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
+    const pid = child.pid;
+    if (pid !== undefined) liveGroups.add(pid);
     const tail = new Tail(TAIL_BYTES);
     const stdoutChunks: Buffer[] = [];
     let stdoutBytes = 0;
@@ -96,6 +112,7 @@ export function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
     const finish = (): void => {
       if (settled) return;
       settled = true;
+      if (pid !== undefined) liveGroups.delete(pid);
       spec.signal?.removeEventListener("abort", onAbort);
       if (killTimer && exit) {
         // The leader is gone; make sure nothing it started outlives it.

@@ -1,0 +1,115 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { EngineEvent } from "../../src/engine/events.js";
+import type { Graph } from "../../src/graph/ir.js";
+import { flow, runGraph } from "../../src/index.js";
+import { eventually, processesMatching, tempDir, uniqueSleep } from "../helpers/procs.js";
+
+describe("child-process executor", () => {
+  it("runs argv without a shell, with env and cwd, and captures stdout as the value", async () => {
+    const root = tempDir();
+    const g: Graph = {
+      steps: [
+        {
+          id: "words",
+          module: "exec",
+          action: { kind: "process", env: { GREETING: "hello" }, cwd: "." },
+          inputs: [
+            { kind: "lit", value: "sh" },
+            { kind: "lit", value: "-c" },
+            { kind: "lit", value: 'printf "%s|%s|%s\\n" "$GREETING" "$1" "$(pwd)"' },
+            { kind: "lit", value: "sh" },
+            { kind: "lit", value: "a; echo INJECTED" },
+          ],
+          options: {},
+        },
+      ],
+    };
+    const r = await runGraph(g, { root });
+    expect(r.ok).toBe(true);
+    // The argument with shell syntax arrived as one inert word.
+    expect(r.outputs.words).toBe(`hello|a; echo INJECTED|${root}`);
+  });
+
+  it("passes a file output on to the next command and streams output as events", async () => {
+    const root = tempDir();
+    const t = flow();
+    const gen = t.sh("gen")`echo built > ${t.output("out/a.txt")}; echo progress >&2`;
+    const copy = t.exec("copy", ["cp", gen, t.output("out/b.txt")]);
+    const events: EngineEvent[] = [];
+    const r = await t.run(copy, { root, onEvent: (e) => events.push(e) });
+    expect(r.ok).toBe(true);
+    expect(readFileSync(join(root, "out/b.txt"), "utf8")).toBe("built\n");
+    expect(r.value).toMatchObject({ $file: "out/b.txt" });
+    const chunks = events.filter((e) => e.type === "step-output" && e.id === "gen");
+    expect(chunks.map((e) => (e as { chunk: string }).chunk).join("")).toContain("progress");
+    const start = events.find((e) => e.type === "step-start" && e.id === "copy") as { command?: string[] };
+    expect(start.command).toEqual(["cp", "out/a.txt", "out/b.txt"]);
+  });
+
+  it("fails on a non-zero exit with the output tail, and on death by signal", async () => {
+    const t = flow();
+    t.sh("exits")`echo some context; echo more >&2; exit 3`;
+    t.sh("killed")`kill -9 $$`;
+    const r = await t.run(undefined, { root: tempDir() });
+    const byId = Object.fromEntries(r.steps.map((s) => [s.id, s]));
+    expect(byId.exits!.status).toBe("failed");
+    expect(byId.exits!.error).toMatchObject({ kind: "exit", exitCode: 3, message: "exited with code 3" });
+    expect(byId.exits!.outputTail).toContain("some context");
+    expect(byId.exits!.outputTail).toContain("more");
+    expect(byId.exits!.command).toEqual(["sh", "-c", "echo some context; echo more >&2; exit 3"]);
+    expect(byId.killed!.error).toMatchObject({ kind: "signal", signal: "SIGKILL" });
+  });
+
+  it("says 'command not found' instead of a raw ENOENT, and does not retry it", async () => {
+    const t = flow();
+    t.exec({ id: "cc", retries: 3 }, ["ccx", "-c", "a.c"]);
+    const r = await t.run(undefined, { root: tempDir() });
+    expect(r.steps[0]!.error).toEqual({ kind: "spawn", message: "command not found: ccx" });
+    expect(r.steps[0]!.attempts).toBe(1);
+  });
+
+  it("kills the whole process group on timeout, leaving no orphans", async () => {
+    const marker = uniqueSleep();
+    const t = flow();
+    // The shell backgrounds a grandchild: killing only the direct child would orphan it.
+    t.sh({ id: "hangs", timeout: "300ms" })`sleep ${marker} & sleep ${marker}; wait`;
+    t.step("independent", () => "fine");
+    const r = await t.run(undefined, { root: tempDir(), killGraceMs: 200 });
+    const byId = Object.fromEntries(r.steps.map((s) => [s.id, s]));
+    expect(byId.hangs!.error).toMatchObject({ kind: "timeout", message: "timed out after 300ms" });
+    expect(byId.independent!.status).toBe("ok");
+    expect(await eventually(() => processesMatching(marker).length === 0)).toBe(true);
+  });
+
+  it("a step that floods stdout fails with a clear error and memory stays bounded", async () => {
+    const t = flow();
+    t.sh("flood")`head -c 20000000 /dev/zero | tr '\\0' x`;
+    t.sh({ id: "floodToFile" })`head -c 20000000 /dev/zero > ${t.output("big.bin")}; echo done`;
+    const before = process.memoryUsage().rss;
+    const r = await t.run(undefined, { root: tempDir(), stdoutLimit: 1_000_000 });
+    const byId = Object.fromEntries(r.steps.map((s) => [s.id, s]));
+    expect(byId.flood!.status).toBe("failed");
+    expect(byId.flood!.error!.message).toMatch(/wrote more than 1000000 bytes to stdout.*output\(\) file/);
+    expect(byId.flood!.outputTail!.length).toBeLessThanOrEqual(16 * 1024);
+    expect(byId.floodToFile!.status).toBe("ok");
+    // 20 MB went through the pipe; far less may stay behind.
+    expect(process.memoryUsage().rss - before).toBeLessThan(60_000_000);
+  });
+
+  it("rejects an output path outside the project", async () => {
+    const t = flow();
+    t.exec("escape", ["touch", t.output("../outside.txt")]);
+    const r = await t.run(undefined, { root: tempDir() });
+    expect(r.steps[0]!.error!.kind).toBe("input");
+    expect(r.steps[0]!.error!.message).toMatch(/outside the project directory/);
+  });
+
+  it("fails when a command does not write its declared output", async () => {
+    const t = flow();
+    t.exec("lazy", ["true", t.output("never.txt")]);
+    const r = await t.run(undefined, { root: tempDir() });
+    expect(r.steps[0]!.error!.message).toBe("exited 0 but did not write its declared output never.txt");
+  });
+});
