@@ -192,7 +192,10 @@ export class FlowBuilder {
     const targets = target === undefined ? undefined : Array.isArray(target) ? target : [target];
     const result = await runGraph(this.graph(targets), options);
     const first = targets?.[0] && (targets[0].expr as Extract<ValueExpr, { kind: "ref" }>).step;
-    return { ...result, value: (first === undefined ? undefined : result.outputs[first]) as T | undefined };
+    // Assigned, not spread: spreading would force the lazy `outputs` of every sink.
+    return Object.assign(result, {
+      value: (first === undefined ? undefined : result.outputs[first]) as T | undefined,
+    });
   }
 
   private add(

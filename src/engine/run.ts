@@ -59,6 +59,7 @@ export interface RunOptions {
 export { InvalidGraphError };
 
 const DEFAULT_STDOUT_LIMIT = 8 * 1024 * 1024;
+const NO_ARGS: unknown[] = [];
 
 /** Runs a graph to completion and returns every step's outcome. Rejects only for an invalid graph. */
 export async function runGraph(graph: Graph, options: RunOptions = {}): Promise<RunResult> {
@@ -107,9 +108,10 @@ class Run {
   private readonly startMs: number[];
   private readonly mapItems = new Map<number, { first: number; count: number; items: unknown[] }>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly needed: Uint8Array;
+  private readonly needed: Uint8Array | undefined;
   private threads: ThreadPool | undefined;
   private pumping = false;
+  private pumpNow = 0;
   private dirty = false;
   private cancelled = false;
   private failFastTripped = false;
@@ -136,17 +138,16 @@ class Run {
     this.live = new Array(n);
     this.startMs = new Array(n).fill(0);
     for (const l of [options.onEvent ?? []].flat()) this.bus.on(l);
-    this.scheduler = new Scheduler(
-      topology,
-      this.steps.map((s) => this.metaOf(s)),
-      {
-        concurrency,
-        mode: options.mode,
-        pools: graph.pools,
-        limits: graph.limits,
-        needed: this.needed,
-      },
+    const scratch = this.metaOf(
+      this.steps[0] ?? { id: "", module: "", action: { kind: "process" }, inputs: [], options: {} },
     );
+    this.scheduler = new Scheduler(topology, (i) => this.metaOf(this.steps[i]!, scratch), {
+      concurrency,
+      mode: options.mode,
+      pools: graph.pools,
+      limits: graph.limits,
+      needed: this.needed,
+    });
   }
 
   start(): Promise<RunResult> {
@@ -156,7 +157,7 @@ class Run {
         this.bus.emit({
           type: "run-start",
           t: 0,
-          steps: this.steps.filter((_, i) => this.needed[i]).map((s) => this.infoOf(s)),
+          steps: this.steps.filter((_, i) => !this.needed || this.needed[i]).map((s) => this.infoOf(s)),
           concurrency: this.scheduler.concurrency,
         });
       }
@@ -174,16 +175,18 @@ class Run {
     return performance.now() - this.t0;
   }
 
-  private metaOf(s: Step): StepMeta {
-    return {
-      module: s.module,
-      priority: s.options.priority ?? 0,
-      cpus: s.options.cpus ?? 1,
-      pool: s.options.pool,
-      estimateMs: s.options.estimateMs ?? this.options.estimate?.(s) ?? 1,
-      partial: s.options.partial === true,
-      isMap: s.action.kind === "map",
-    };
+  /** Fills `into` when given, so 100k steps do not allocate 100k throwaway objects. */
+  private metaOf(s: Step, into?: StepMeta): StepMeta {
+    const m = into ?? ({} as StepMeta);
+    const o = s.options;
+    m.module = s.module;
+    m.priority = o.priority ?? 0;
+    m.cpus = o.cpus ?? 1;
+    m.pool = o.pool;
+    m.estimateMs = o.estimateMs ?? this.options.estimate?.(s) ?? 1;
+    m.partial = o.partial === true;
+    m.isMap = s.action.kind === "map";
+    return m;
   }
 
   private infoOf(s: Step): StepInfo {
@@ -200,7 +203,9 @@ class Run {
     const s = this.scheduler;
     do {
       this.dirty = false;
-      for (let i = s.next(this.now()); i >= 0; i = s.next(this.now())) this.launch(i);
+      // One clock read per batch: steps started together share a start time.
+      const now = (this.pumpNow = this.now());
+      for (let i = s.next(now); i >= 0; i = s.next(now)) this.launch(i);
     } while (this.dirty);
     this.pumping = false;
     if (s.remaining === 0 && s.running === 0) {
@@ -223,7 +228,7 @@ class Run {
     const step = this.steps[i]!;
     if (this.scheduler.isMapCollecting(i)) return this.collectMap(i);
     const attempt = ++this.attempts[i]!;
-    this.startMs[i] = this.now();
+    this.startMs[i] = this.pumpNow;
     const action = step.action;
     const fn = action.kind === "function" && !action.thread ? action.fn : undefined;
     if (fn && !this.options.cache && !step.inputs.some(needsIO)) {
@@ -416,7 +421,7 @@ class Run {
       return { ok: false, error: inputError(err) };
     }
     const command = action.shell ? ["sh", "-c", argv[0]!] : argv;
-    this.commands.set(i, command);
+    this.commands[i] = command;
     await Promise.all(outputs.map((o) => mkdir(dirname(resolve(this.root, o)), { recursive: true })));
     if (this.bus.active) this.bus.emit({ type: "step-start", t: this.now(), id: step.id, attempt, command });
     const id = step.id;
@@ -434,7 +439,7 @@ class Run {
         ? (stream, chunk) => this.bus.emit({ type: "step-output", t: this.now(), id, stream, chunk })
         : undefined,
     });
-    this.tails.set(i, r.tail);
+    this.tails[i] = r.tail;
     if (!r.ok) return { ok: false, error: r.error!, tail: r.tail, argv: command };
     if (outputs.length === 0) return { ok: true, value: r.stdout.replace(/\n+$/, "") };
     const digest = this.options.cache?.digest?.bind(this.options.cache) ?? digestFile;
@@ -453,8 +458,9 @@ class Run {
     return { ok: true, value: files.length === 1 ? files[0] : files };
   }
 
-  private readonly commands = new Map<number, string[]>();
-  private readonly tails = new Map<number, string>();
+  /** Per step, only for process steps: the command line and the last output. */
+  private readonly commands: (string[] | undefined)[] = [];
+  private readonly tails: (string | undefined)[] = [];
 
   private expandMap(i: number, step: Step, args: unknown[]): void {
     const action = step.action as Extract<Step["action"], { kind: "map" }>;
@@ -530,6 +536,7 @@ class Run {
 
   private evalInputsSync(step: Step): unknown[] {
     const inputs = step.inputs;
+    if (inputs.length === 0) return NO_ARGS;
     const out = new Array(inputs.length);
     let env: EvalEnv | undefined;
     for (let k = 0; k < inputs.length; k++) {
@@ -576,7 +583,7 @@ class Run {
       this.pump();
       return;
     }
-    if (tail !== undefined) this.tails.set(i, tail);
+    if (tail !== undefined) this.tails[i] = tail;
     this.complete(i, error.kind === "cancelled" ? "cancelled" : "failed", { error });
   }
 
@@ -601,9 +608,9 @@ class Run {
     }
     if (r.error) result.error = r.error;
     if (r.cached) result.cached = true;
-    const command = this.commands.get(i);
+    const command = this.commands[i];
     if (command) result.command = command;
-    const tail = this.tails.get(i);
+    const tail = this.tails[i];
     if (tail && outcome !== "ok") result.outputTail = tail;
     this.results[i] = result;
     if (this.bus.active) this.bus.emit({ type: "step-end", t: result.endMs!, result });
@@ -678,31 +685,37 @@ class Run {
     for (const t of this.timers) clearTimeout(t);
     this.removeSignalHandlers?.();
     const steps: StepResult[] = [];
-    for (let i = 0; i < this.steps.length; i++) {
-      const r = this.results[i];
-      if (r) steps.push(r);
+    let ok = true;
+    for (const r of this.results) {
+      if (!r) continue;
+      steps.push(r);
+      if (r.status !== "ok") ok = false;
     }
-    const outputIds =
-      this.options.outputs ?? this.graph.outputs ?? sinks(this.topology).map((i) => this.steps[i]!.id);
-    const outputs: Record<StepId, unknown> = {};
-    for (const id of outputIds) {
-      const j = this.topology.index.get(id)!;
-      if (this.results[j]?.status === "ok") outputs[id] = this.values[j];
-    }
-    const wallMs = this.now();
-    const result: RunResult = {
-      ok: steps.every((s) => s.status === "ok"),
-      cancelled: this.cancelled,
-      steps,
-      outputs,
-      summary: summarize(steps, this.steps, this.topology, this.mapItems, wallMs),
-    };
+    const summary = summarize(this.results, this.steps, this.topology, this.mapItems, this.now());
+    const result = { ok, cancelled: this.cancelled, steps, summary } as RunResult;
+    // Lazy: a record of 100k sink values costs more than the whole run of 100k no-op steps.
+    let outputs: Record<StepId, unknown> | undefined;
+    Object.defineProperty(result, "outputs", {
+      enumerable: true,
+      get: () => (outputs ??= this.outputValues()),
+    });
     const done = (): void => {
       if (this.bus.active) this.bus.emit({ type: "run-end", t: this.now(), result });
       this.resolveRun(result);
     };
     if (this.threads) void this.threads.close().then(done, done);
     else done();
+  }
+
+  private outputValues(): Record<StepId, unknown> {
+    const ids =
+      this.options.outputs ?? this.graph.outputs ?? sinks(this.topology).map((i) => this.steps[i]!.id);
+    const outputs: Record<StepId, unknown> = {};
+    for (const id of ids) {
+      const j = this.topology.index.get(id)!;
+      if (this.results[j]?.status === "ok") outputs[id] = this.values[j];
+    }
+    return outputs;
   }
 }
 

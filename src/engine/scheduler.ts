@@ -36,6 +36,9 @@ export interface SchedulerOptions {
 
 export type Outcome = "ok" | "failed" | "cancelled";
 
+/** Shared result of the common case, so finishing a step allocates nothing. */
+const NOTHING_BLOCKED: readonly number[] = Object.freeze([]);
+
 export const enum State {
   Waiting = 0,
   Ready = 1,
@@ -75,7 +78,8 @@ export class Scheduler {
   private parentOf: Int32Array;
 
   private readonly gates: Gate[] = [];
-  private readonly gateByKey = new Map<string, number>();
+  private readonly poolGate = new Map<string, number>();
+  private readonly moduleGate = new Map<string, number>();
   private readonly parkedGates = new Set<Gate>();
   private readonly queue: ReadyQueue;
   private nextSeq = 0;
@@ -83,16 +87,17 @@ export class Scheduler {
   private currentLayer = 0;
   private layerRemaining: number[] = [];
 
+  /** `meta(i)` describes step i; it may return the same object each time (it is copied at once). */
   constructor(
     private readonly topo: Topology,
-    metas: readonly StepMeta[],
+    meta: (i: number) => StepMeta,
     options: SchedulerOptions,
   ) {
     if (!(options.concurrency >= 1)) throw new RangeError(`concurrency must be at least 1`);
     this.mode = options.mode ?? "eager";
     this.concurrency = Math.floor(options.concurrency);
     this.free = this.concurrency;
-    const n = metas.length;
+    const n = topo.ids.length;
     this.size = n;
     const cap = Math.max(16, n);
     this.state = new Uint8Array(cap);
@@ -110,21 +115,23 @@ export class Scheduler {
     const now = options.now ?? 0;
     for (const [name, capacity] of Object.entries(options.pools ?? {})) {
       if (!(capacity >= 1)) throw new RangeError(`pool "${name}" needs a capacity of at least 1`);
-      this.addGate(`pool:${name}`, name, capacity, undefined, now);
+      this.poolGate.set(name, this.gates.length);
+      this.gates.push(new Gate(name, capacity, undefined, now));
     }
     for (const [name, lim] of Object.entries(options.limits ?? {})) {
       if (lim.concurrency !== undefined && !(lim.concurrency >= 1)) {
         throw new RangeError(`module "${name}": concurrency must be at least 1`);
       }
       if (lim.concurrency === undefined && lim.rate === undefined) continue;
-      this.addGate(`mod:${name}`, name, lim.concurrency ?? Infinity, lim.rate, now);
+      this.moduleGate.set(name, this.gates.length);
+      this.gates.push(new Gate(name, lim.concurrency ?? Infinity, lim.rate, now));
     }
 
-    const order = toposort(topo);
+    const order = topo.order ?? toposort(topo);
     if (!order) throw new Error("the graph has a cycle");
     const weight = new Float64Array(n);
     for (let i = 0; i < n; i++) {
-      const m = metas[i]!;
+      const m = meta(i);
       weight[i] = m.estimateMs;
       this.setMeta(i, m);
     }
@@ -211,12 +218,12 @@ export class Scheduler {
    * A running step reached a final state: releases its resources and readies (or blocks) its
    * dependents. Returns the steps blocked by this failure, for the caller to record.
    */
-  finish(i: number, outcome: Outcome): number[] {
+  finish(i: number, outcome: Outcome): readonly number[] {
     this.release(i);
     this.state[i] = outcome === "ok" ? State.Ok : outcome === "failed" ? State.Failed : State.Cancelled;
     this.settle(i);
     const isMap = (this.flags[i]! & 1) !== 0;
-    const blocked: number[] = [];
+    let blocked = NOTHING_BLOCKED;
     const t = this.topo;
     if (i < t.ids.length) {
       for (let k = t.succStart[i]!; k < t.succStart[i + 1]!; k++) {
@@ -225,7 +232,8 @@ export class Scheduler {
         if (outcome === "ok" || (isMap && outcome === "failed" && (this.flags[s]! & 2) !== 0)) {
           if (--this.pending[s]! === 0) this.makeReady(s);
         } else {
-          this.block(s, blocked);
+          if (blocked === NOTHING_BLOCKED) blocked = [];
+          this.block(s, blocked as number[]);
         }
       }
     }
@@ -333,20 +341,15 @@ export class Scheduler {
   private setMeta(i: number, m: StepMeta): void {
     this.prio[i] = m.priority;
     this.cpus[i] = Math.max(0, Math.min(this.concurrency, Math.floor(m.cpus)));
-    this.poolOf[i] = m.pool === undefined ? -1 : this.gateIndex(`pool:${m.pool}`, m.pool);
-    this.modOf[i] = this.gateByKey.get(`mod:${m.module}`) ?? -1;
+    this.poolOf[i] = m.pool === undefined ? -1 : this.gateIndex(m.pool);
+    this.modOf[i] = this.moduleGate.size === 0 ? -1 : (this.moduleGate.get(m.module) ?? -1);
     this.flags[i] = (m.isMap ? 1 : 0) | (m.partial ? 2 : 0);
   }
 
-  private gateIndex(key: string, name: string): number {
-    const g = this.gateByKey.get(key);
-    if (g === undefined) throw new RangeError(`unknown pool "${name}": declare it with a capacity`);
+  private gateIndex(pool: string): number {
+    const g = this.poolGate.get(pool);
+    if (g === undefined) throw new RangeError(`unknown pool "${pool}": declare it with a capacity`);
     return g;
-  }
-
-  private addGate(key: string, name: string, capacity: number, rate: ModuleLimits["rate"], now: number) {
-    this.gateByKey.set(key, this.gates.length);
-    this.gates.push(new Gate(name, capacity, rate, now));
   }
 
   private makeReady(i: number): void {

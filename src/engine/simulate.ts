@@ -45,7 +45,7 @@ export function simulate(graph: Graph, options: SimulationOptions): SimulationRe
     };
   });
   const failing = new Set(options.failing ?? []);
-  const scheduler = new Scheduler(topology, metas, {
+  const scheduler = new Scheduler(topology, (i) => metas[i]!, {
     concurrency: options.concurrency,
     mode: options.mode,
     pools: graph.pools,

@@ -7,14 +7,15 @@ import type { RunSummary, StepResult } from "./result.js";
  * finish, back through whichever input arrived last, summing the time each step really ran.
  */
 export function summarize(
-  results: StepResult[],
+  /** Indexed like `steps`; undefined for steps that were not part of the run. */
+  resultAt: (StepResult | undefined)[],
   steps: Step[],
   topology: Topology,
   mapItems: Map<number, { first: number; count: number }>,
   wallMs: number,
 ): RunSummary {
   const s: RunSummary = {
-    total: results.length,
+    total: 0,
     ok: 0,
     cached: 0,
     failed: 0,
@@ -25,17 +26,16 @@ export function summarize(
     criticalPathMs: 0,
     criticalPath: [],
   };
-  const byIndex = new Map<StepId, number>();
-  steps.forEach((st, i) => byIndex.set(st.id, i));
   const parentOf = new Map<number, number>();
   for (const [m, { first, count }] of mapItems) for (let k = 0; k < count; k++) parentOf.set(first + k, m);
 
-  const resultAt: (StepResult | undefined)[] = new Array(steps.length);
-  for (const r of results) {
-    resultAt[byIndex.get(r.id)!] = r;
+  for (let i = 0; i < resultAt.length; i++) {
+    const r = resultAt[i];
+    if (!r) continue;
+    s.total++;
     if (r.cached) s.cached++;
     else s[r.status]++;
-    if (!r.cached && !mapItems.has(byIndex.get(r.id)!)) s.workMs += ran(r);
+    if (!r.cached && !mapItems.has(i)) s.workMs += ran(r);
   }
 
   const depsOf = (i: number): number[] => {

@@ -23,6 +23,8 @@ export interface Topology {
   depList: Int32Array;
   succStart: Int32Array;
   succList: Int32Array;
+  /** A topological order; absent when the graph has a cycle. */
+  order?: Int32Array;
 }
 
 /** Every step id referenced by an expression, in order of appearance (may repeat). */
@@ -62,8 +64,12 @@ export function buildTopology(graph: Graph): { topology: Topology; errors: Graph
       errors.push({ code: "empty-id", message: "a step has an empty id", source: s.source });
       continue;
     }
-    const prev = index.get(s.id);
-    if (prev !== undefined) {
+    // One hash operation per step on the common path: a duplicate shows as a set that did not grow.
+    const size = index.size;
+    index.set(s.id, i);
+    if (index.size === size) {
+      const prev = steps.findIndex((x) => x.id === s.id);
+      index.set(s.id, prev);
       errors.push({
         code: "duplicate-id",
         message: `duplicate step id "${s.id}"`,
@@ -71,9 +77,7 @@ export function buildTopology(graph: Graph): { topology: Topology; errors: Graph
         source: s.source ?? steps[prev]!.source,
         hint: "give every step a unique id",
       });
-      continue;
     }
-    index.set(s.id, i);
   }
 
   const depStart = new Int32Array(n + 1);
@@ -117,7 +121,8 @@ export function buildTopology(graph: Graph): { topology: Topology; errors: Graph
   }
 
   const topology: Topology = { ids, index, depStart, depList, succStart, succList };
-  const cycle = findCycle(topology);
+  topology.order = toposort(topology);
+  const cycle = topology.order ? undefined : findCycle(topology);
   if (cycle) {
     const first = steps[index.get(cycle[0]!)!];
     errors.push({
@@ -204,7 +209,7 @@ export function findCycle(t: Topology): StepId[] | undefined {
 }
 
 /** Layer of each step: 0 for steps without dependencies, else 1 + the deepest dependency's layer. */
-export function layers(t: Topology, order: Int32Array = toposort(t)!): Int32Array {
+export function layers(t: Topology, order: Int32Array = t.order ?? toposort(t)!): Int32Array {
   const layer = new Int32Array(t.ids.length);
   for (const v of order) {
     let l = 0;
@@ -221,7 +226,7 @@ export function layers(t: Topology, order: Int32Array = toposort(t)!): Int32Arra
 export function bottomLevels(
   t: Topology,
   weight: ArrayLike<number>,
-  order: Int32Array = toposort(t)!,
+  order: Int32Array = t.order ?? toposort(t)!,
 ): Float64Array {
   const level = new Float64Array(t.ids.length);
   for (let k = order.length - 1; k >= 0; k--) {
