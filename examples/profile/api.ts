@@ -19,14 +19,14 @@ async function getUser(id: string): Promise<User> {
   await sleep(100);
   return { id, name: "Ada Lovelace" };
 }
-async function getOrders(userId: string): Promise<Order[]> {
+async function getOrders(_userId: string): Promise<Order[]> {
   await sleep(150);
   return [
     { id: 1, total: 30 },
     { id: 2, total: 12 },
   ];
 }
-async function getPreferences(userId: string): Promise<{ theme: string }> {
+async function getPreferences(_userId: string): Promise<{ theme: string }> {
   await sleep(80);
   return { theme: "dark" };
 }
