@@ -23,6 +23,8 @@ export type CacheLookup =
 export interface StepCache {
   lookup(request: CacheRequest): Promise<CacheLookup>;
   save(key: string, request: CacheRequest, value: unknown): Promise<void>;
+  /** Like lookup, but changes nothing on disk (no restore): for `plan` and `--dry-run`. */
+  probe?(request: CacheRequest): Promise<CacheLookup>;
   /** Content digest of an input file (may use a stat cache so unchanged files are not re-read). */
   digest?(absPath: string): Promise<string>;
 }

@@ -8,6 +8,7 @@ import { validateGraph, InvalidGraphError } from "../graph/validate.js";
 import { killAllProcessGroups, runProcess } from "../executors/child-process.js";
 import { ThreadPool } from "../executors/worker-thread.js";
 import type { CacheRequest, StepCache } from "./cache-port.js";
+import type { RemoteExecutor } from "./remote-port.js";
 import { EventBus, type Listener, type StepInfo } from "./events.js";
 import type { RunResult, StepError, StepResult } from "./result.js";
 import { backoffDelay, isRetryable } from "./retry.js";
@@ -45,6 +46,8 @@ export interface RunOptions {
   /** Learned duration of a step, used for its priority when it declares no estimate. */
   estimate?: (step: Step) => number | undefined;
   cache?: StepCache;
+  /** Send steps to other machines instead of running them here (see src/executors/remote). */
+  remote?: RemoteExecutor;
   /** The largest stdout kept as a process step's value. Default 8 MiB. */
   stdoutLimit?: number;
   /**
@@ -312,20 +315,23 @@ class Run {
     if (timeoutMs !== undefined) {
       ctx.timer = setTimeout(() => ctx.abort({ kind: "timeout" }), timeoutMs);
     }
-    let outcome:
-      { ok: true; value: unknown } | { ok: false; error: StepError; tail?: string; argv?: string[] };
-    switch (action.kind) {
-      case "process":
-        outcome = await this.runProcessStep(i, step, attempt, args, outputs, ctx);
-        break;
-      case "function":
-        if (action.thread) {
-          outcome = await this.runThreadStep(step, attempt, args, ctx);
-        } else {
-          outcome = await this.runFunctionStep(step, attempt, args, ctx);
-        }
-        break;
-    }
+    let outcome: { ok: true; value: unknown } | { ok: false; error: StepError; tail?: string };
+    const remote = this.options.remote;
+    if (remote?.accepts(action)) {
+      outcome = await this.runRemoteStep(i, step, attempt, args, outputs, ctx, remote);
+    } else
+      switch (action.kind) {
+        case "process":
+          outcome = await this.runProcessStep(i, step, attempt, args, outputs, ctx);
+          break;
+        case "function":
+          if (action.thread) {
+            outcome = await this.runThreadStep(step, attempt, args, ctx);
+          } else {
+            outcome = await this.runFunctionStep(step, attempt, args, ctx);
+          }
+          break;
+      }
     ctx.done();
     if (!this.isCurrent(i, attempt)) return;
     if (!outcome.ok) {
@@ -405,6 +411,44 @@ class Run {
     }
   }
 
+  private async runRemoteStep(
+    i: number,
+    step: Step,
+    attempt: number,
+    args: unknown[],
+    outputs: string[],
+    ctx: Attempt,
+    remote: RemoteExecutor,
+  ): Promise<{ ok: true; value: unknown } | { ok: false; error: StepError; tail?: string }> {
+    const action = step.action as Exclude<Step["action"], { kind: "map" }>;
+    const env: Record<string, string> = {};
+    for (const name of step.options.env ?? []) {
+      const v = (this.options.env ?? process.env)[name];
+      if (v !== undefined) env[name] = v;
+    }
+    if (this.bus.active) this.bus.emit({ type: "step-start", t: this.now(), id: step.id, attempt });
+    const id = step.id;
+    const r = await remote.run(
+      {
+        stepId: id,
+        attempt,
+        module: step.module,
+        action,
+        args,
+        outputs,
+        timeoutMs: step.options.timeoutMs,
+        priority: step.options.priority ?? 0,
+        env,
+      },
+      ctx.signal,
+      this.bus.active
+        ? (stream, chunk) => this.bus.emit({ type: "step-output", t: this.now(), id, stream, chunk })
+        : undefined,
+    );
+    if (!r.ok && r.tail !== undefined) this.tails[i] = r.tail;
+    return r;
+  }
+
   private async runProcessStep(
     i: number,
     step: Step,
@@ -412,7 +456,7 @@ class Run {
     args: unknown[],
     outputs: string[],
     ctx: Attempt,
-  ): Promise<{ ok: true; value: unknown } | { ok: false; error: StepError; tail?: string; argv?: string[] }> {
+  ): Promise<{ ok: true; value: unknown } | { ok: false; error: StepError; tail?: string }> {
     const action = step.action as Extract<Step["action"], { kind: "process" }>;
     let argv: string[];
     try {
@@ -440,7 +484,7 @@ class Run {
         : undefined,
     });
     this.tails[i] = r.tail;
-    if (!r.ok) return { ok: false, error: r.error!, tail: r.tail, argv: command };
+    if (!r.ok) return { ok: false, error: r.error!, tail: r.tail };
     if (outputs.length === 0) return { ok: true, value: r.stdout.replace(/\n+$/, "") };
     const digest = this.options.cache?.digest?.bind(this.options.cache) ?? digestFile;
     const files: FileValue[] = [];
