@@ -19,7 +19,16 @@ export type EngineEvent =
   | { type: "steps-added"; t: number; steps: StepInfo[]; parent: StepId }
   | { type: "step-start"; t: number; id: StepId; attempt: number; command?: string[] }
   | { type: "step-output"; t: number; id: StepId; stream: "stdout" | "stderr"; chunk: string }
-  | { type: "step-retry"; t: number; id: StepId; attempt: number; delayMs: number; error: StepError }
+  /** Attempt `attempt` failed; attempt + 1 of `maxAttempts` starts after `delayMs`. */
+  | {
+      type: "step-retry";
+      t: number;
+      id: StepId;
+      attempt: number;
+      maxAttempts: number;
+      delayMs: number;
+      error: StepError;
+    }
   /** A step reached its final state: ok (computed or cached), failed, blocked or cancelled. */
   | { type: "step-end"; t: number; result: StepResult }
   | { type: "warning"; t: number; message: string; id?: StepId }

@@ -16,7 +16,10 @@ export class DurationHistory {
   static async load(file: string): Promise<DurationHistory> {
     try {
       const data = JSON.parse(await readFile(file, "utf8")) as Record<string, number>;
-      return new DurationHistory(file, new Map(Object.entries(data).filter(([, v]) => typeof v === "number")));
+      return new DurationHistory(
+        file,
+        new Map(Object.entries(data).filter(([, v]) => typeof v === "number")),
+      );
     } catch {
       // Missing or unreadable: start afresh; it is only a hint.
       return new DurationHistory(file, new Map());

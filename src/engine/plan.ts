@@ -101,7 +101,10 @@ export async function planGraph(graph: Graph, options: PlanOptions): Promise<Pla
   });
   const mode = options.mode ?? "eager";
   const sim = simulate(
-    { ...graph, steps: graph.steps.map((s) => ({ ...s, options: { ...s.options, estimateMs: durations[s.id] ?? 0 } })) },
+    {
+      ...graph,
+      steps: graph.steps.map((s) => ({ ...s, options: { ...s.options, estimateMs: durations[s.id] ?? 0 } })),
+    },
     { concurrency: options.concurrency, mode, durations },
   );
   const steps: PlannedStep[] = [];
@@ -120,5 +123,11 @@ export async function planGraph(graph: Graph, options: PlanOptions): Promise<Pla
     });
   }
   steps.sort((a, b) => a.startMs - b.startMs || a.endMs - b.endMs);
-  return { steps, concurrency: options.concurrency, mode, wallMs: unknown === 0 ? sim.makespanMs : undefined, unknownEstimates: unknown };
+  return {
+    steps,
+    concurrency: options.concurrency,
+    mode,
+    wallMs: unknown === 0 ? sim.makespanMs : undefined,
+    unknownEstimates: unknown,
+  };
 }

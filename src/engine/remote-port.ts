@@ -22,9 +22,7 @@ export interface RemoteTask {
   codeDigest?: string;
 }
 
-export type RemoteOutcome =
-  | { ok: true; value: unknown }
-  | { ok: false; error: StepError; tail?: string };
+export type RemoteOutcome = { ok: true; value: unknown } | { ok: false; error: StepError; tail?: string };
 
 /** Runs steps elsewhere. The orchestrator keeps the graph, the priorities and every limit. */
 export interface RemoteExecutor {

@@ -617,7 +617,15 @@ class Run {
       this.live[i] = undefined;
       this.scheduler.suspend(i);
       if (this.bus.active)
-        this.bus.emit({ type: "step-retry", t: this.now(), id: step.id, attempt, delayMs, error });
+        this.bus.emit({
+          type: "step-retry",
+          t: this.now(),
+          id: step.id,
+          attempt,
+          maxAttempts: retries + 1,
+          delayMs,
+          error,
+        });
       const timer = setTimeout(() => {
         this.timers.delete(timer);
         this.scheduler.resume(i);

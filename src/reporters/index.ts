@@ -1,0 +1,138 @@
+/**
+ * Reporters turn the engine's event stream into text. The engine never prints; a reporter never
+ * decides. Attach one with `run(target, { onEvent: r.onEvent })` (or `onEvent: (e) => r.onEvent(e)`)
+ * and `close()` it when done.
+ */
+import type { EngineEvent } from "../engine/events.js";
+import { colorEnabled, makeColors } from "./ansi.js";
+import { JsonLinesReporter } from "./json-lines.js";
+import { PlainReporter } from "./plain.js";
+import { createQuietReporter } from "./summary.js";
+import { TtyReporter } from "./tty.js";
+import type { OutputStream, Reporter } from "./types.js";
+
+export type { Reporter, OutputStream } from "./types.js";
+export {
+  colorEnabled,
+  makeColors,
+  stripAnsi,
+  truncate,
+  visibleWidth,
+  sanitizeLine,
+  type Colors,
+} from "./ansi.js";
+export {
+  errorHeadline,
+  formatChain,
+  formatCommand,
+  formatDuration,
+  formatElapsed,
+  shellQuote,
+  tailLines,
+} from "./format.js";
+export { Progress, durationOf, type Counts, type RunningStep } from "./progress.js";
+export {
+  formatFailure,
+  formatSummary,
+  createQuietReporter,
+  type SummaryOptions,
+  type QuietOptions,
+} from "./summary.js";
+export { PlainReporter, createPlainReporter, type PlainOptions } from "./plain.js";
+export {
+  JsonLinesReporter,
+  createJsonLinesReporter,
+  eventToJson,
+  formatJsonLine,
+  toJsonSafe,
+  type JsonLinesOptions,
+} from "./json-lines.js";
+export { TtyReporter, createTtyReporter, type TtyOptions } from "./tty.js";
+export {
+  ChromeTraceRecorder,
+  ChromeTraceReporter,
+  createChromeTraceReporter,
+  type ChromeTrace,
+  type TraceEvent,
+} from "./chrome-trace.js";
+
+export type ReporterKind = "json" | "quiet" | "tty" | "plain";
+
+export interface ChooseReporterOptions {
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  /** Whether the output is a terminal; default the stream's `isTTY`. */
+  isTTY?: boolean;
+  /** For CI, NO_COLOR, FORCE_COLOR and TERM; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Where to write; default process.stdout for JSON lines, process.stderr for everything else. */
+  stream?: OutputStream;
+  columns?: number;
+  rows?: number;
+}
+
+/** A truthy environment flag: set, and not empty, `0` or `false`. */
+function flag(v: string | undefined): boolean {
+  return v !== undefined && v !== "" && v !== "0" && v.toLowerCase() !== "false";
+}
+
+/**
+ * `--json` → JSON lines; `--quiet` → failures and summary only; a terminal (not under `CI`, not
+ * `TERM=dumb`) → the live view; anything else (pipes, logs, CI) → plain lines.
+ */
+export function reporterKind(o: Omit<ChooseReporterOptions, "stream"> & { isTTY: boolean }): ReporterKind {
+  const env = o.env ?? process.env;
+  if (o.json) return "json";
+  if (o.quiet) return "quiet";
+  if (o.isTTY && !flag(env.CI) && env.TERM !== "dumb") return "tty";
+  return "plain";
+}
+
+export function chooseReporter(o: ChooseReporterOptions = {}): Reporter & { kind: ReporterKind } {
+  const env = o.env ?? process.env;
+  const stream = o.stream ?? (o.json ? process.stdout : process.stderr);
+  const isTTY = o.isTTY ?? stream.isTTY === true;
+  const kind = reporterKind({ ...o, env, isTTY });
+  const colors = makeColors(kind !== "json" && colorEnabled({ env, isTTY }));
+  let r: Reporter;
+  switch (kind) {
+    case "json":
+      r = new JsonLinesReporter(stream);
+      break;
+    case "quiet":
+      r = createQuietReporter(stream, { colors, verbose: o.verbose });
+      break;
+    case "tty":
+      r = new TtyReporter(stream, { colors, verbose: o.verbose, columns: o.columns, rows: o.rows });
+      break;
+    case "plain":
+      r = new PlainReporter(stream, { colors, verbose: o.verbose });
+      break;
+  }
+  return { kind, onEvent: (e) => r.onEvent(e), close: () => r.close() };
+}
+
+/** Several reporters as one (e.g. the live view plus a trace file). */
+export function combineReporters(...reporters: Reporter[]): Reporter {
+  return {
+    onEvent(e: EngineEvent): void {
+      for (const r of reporters) {
+        try {
+          r.onEvent(e);
+        } catch {
+          /* one broken reporter must not silence the others */
+        }
+      }
+    },
+    close(): void {
+      for (const r of reporters) {
+        try {
+          r.close();
+        } catch {
+          /* ditto */
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,234 @@
+import type { EngineEvent } from "../engine/events.js";
+import type { StepError, StepResult } from "../engine/result.js";
+import type { OutputStream, Reporter } from "./types.js";
+
+export interface JsonLinesOptions {
+  /** Include step values and run outputs. Default true. */
+  values?: boolean;
+  /** A value whose JSON is longer than this is replaced by `{ "$truncated": true, "bytes": n }`. */
+  maxValueBytes?: number;
+}
+
+const MAX_DEPTH = 32;
+
+/**
+ * A JSON-safe copy of any value; never throws. Non-finite numbers become `"NaN"`/`"Infinity"`, bigints
+ * `"123n"`, functions `"[Function f]"`, symbols their description, cycles `"[Circular]"`, Maps
+ * `{ "$map": [[k, v], …] }`, Sets `{ "$set": […] }`, binary data `{ "$bytes": length }`, Errors
+ * `{ "$error": name, "message": … }`, and anything whose inspection throws `"[Unserializable: …]"`.
+ */
+export function toJsonSafe(value: unknown): unknown {
+  return safe(value, [], 0);
+}
+
+function safe(v: unknown, stack: object[], depth: number): unknown {
+  try {
+    switch (typeof v) {
+      case "string":
+      case "boolean":
+        return v;
+      case "number":
+        return Number.isFinite(v) ? v : String(v);
+      case "bigint":
+        return `${v}n`;
+      case "undefined":
+        return null;
+      case "symbol":
+        return v.toString();
+      case "function":
+        return `[Function${v.name ? ` ${v.name}` : ""}]`;
+    }
+    if (v === null) return null;
+    const o = v as object;
+    if (stack.includes(o)) return "[Circular]";
+    if (depth >= MAX_DEPTH) return "[Too deep]";
+    if (o instanceof Date) return Number.isNaN(o.getTime()) ? "Invalid Date" : o.toISOString();
+    if (ArrayBuffer.isView(o)) return { $bytes: o.byteLength };
+    if (o instanceof ArrayBuffer || o instanceof SharedArrayBuffer) return { $bytes: o.byteLength };
+    if (o instanceof RegExp) return String(o);
+    if (o instanceof Promise || o instanceof WeakMap || o instanceof WeakSet) {
+      return `[${o.constructor.name}]`;
+    }
+    stack.push(o);
+    try {
+      if (o instanceof Error) {
+        const out: Record<string, unknown> = { $error: o.name, message: o.message };
+        const code = (o as { code?: unknown }).code;
+        if (code !== undefined) out.code = safe(code, stack, depth + 1);
+        return out;
+      }
+      if (Array.isArray(o)) return o.map((x) => safe(x, stack, depth + 1));
+      if (o instanceof Map) {
+        return { $map: [...o].map(([k, x]) => [safe(k, stack, depth + 1), safe(x, stack, depth + 1)]) };
+      }
+      if (o instanceof Set) return { $set: [...o].map((x) => safe(x, stack, depth + 1)) };
+      const toJSON = (o as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === "function") return safe(toJSON.call(o), stack, depth + 1);
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(o)) {
+        let x: unknown;
+        try {
+          x = (o as Record<string, unknown>)[k];
+        } catch (err) {
+          x = `[Unserializable: ${messageOf(err)}]`;
+        }
+        if (x === undefined || typeof x === "function" || typeof x === "symbol") continue;
+        out[k] = safe(x, stack, depth + 1);
+      }
+      return out;
+    } finally {
+      stack.pop();
+    }
+  } catch (err) {
+    return `[Unserializable: ${messageOf(err)}]`;
+  }
+}
+
+function messageOf(err: unknown): string {
+  try {
+    return err instanceof Error ? err.message : String(err);
+  } catch {
+    return "unknown error";
+  }
+}
+
+function errorJson(e: StepError | undefined): Record<string, unknown> | undefined {
+  if (!e) return undefined;
+  const out: Record<string, unknown> = { kind: e.kind, message: String(e.message) };
+  if (e.exitCode !== undefined) out.exitCode = e.exitCode;
+  if (e.signal !== undefined) out.signal = e.signal;
+  if (e.stack !== undefined) out.stack = e.stack;
+  return out;
+}
+
+/**
+ * One JSON object per event, one per line. Field names are stable: `type` and `t` (ms since the run
+ * started) always, then per type:
+ *
+ * - run-start: `concurrency`, `steps: [{ id, module, estimateMs? }]`
+ * - steps-added: `parent`, `steps`
+ * - step-start: `id`, `attempt`, `command?`
+ * - step-output: `id`, `stream`, `chunk`
+ * - step-retry: `id`, `attempt`, `delayMs`, `error`
+ * - step-end: `id`, `module`, `status`, `cached`, `attempts`, `startMs?`, `endMs?`, `durationMs?`,
+ *   `error?`, `blockedBy?`, `command?`, `outputTail?`, `value?`
+ * - warning: `message`, `id?`
+ * - run-end: `ok`, `summary`, `outputs?`
+ *
+ * `error` is `{ kind, message, exitCode?, signal?, stack? }`.
+ */
+export function eventToJson(e: EngineEvent, opts: JsonLinesOptions = {}): Record<string, unknown> {
+  const withValues = opts.values !== false;
+  switch (e.type) {
+    case "run-start":
+      return { type: e.type, t: e.t, concurrency: e.concurrency, steps: e.steps.map(stepInfo) };
+    case "steps-added":
+      return { type: e.type, t: e.t, parent: e.parent, steps: e.steps.map(stepInfo) };
+    case "step-start":
+      return { type: e.type, t: e.t, id: e.id, attempt: e.attempt, command: e.command };
+    case "step-output":
+      return { type: e.type, t: e.t, id: e.id, stream: e.stream, chunk: e.chunk };
+    case "step-retry":
+      return {
+        type: e.type,
+        t: e.t,
+        id: e.id,
+        attempt: e.attempt,
+        delayMs: e.delayMs,
+        error: errorJson(e.error),
+      };
+    case "step-end":
+      return { type: e.type, t: e.t, ...stepResult(e.result, withValues, opts.maxValueBytes) };
+    case "warning":
+      return { type: e.type, t: e.t, message: e.message, id: e.id };
+    case "run-end": {
+      const out: Record<string, unknown> = {
+        type: e.type,
+        t: e.t,
+        ok: e.result.ok,
+        summary: e.result.summary,
+      };
+      if (withValues) out.outputs = capped(e.result.outputs, opts.maxValueBytes);
+      return out;
+    }
+    default:
+      // An event type this reporter does not know yet: pass it on as it is, safely.
+      return toJsonSafe(e) as Record<string, unknown>;
+  }
+}
+
+function stepInfo(s: { id: string; module: string; estimateMs?: number }): Record<string, unknown> {
+  return { id: s.id, module: s.module, estimateMs: s.estimateMs };
+}
+
+function stepResult(
+  r: StepResult,
+  withValues: boolean,
+  maxBytes: number | undefined,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    id: r.id,
+    module: r.module,
+    status: r.status,
+    cached: r.cached === true,
+    attempts: r.attempts,
+    startMs: r.startMs,
+    endMs: r.endMs,
+    durationMs:
+      r.startMs !== undefined && r.endMs !== undefined ? Math.max(0, r.endMs - r.startMs) : undefined,
+    error: errorJson(r.error),
+    blockedBy: r.blockedBy,
+    command: r.command,
+    outputTail: r.outputTail,
+  };
+  if (withValues && r.status === "ok" && "value" in r) out.value = capped(r.value, maxBytes);
+  return out;
+}
+
+function capped(value: unknown, maxBytes = 1024 * 1024): unknown {
+  const v = toJsonSafe(value);
+  const text = JSON.stringify(v) ?? "null";
+  return text.length > maxBytes ? { $truncated: true, bytes: Buffer.byteLength(text) } : v;
+}
+
+/** One line of JSON for an event; never throws. */
+export function formatJsonLine(e: EngineEvent, opts: JsonLinesOptions = {}): string {
+  try {
+    // Values were made safe by eventToJson; the rest of an event is plain data.
+    return JSON.stringify(eventToJson(e, opts));
+  } catch {
+    /* fall through to the careful path */
+  }
+  try {
+    return JSON.stringify(toJsonSafe(e));
+  } catch (err) {
+    return JSON.stringify({ type: "reporter-error", message: messageOf(err) });
+  }
+}
+
+export class JsonLinesReporter implements Reporter {
+  private closed = false;
+
+  constructor(
+    private readonly stream: OutputStream,
+    private readonly opts: JsonLinesOptions = {},
+  ) {
+    this.onEvent = this.onEvent.bind(this);
+  }
+
+  onEvent(e: EngineEvent): void {
+    if (this.closed) return;
+    this.stream.write(formatJsonLine(e, this.opts) + "\n");
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
+
+export function createJsonLinesReporter(
+  stream: OutputStream,
+  opts: JsonLinesOptions = {},
+): JsonLinesReporter {
+  return new JsonLinesReporter(stream, opts);
+}

@@ -1,0 +1,154 @@
+import type { EngineEvent } from "../engine/events.js";
+import type { StepResult } from "../engine/result.js";
+import { LineSplitter, makeColors, sanitizeLine, type Colors } from "./ansi.js";
+import { errorHeadline, formatCommand, formatDuration, optionalNumber, plural } from "./format.js";
+import { OutputBuffer } from "./output-buffer.js";
+import { durationOf, Progress } from "./progress.js";
+import { formatSummary } from "./summary.js";
+import type { OutputStream, Reporter } from "./types.js";
+
+export interface PlainOptions {
+  colors?: Colors;
+  /** Print step output live, each line prefixed by the step id, and announce step starts. */
+  verbose?: boolean;
+  /** Lines of output shown per failed step in the final summary. Default 20. */
+  tailLines?: number;
+}
+
+/**
+ * One line per finished step, for logs and CI, where nothing can be redrawn:
+ *
+ *     [12/60] orders ok 150ms (48 left, ETA 3.2s)
+ *     [13/60] compile FAILED exit code 1 (after 1.20s)
+ *     [14/60] link blocked by compile
+ *
+ * then the final summary with every failure's command and output tail.
+ */
+export class PlainReporter implements Reporter {
+  private readonly c: Colors;
+  private readonly progress = new Progress();
+  private readonly splitters = new Map<string, LineSplitter>();
+  private readonly outputs = new OutputBuffer();
+  private closed = false;
+
+  constructor(
+    private readonly stream: OutputStream,
+    private readonly opts: PlainOptions = {},
+  ) {
+    this.c = opts.colors ?? makeColors(false);
+    // Bound, so that `{ onEvent: reporter.onEvent }` works.
+    this.onEvent = this.onEvent.bind(this);
+  }
+
+  onEvent(e: EngineEvent): void {
+    if (this.closed) return;
+    this.progress.update(e);
+    const c = this.c;
+    switch (e.type) {
+      case "run-start":
+        this.write(c.dim(`running ${plural(e.steps.length, "step")} with ${plural(e.concurrency, "slot")}`));
+        break;
+      case "steps-added":
+        if (this.opts.verbose) {
+          this.write(c.dim(`${e.parent}: +${plural(e.steps.length, "item")} (${this.progress.total} steps)`));
+        }
+        break;
+      case "step-start":
+        if (this.opts.verbose) {
+          const cmd = e.command ? ` $ ${formatCommand(e.command)}` : "";
+          const attempt = e.attempt > 1 ? ` (attempt ${e.attempt})` : "";
+          this.write(c.dim(`${e.id} started${attempt}${cmd}`));
+        }
+        break;
+      case "step-output":
+        if (this.opts.verbose) {
+          const sp = this.splitters.get(e.id) ?? this.splitters.set(e.id, new LineSplitter()).get(e.id)!;
+          for (const line of sp.push(e.chunk)) this.outputLine(e.id, line);
+        } else {
+          this.outputs.push(e.id, e.chunk);
+        }
+        break;
+      case "step-retry": {
+        const max = optionalNumber(e, "maxAttempts");
+        const next = `${e.attempt + 1}${max !== undefined ? `/${max}` : ""}`;
+        this.write(
+          `${c.yellow(`${e.id} retry ${next} in ${formatDuration(e.delayMs)}`)}: ${errorHeadline(e.error)}`,
+        );
+        this.outputs.clear(e.id);
+        break;
+      }
+      case "step-end":
+        this.flushOutput(e.result.id);
+        this.write(this.stepLine(e.result));
+        if (e.result.status === "failed" && !e.result.outputTail) this.outputs.keep(e.result.id);
+        else this.outputs.clear(e.result.id);
+        break;
+      case "warning":
+        this.write(`${c.yellow("warning")}${e.id ? ` ${e.id}` : ""}: ${e.message}`);
+        break;
+      case "run-end":
+        for (const id of [...this.splitters.keys()]) this.flushOutput(id);
+        this.write(
+          "\n" +
+            formatSummary(e.result, {
+              colors: c,
+              failures: "full",
+              tailLines: this.opts.tailLines,
+              verbose: this.opts.verbose,
+              outputOf: (id) => this.outputs.get(id),
+            }).join("\n"),
+        );
+        this.outputs.clearAll();
+        break;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private stepLine(r: StepResult): string {
+    const c = this.c;
+    const p = this.progress;
+    const counter = c.dim(`[${p.done}/${p.total}]`);
+    let what: string;
+    const d = durationOf(r);
+    if (r.cached) what = c.cyan("cached");
+    else if (r.status === "ok") what = `${c.green("ok")}${d !== undefined ? ` ${formatDuration(d)}` : ""}`;
+    else if (r.status === "failed") {
+      const facts = [
+        d !== undefined ? `after ${formatDuration(d)}` : "",
+        r.attempts > 1 ? `${r.attempts} attempts` : "",
+      ]
+        .filter(Boolean)
+        .join(", ");
+      what = `${c.red(c.bold("FAILED"))} ${c.red(errorHeadline(r.error))}${facts ? ` (${facts})` : ""}`;
+    } else if (r.status === "blocked") what = c.yellow(`blocked by ${r.blockedBy ?? "a failed step"}`);
+    else what = c.yellow(`cancelled${r.error ? `: ${r.error.message}` : ""}`);
+    let tail = "";
+    if (p.left > 0) {
+      const eta = p.etaMs();
+      tail = c.dim(` (${p.left} left${eta !== undefined ? `, ETA ${formatDuration(eta)}` : ""})`);
+    }
+    return `${counter} ${r.id} ${what}${tail}`;
+  }
+
+  private outputLine(id: string, line: string): void {
+    this.write(`${this.c.dim(`${id} |`)} ${sanitizeLine(line, this.c.isColorSupported)}`);
+  }
+
+  private flushOutput(id: string): void {
+    const sp = this.splitters.get(id);
+    if (!sp) return;
+    for (const line of sp.flush()) this.outputLine(id, line);
+    this.splitters.delete(id);
+  }
+
+  private write(line: string): void {
+    this.stream.write(line + "\n");
+  }
+}
+
+export function createPlainReporter(stream: OutputStream, opts: PlainOptions = {}): PlainReporter {
+  return new PlainReporter(stream, opts);
+}
