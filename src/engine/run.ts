@@ -5,7 +5,8 @@ import { digestFile } from "../cache/digest.js";
 import type { FileValue, Graph, Step, StepContext, StepFn, StepId } from "../graph/ir.js";
 import { ancestorsOf, sinks, type Topology } from "../graph/topology.js";
 import { validateGraph, InvalidGraphError } from "../graph/validate.js";
-import { killAllProcessGroups, runProcess } from "../executors/child-process.js";
+import { killAllProcessGroups, runProcess, type ProcessSpec } from "../executors/child-process.js";
+import { ProcessServer } from "../executors/process-server.js";
 import { ThreadPool } from "../executors/worker-thread.js";
 import type { CacheRequest, StepCache } from "./cache-port.js";
 import type { RemoteExecutor } from "./remote-port.js";
@@ -48,6 +49,13 @@ export interface RunOptions {
   cache?: StepCache;
   /** Send steps to other machines instead of running them here (see src/executors/remote). */
   remote?: RemoteExecutor;
+  /**
+   * Stream step output as it happens (step-output events). Off by default: processes then start
+   * through a small job shell, much faster than forking Node, and their output arrives at the end.
+   */
+  liveOutput?: boolean;
+  /** "direct" forks every process from Node (the fallback where the job shell cannot be used). */
+  spawn?: "auto" | "direct";
   /** The largest stdout kept as a process step's value. Default 8 MiB. */
   stdoutLimit?: number;
   /**
@@ -113,6 +121,7 @@ class Run {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly needed: Uint8Array | undefined;
   private threads: ThreadPool | undefined;
+  private processServer: ProcessServer | undefined;
   private pumping = false;
   private pumpNow = 0;
   private dirty = false;
@@ -469,20 +478,24 @@ class Run {
     await Promise.all(outputs.map((o) => mkdir(dirname(resolve(this.root, o)), { recursive: true })));
     if (this.bus.active) this.bus.emit({ type: "step-start", t: this.now(), id: step.id, attempt, command });
     const id = step.id;
-    const r = await runProcess({
+    const spec: ProcessSpec = {
       argv,
       shell: action.shell,
       cwd: action.cwd ? resolve(this.root, action.cwd) : this.root,
-      env: action.env
-        ? { ...(this.options.env ?? process.env), ...action.env }
-        : (this.options.env ?? process.env),
+      env: this.options.env ?? process.env,
+      extraEnv: action.env,
       signal: ctx.signal,
       killGraceMs: this.options.killGraceMs,
       keepStdout: outputs.length === 0 ? (this.options.stdoutLimit ?? DEFAULT_STDOUT_LIMIT) : 0,
-      onOutput: this.bus.active
-        ? (stream, chunk) => this.bus.emit({ type: "step-output", t: this.now(), id, stream, chunk })
-        : undefined,
-    });
+      onOutput:
+        this.options.liveOutput && this.bus.active
+          ? (stream, chunk) => this.bus.emit({ type: "step-output", t: this.now(), id, stream, chunk })
+          : undefined,
+    };
+    const r =
+      this.options.spawn !== "direct" && ProcessServer.accepts(spec)
+        ? await (this.processServer ??= new ProcessServer(spec.env)).run(spec)
+        : await runProcess(spec);
     this.tails[i] = r.tail;
     if (!r.ok) return { ok: false, error: r.error!, tail: r.tail };
     if (outputs.length === 0) return { ok: true, value: r.stdout.replace(/\n+$/, "") };
@@ -736,6 +749,7 @@ class Run {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const t of this.timers) clearTimeout(t);
     this.removeSignalHandlers?.();
+    this.processServer?.close();
     const steps: StepResult[] = [];
     let ok = true;
     for (const r of this.results) {

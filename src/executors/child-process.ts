@@ -9,6 +9,8 @@ export interface ProcessSpec {
   shell?: boolean;
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** Variables set for this process on top of `env`. */
+  extraEnv?: Record<string, string>;
   /** Aborting it terminates the whole process group: SIGTERM, then SIGKILL after the grace period. */
   signal?: AbortSignal;
   killGraceMs?: number;
@@ -60,7 +62,7 @@ export function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
     }
     const child = spawn(file, args, {
       cwd: spec.cwd,
-      env: spec.env,
+      env: spec.extraEnv ? { ...spec.env, ...spec.extraEnv } : spec.env,
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -6,7 +6,7 @@ import type { Graph } from "../../src/graph/ir.js";
 import { flow, runGraph } from "../../src/index.js";
 import { eventually, processesMatching, tempDir, uniqueSleep } from "../helpers/procs.js";
 
-describe("child-process executor", () => {
+describe.each(["auto", "direct"] as const)("child-process executor (spawn: %s)", (spawn) => {
   it("runs argv without a shell, with env and cwd, and captures stdout as the value", async () => {
     const root = tempDir();
     const g: Graph = {
@@ -26,7 +26,7 @@ describe("child-process executor", () => {
         },
       ],
     };
-    const r = await runGraph(g, { root });
+    const r = await runGraph(g, { root, spawn });
     expect(r.ok).toBe(true);
     // The argument with shell syntax arrived as one inert word.
     expect(r.outputs.words).toBe(`hello|a; echo INJECTED|${root}`);
@@ -38,7 +38,7 @@ describe("child-process executor", () => {
     const gen = t.sh("gen")`echo built > ${t.output("out/a.txt")}; echo progress >&2`;
     const copy = t.exec("copy", ["cp", gen, t.output("out/b.txt")]);
     const events: EngineEvent[] = [];
-    const r = await t.run(copy, { root, onEvent: (e) => events.push(e) });
+    const r = await t.run(copy, { root, spawn, liveOutput: true, onEvent: (e) => events.push(e) });
     expect(r.ok).toBe(true);
     expect(readFileSync(join(root, "out/b.txt"), "utf8")).toBe("built\n");
     expect(r.value).toMatchObject({ $file: "out/b.txt" });
@@ -52,7 +52,7 @@ describe("child-process executor", () => {
     const t = flow();
     t.sh("exits")`echo some context; echo more >&2; exit 3`;
     t.sh("killed")`kill -9 $$`;
-    const r = await t.run(undefined, { root: tempDir() });
+    const r = await t.run(undefined, { root: tempDir(), spawn });
     const byId = Object.fromEntries(r.steps.map((s) => [s.id, s]));
     expect(byId.exits!.status).toBe("failed");
     expect(byId.exits!.error).toMatchObject({ kind: "exit", exitCode: 3, message: "exited with code 3" });
@@ -65,7 +65,7 @@ describe("child-process executor", () => {
   it("says 'command not found' instead of a raw ENOENT, and does not retry it", async () => {
     const t = flow();
     t.exec({ id: "cc", retries: 3 }, ["ccx", "-c", "a.c"]);
-    const r = await t.run(undefined, { root: tempDir() });
+    const r = await t.run(undefined, { root: tempDir(), spawn });
     expect(r.steps[0]!.error).toEqual({ kind: "spawn", message: "command not found: ccx" });
     expect(r.steps[0]!.attempts).toBe(1);
   });
@@ -76,7 +76,7 @@ describe("child-process executor", () => {
     // The shell backgrounds a grandchild: killing only the direct child would orphan it.
     t.sh({ id: "hangs", timeout: "300ms" })`sleep ${marker} & sleep ${marker}; wait`;
     t.step("independent", () => "fine");
-    const r = await t.run(undefined, { root: tempDir(), killGraceMs: 200 });
+    const r = await t.run(undefined, { root: tempDir(), spawn, killGraceMs: 200 });
     const byId = Object.fromEntries(r.steps.map((s) => [s.id, s]));
     expect(byId.hangs!.error).toMatchObject({ kind: "timeout", message: "timed out after 300ms" });
     expect(byId.independent!.status).toBe("ok");
@@ -88,7 +88,7 @@ describe("child-process executor", () => {
     t.sh("flood")`head -c 20000000 /dev/zero | tr '\\0' x`;
     t.sh({ id: "floodToFile" })`head -c 20000000 /dev/zero > ${t.output("big.bin")}; echo done`;
     const before = process.memoryUsage().rss;
-    const r = await t.run(undefined, { root: tempDir(), stdoutLimit: 1_000_000 });
+    const r = await t.run(undefined, { root: tempDir(), spawn, stdoutLimit: 1_000_000 });
     const byId = Object.fromEntries(r.steps.map((s) => [s.id, s]));
     expect(byId.flood!.status).toBe("failed");
     expect(byId.flood!.error!.message).toMatch(/wrote more than 1000000 bytes to stdout.*output\(\) file/);
@@ -101,7 +101,7 @@ describe("child-process executor", () => {
   it("rejects an output path outside the project", async () => {
     const t = flow();
     t.exec("escape", ["touch", t.output("../outside.txt")]);
-    const r = await t.run(undefined, { root: tempDir() });
+    const r = await t.run(undefined, { root: tempDir(), spawn });
     expect(r.steps[0]!.error!.kind).toBe("input");
     expect(r.steps[0]!.error!.message).toMatch(/outside the project directory/);
   });
@@ -109,7 +109,7 @@ describe("child-process executor", () => {
   it("fails when a command does not write its declared output", async () => {
     const t = flow();
     t.exec("lazy", ["true", t.output("never.txt")]);
-    const r = await t.run(undefined, { root: tempDir() });
+    const r = await t.run(undefined, { root: tempDir(), spawn });
     expect(r.steps[0]!.error!.message).toBe("exited 0 but did not write its declared output never.txt");
   });
 });
