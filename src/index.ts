@@ -27,3 +27,16 @@ export {
 export type * from "./graph/ir.js";
 export { isFileValue } from "./graph/ir.js";
 export { parseDuration, parseRate } from "./graph/units.js";
+export {
+  compileFlow,
+  parseFlow,
+  formatDiagnostic,
+  formatDiagnostics,
+  module,
+  type CompileOptions,
+  type CompileResult,
+  type Diagnostic,
+  type FlowInfo,
+  type ModuleDef,
+} from "./language/index.js";
+export { chooseReporter, type Reporter } from "./reporters/index.js";

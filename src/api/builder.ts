@@ -132,7 +132,7 @@ export class FlowBuilder {
     return (strings, ...values) => {
       const parts: ValueExpr[] = [];
       strings.forEach((s, k) => {
-        if (s) parts.push({ kind: "lit", value: s });
+        if (s) parts.push({ kind: "lit", value: s, raw: true });
         if (k < values.length) parts.push(toExpr(values[k]));
       });
       const line: ValueExpr = { kind: "concat", parts, quote: "shell" };

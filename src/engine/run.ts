@@ -85,6 +85,7 @@ class Attempt implements StepContext {
   constructor(
     readonly stepId: StepId,
     readonly attempt: number,
+    readonly root: string,
   ) {}
 
   get signal(): AbortSignal {
@@ -258,7 +259,7 @@ class Run {
   }
 
   private callInProcess(i: number, step: Step, attempt: number, fn: StepFn, args: unknown[]): void {
-    const ctx = new Attempt(step.id, attempt);
+    const ctx = new Attempt(step.id, attempt, this.root);
     this.live[i] = ctx;
     if (this.bus.active) this.bus.emit({ type: "step-start", t: this.now(), id: step.id, attempt });
     let r: unknown;
@@ -292,7 +293,7 @@ class Run {
   }
 
   private async launchAsync(i: number, step: Step, attempt: number): Promise<void> {
-    const ctx = new Attempt(step.id, attempt);
+    const ctx = new Attempt(step.id, attempt, this.root);
     this.live[i] = ctx;
     let args: unknown[];
     try {
@@ -404,7 +405,14 @@ class Run {
     if (this.bus.active) this.bus.emit({ type: "step-start", t: this.now(), id: step.id, attempt });
     try {
       const value = await this.threads.run(
-        { file: action.ref.file, exportName: action.ref.exportName, args, stepId: step.id, attempt },
+        {
+          file: action.ref.file,
+          exportName: action.ref.exportName,
+          args,
+          stepId: step.id,
+          attempt,
+          root: this.root,
+        },
         ctx.signal,
       );
       return { ok: true, value };
@@ -786,7 +794,13 @@ class Run {
 }
 
 function thrown(err: unknown): StepError {
-  if (err instanceof Error) return { kind: "threw", message: err.message || err.name, stack: err.stack };
+  if (err instanceof Error) {
+    // Errors may say what kind of failure they are (a module's schema check says "value"), which
+    // decides whether a retry could help.
+    const kind = (err as { kind?: unknown }).kind;
+    const known = kind === "value" || kind === "input" || kind === "infra" ? kind : "threw";
+    return { kind: known, message: err.message || err.name, stack: err.stack };
+  }
   let text: string;
   try {
     text = typeof err === "string" ? JSON.stringify(err) : (JSON.stringify(err) ?? String(err));

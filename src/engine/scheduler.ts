@@ -342,7 +342,8 @@ export class Scheduler {
     this.prio[i] = m.priority;
     this.cpus[i] = Math.max(0, Math.min(this.concurrency, Math.floor(m.cpus)));
     this.poolOf[i] = m.pool === undefined ? -1 : this.gateIndex(m.pool);
-    this.modOf[i] = this.moduleGate.size === 0 ? -1 : (this.moduleGate.get(m.module) ?? -1);
+    // A map step only lists its items; the module's limits apply to the items, not to it.
+    this.modOf[i] = this.moduleGate.size === 0 || m.isMap ? -1 : (this.moduleGate.get(m.module) ?? -1);
     this.flags[i] = (m.isMap ? 1 : 0) | (m.partial ? 2 : 0);
   }
 

@@ -133,7 +133,7 @@ function pick(value: unknown, stepId: string, path: readonly (string | number)[]
   let v = value;
   let where = stepId;
   for (const key of path) {
-    if (v === null || typeof v !== "object" || !(key in (v as object))) {
+    if (v === null || typeof v !== "object" || !Object.hasOwn(v, key)) {
       throw new InputError(`${where} has no field "${key}" (its value is ${describe(v)})`);
     }
     v = (v as Record<string | number, unknown>)[key];
@@ -145,8 +145,9 @@ function pick(value: unknown, stepId: string, path: readonly (string | number)[]
 function concat(values: unknown[], parts: ValueExpr[], quote: "shell" | undefined): string {
   let s = "";
   for (let i = 0; i < values.length; i++) {
-    const literal = parts[i]!.kind === "lit";
-    const text = toText(values[i], quote !== undefined && !literal);
+    const part = parts[i]!;
+    const templateText = part.kind === "lit" && part.raw === true;
+    const text = toText(values[i], quote !== undefined && !templateText);
     s += text;
   }
   return s;

@@ -10,6 +10,8 @@ export interface ThreadTask {
   args: unknown[];
   stepId: string;
   attempt: number;
+  /** Project root; default the thread's working directory. */
+  root?: string;
 }
 
 const loaded = new Map<string, (...args: unknown[]) => unknown>();
@@ -24,5 +26,13 @@ export default async function runThreadTask(task: ThreadTask): Promise<unknown> 
     loaded.set(key, fn);
   }
   const controller = new AbortController();
-  return fn.apply({ stepId: task.stepId, attempt: task.attempt, signal: controller.signal }, task.args);
+  return fn.apply(
+    {
+      stepId: task.stepId,
+      attempt: task.attempt,
+      root: task.root ?? process.cwd(),
+      signal: controller.signal,
+    },
+    task.args,
+  );
 }

@@ -19,12 +19,16 @@ export interface SourceSpan {
  * engine once every referenced step is done; the referenced steps are exactly the step's dependencies.
  */
 export type ValueExpr =
-  | { kind: "lit"; value: unknown }
+  /** A literal value. `raw` marks template text of a shell command line: the only part left unquoted. */
+  | { kind: "lit"; value: unknown; raw?: true }
   /** Another step's value, optionally a field or index inside it (`user.id`). */
   | { kind: "ref"; step: StepId; path?: readonly (string | number)[] }
   | { kind: "list"; items: ValueExpr[] }
   | { kind: "record"; fields: Record<string, ValueExpr> }
-  /** String interpolation. With `quote: "shell"` every non-literal part is quoted for /bin/sh. */
+  /**
+   * String interpolation. With `quote: "shell"` every part is quoted for /bin/sh except template text
+   * (`lit` with `raw: true`), so no interpolated value, literal or computed, can inject shell syntax.
+   */
   | { kind: "concat"; parts: ValueExpr[]; quote?: "shell" }
   /** An input file, hashed by content: evaluates to a {@link FileValue}. */
   | { kind: "file"; path: ValueExpr }
@@ -53,6 +57,8 @@ export interface ModuleRef {
 /** Context handed to in-process functions as `this`. */
 export interface StepContext {
   readonly stepId: StepId;
+  /** The project root: relative FileValue paths are relative to it. */
+  readonly root: string;
   readonly attempt: number;
   /** Aborted on timeout or cancellation; long-running functions should pass it on to fetch() and the like. */
   readonly signal: AbortSignal;

@@ -53,7 +53,7 @@ describe("chrome-trace reporter", () => {
     const list = t.step("list", () => [1, 2, 3]);
     const m = t.map("double", list, async (x: number) => (await sleep(1), x * 2));
     const out = new MemoryStream();
-    await t.run(m, { concurrency: 2, onEvent: new ChromeTraceReporter(out).onEvent });
+    await t.run(m, { liveOutput: true, concurrency: 2, onEvent: new ChromeTraceReporter(out).onEvent });
     const trace = JSON.parse(out.text()) as ChromeTrace;
     const group = trace.traceEvents.find((e) => e.name === "double" && e.ph === "X")!;
     expect(group.tid).toBe(0);

@@ -15,7 +15,11 @@ describe("json-lines reporter", () => {
   it("writes one parseable object per event, with every step-end and the output chunks", async () => {
     const { t, targets } = mixedFlow();
     const out = new MemoryStream();
-    const result = await t.run(targets, { concurrency: 4, onEvent: new JsonLinesReporter(out).onEvent });
+    const result = await t.run(targets, {
+      liveOutput: true,
+      concurrency: 4,
+      onEvent: new JsonLinesReporter(out).onEvent,
+    });
     const events = parseLines(out.text());
     expect(events[0]).toMatchObject({ type: "run-start", t: 0, concurrency: 4 });
     expect(events[0]!.steps.map((s: any) => s.id).sort()).toEqual([

@@ -8,7 +8,7 @@ async function runPlain(opts: { verbose?: boolean } = {}) {
   const { t, targets } = mixedFlow();
   const out = new MemoryStream();
   const reporter = new PlainReporter(out, opts);
-  const result = await t.run(targets, { concurrency: 4, onEvent: reporter.onEvent });
+  const result = await t.run(targets, { liveOutput: true, concurrency: 4, onEvent: reporter.onEvent });
   reporter.close();
   return { text: out.text(), result };
 }
@@ -63,7 +63,7 @@ describe("plain reporter", () => {
     const joined = t.step("join", (xs: string[]) => xs.join(""), items);
     const out = new MemoryStream();
     const reporter = new PlainReporter(out);
-    const r = await t.run(joined, { concurrency: 2, onEvent: reporter.onEvent });
+    const r = await t.run(joined, { liveOutput: true, concurrency: 2, onEvent: reporter.onEvent });
     expect(r.value).toBe("ABCD");
     const counters = [...out.text().matchAll(/^\[(\d+)\/(\d+)\] (\S+)/gm)].map((m) => ({
       done: Number(m[1]),
@@ -84,7 +84,7 @@ describe("plain reporter", () => {
     const b = t.step({ id: "b", estimate: "2s" }, (x: number) => x + 1, a);
     t.step({ id: "c", estimate: "3s" }, (x: number) => x + 1, b);
     const out = new MemoryStream();
-    await t.run(undefined, { concurrency: 4, onEvent: new PlainReporter(out).onEvent });
+    await t.run(undefined, { liveOutput: true, concurrency: 4, onEvent: new PlainReporter(out).onEvent });
     // After a: b and c are left, 5s of work over min(slots, steps left) = 2: 2.5s. The events carry no
     // dependencies, so a chain is not known to be one: the ETA is work over slots, a lower bound.
     expect(out.text()).toMatch(/^\[1\/3\] a ok \d+ms \(2 left, ETA 2\.50s\)$/m);
@@ -95,6 +95,7 @@ describe("plain reporter", () => {
     const { t, targets } = mixedFlow();
     const out = new MemoryStream();
     await t.run(targets, {
+      liveOutput: true,
       concurrency: 4,
       onEvent: new PlainReporter(out, { colors: makeColors(true) }).onEvent,
     });
@@ -118,7 +119,7 @@ describe("chooseReporter", () => {
       const { t, targets } = mixedFlow();
       const out = new MemoryStream({ columns: 100, rows: 30 });
       const r = chooseReporter({ env, isTTY, stream: out });
-      await t.run(targets, { concurrency: 4, onEvent: r.onEvent });
+      await t.run(targets, { liveOutput: true, concurrency: 4, onEvent: r.onEvent });
       r.close();
       return { kind: r.kind, text: out.text() };
     };

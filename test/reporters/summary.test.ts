@@ -20,7 +20,7 @@ describe("final summary", () => {
     t.exec("killed", ["sh", "-c", "echo about to die; kill -KILL $$"]);
     t.sh("shell")`echo one && false`;
     t.exec("missing", ["definitely-not-a-command-xyz", "--flag"]);
-    const r = await t.run(undefined, { concurrency: 4 });
+    const r = await t.run(undefined, { liveOutput: true, concurrency: 4 });
     const text = formatSummary(r).join("\n");
     expect(text).toContain("✗ exits: exit code 7");
     expect(text).toContain(
@@ -37,7 +37,7 @@ describe("final summary", () => {
 
   it("names what a failure blocked, counts retries, and shows stacks when verbose", async () => {
     const { t, targets } = mixedFlow();
-    const r = await t.run(targets, { concurrency: 4 });
+    const r = await t.run(targets, { liveOutput: true, concurrency: 4 });
     const lines = formatSummary(r, { verbose: true });
     expect(lines).toContain("⊘ 1 blocked by compile: link");
     const flaky = r.steps.find((s) => s.id === "flaky")!;
@@ -82,7 +82,7 @@ describe("final summary", () => {
 
   it("fits a terminal width", async () => {
     const { t, targets } = mixedFlow();
-    const r = await t.run(targets, { concurrency: 4 });
+    const r = await t.run(targets, { liveOutput: true, concurrency: 4 });
     const lines = formatSummary(r, { columns: 50 });
     for (const l of lines) expect(visibleWidth(l)).toBeLessThanOrEqual(50);
     expect(lines.some((l) => l.endsWith("…"))).toBe(true);
@@ -99,7 +99,7 @@ describe("quiet reporter", () => {
 
     const { t, targets } = mixedFlow();
     const out = new MemoryStream();
-    await t.run(targets, { onEvent: createQuietReporter(out).onEvent });
+    await t.run(targets, { liveOutput: true, onEvent: createQuietReporter(out).onEvent });
     const text = out.text();
     expect(text.startsWith("✗ compile: exit code 3")).toBe(true);
     expect(text).toContain("│ my file.c:3: error: boom");

@@ -108,7 +108,7 @@ describe("tty reporter", () => {
   it("with verbose, prints output live prefixed by the step id and does not repeat it on failure", async () => {
     const { reporter, feed } = setup({ verbose: true });
     const { t, targets } = mixedFlow();
-    await t.run(targets, { concurrency: 4, onEvent: reporter.onEvent });
+    await t.run(targets, { liveOutput: true, concurrency: 4, onEvent: reporter.onEvent });
     const text = feed();
     expect(text).toContain("compile │ compiling my file.c");
     expect(text).toContain("compile │ line 30");
@@ -127,7 +127,7 @@ describe("tty reporter", () => {
       "-e",
       String.raw`process.stdout.write('\x1b[2J\x1b[H10%\r50%\r100%\n\x1b[31mred\x1b[0m\x1b[5A up\n')`,
     ]);
-    await t.run(undefined, { onEvent: reporter.onEvent });
+    await t.run(undefined, { liveOutput: true, onEvent: reporter.onEvent });
     const text = feed();
     expect(text).toContain("noisy │ 100%\n");
     expect(text).toContain("noisy │ red up\n");
@@ -138,7 +138,7 @@ describe("tty reporter", () => {
     const t = flow();
     const a = t.step("a", async () => (await sleep(150), 1));
     t.step("b", async (x: number) => (await sleep(150), x + 1), a);
-    await t.run(undefined, { onEvent: reporter.onEvent });
+    await t.run(undefined, { liveOutput: true, onEvent: reporter.onEvent });
     const raw = out.text();
     expect(raw.startsWith("\x1b[?2026h\x1b[?25l") || raw.startsWith("\x1b[?25l")).toBe(true);
     expect(raw.endsWith("\x1b[?25h")).toBe(true);

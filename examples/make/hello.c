@@ -1,0 +1,9 @@
+#include <stdio.h>
+
+void world(void);
+
+int main(void) {
+  printf("hello, ");
+  world();
+  return 0;
+}

@@ -1,0 +1,3 @@
+#include <stdio.h>
+
+void world(void) { printf("world\n"); }

@@ -1,0 +1,22 @@
+/** Exit codes of the `tributary` command (documented in the README). */
+export const EXIT = {
+  ok: 0,
+  /** A step failed (or was blocked by one that failed). */
+  stepFailed: 1,
+  /** The flow file or the command line is invalid. */
+  invalid: 2,
+  /** Interrupted by SIGINT/SIGTERM: finished results were kept. */
+  interrupted: 130,
+} as const;
+
+/** A user error the CLI reports without a stack trace, then exits with `code`. */
+export class CliError extends Error {
+  override name = "CliError";
+
+  constructor(
+    message: string,
+    readonly code: number = EXIT.invalid,
+  ) {
+    super(message);
+  }
+}

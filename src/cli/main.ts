@@ -1,0 +1,52 @@
+import { Command, CommanderError, Option } from "commander";
+import { CliError, EXIT } from "./exit-codes.js";
+import { registerRun } from "./commands/run.js";
+import { registerCheck } from "./commands/check.js";
+import { registerPlan } from "./commands/plan.js";
+import { registerGraph } from "./commands/graph.js";
+import { registerExplain } from "./commands/explain.js";
+import { registerCache } from "./commands/cache.js";
+
+export function buildProgram(): Command {
+  const program = new Command("tributary")
+    .description("Run dataflow pipelines: parallel by the graph, cached by content, failures isolated.")
+    .version(process.env.npm_package_version ?? "0.1.0", "-V, --version")
+    .showSuggestionAfterError(true)
+    .exitOverride();
+  program.configureOutput({ outputError: (text, write) => write(text) });
+  registerRun(program);
+  registerCheck(program);
+  registerPlan(program);
+  registerGraph(program);
+  registerExplain(program);
+  registerCache(program);
+  program.addHelpText(
+    "after",
+    `\nExit codes: ${EXIT.ok} ok, ${EXIT.stepFailed} a step failed, ${EXIT.invalid} the flow or the command line is invalid, ${EXIT.interrupted} interrupted.`,
+  );
+  return program;
+}
+
+/** Options shared by the commands that load a flow. */
+export function inputOption(): Option {
+  return new Option("-i, --input <name=value...>", "a value for an `in` declaration (repeatable)");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end up here too, with exit code 0.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.invalid;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`${err.message}\n`);
+      return err.code;
+    }
+    process.stderr.write(`tributary: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 70;
+  }
+}

@@ -1,0 +1,102 @@
+import { dirname, resolve } from "node:path";
+import type { Graph } from "../graph/ir.js";
+import { validateGraph } from "../graph/validate.js";
+import type { Statement } from "./ast.js";
+import { Checker, type FlowInfo } from "./checker.js";
+import { DiagnosticSink, LineMap, sortDiagnostics, type Diagnostic } from "./diagnostics.js";
+import { loadModules, type FlowModule } from "./modules.js";
+import { parseWith } from "./parser.js";
+
+export interface CompileOptions {
+  /**
+   * Values of the flow's inputs. Strings (as given on the command line with `--input k=v`) are converted
+   * to the declared type; other values are checked against it.
+   */
+  inputs?: Record<string, unknown>;
+  /** Project root: where file(), glob() and output() paths start. Default: the flow file's directory. */
+  root?: string;
+}
+
+export interface CompileResult {
+  /** The graph; undefined when there is any error. */
+  graph?: Graph;
+  /** Errors and warnings, in source order. */
+  diagnostics: Diagnostic[];
+  info: FlowInfo;
+}
+
+/**
+ * Parses a flow file, loads its `use` modules, checks names, types, options and cycles, and compiles it
+ * to the graph IR. Never throws for bad input: every problem is a diagnostic, all of them at once.
+ * `use` paths are relative to the flow file (`file`, resolved against the current directory).
+ */
+export async function compileFlow(
+  source: string,
+  file: string,
+  options: CompileOptions = {},
+): Promise<CompileResult> {
+  const lines = new LineMap(source);
+  const sink = new DiagnosticSink(file, lines);
+  const flowDir = dirname(resolve(file));
+  const root = resolve(options.root ?? flowDir);
+  const info: FlowInfo = { file, root, inputs: [], outputs: [], modules: [], steps: {}, pools: {} };
+  let graph: Graph | undefined;
+  try {
+    const ast = parseWith(source, file, sink);
+    const uses = ast.statements.filter((s): s is Extract<Statement, { kind: "use" }> => s.kind === "use");
+    let modules = new Map<string, FlowModule>();
+    let failed = false;
+    if (uses.length > 0) {
+      const loaded = await loadModules(
+        uses.map((u) => ({ path: u.path, pathSpan: u.pathSpan, span: { start: u.start, end: u.end } })),
+        flowDir,
+        sink,
+      );
+      modules = loaded.modules;
+      failed = loaded.failed;
+      info.modules = loaded.files;
+    }
+    const checker = new Checker(sink, source, {
+      statements: ast.statements,
+      modules,
+      modulesFailed: failed,
+      inputs: options.inputs ?? {},
+      file,
+    });
+    const checked = checker.run();
+    // Copy the properties as they are (info.steps is a lazy getter).
+    Object.defineProperties(info, Object.getOwnPropertyDescriptors(checked.info));
+    const before = sink.errors;
+    const { errors } = validateGraph(checked.graph);
+    for (const e of errors) {
+      if (e.code === "cycle" && e.path && e.path.length > 1) {
+        // Start the cycle at the step written first, and point there.
+        const ids = e.path.slice(0, -1);
+        const pos = (id: string): number => checker.spanOfStep(id)?.start ?? Infinity;
+        let first = 0;
+        for (let i = 1; i < ids.length; i++) if (pos(ids[i]!) < pos(ids[first]!)) first = i;
+        const path = [...ids.slice(first), ...ids.slice(0, first), ids[first]!];
+        const at = checker.spanOfStep(path[0]!) ?? { start: 0, end: 0 };
+        sink.error("cycle", `cycle: ${path.join(" -> ")}`, at.start, at.end, e.hint);
+        continue;
+      }
+      const at = (e.step !== undefined ? checker.spanOfStep(e.step) : undefined) ?? { start: 0, end: 0 };
+      if (e.code === "cycle") {
+        sink.error("cycle", e.message, at.start, at.end, e.hint);
+      } else if (before === 0) {
+        // The checker should have caught it; report rather than hand out a graph that cannot run.
+        sink.error(`graph-${e.code}`, e.message, at.start, at.end, e.hint);
+      }
+    }
+    graph = checked.graph;
+  } catch (err) {
+    sink.error(
+      "internal",
+      `internal error: ${(err as Error)?.stack ?? String(err)}`,
+      0,
+      0,
+      "please report this",
+    );
+  }
+  return { graph: sink.errors === 0 ? graph : undefined, diagnostics: sortDiagnostics(sink.list), info };
+}

@@ -1,0 +1,79 @@
+import { cpSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { runGraph } from "../../src/engine/run.js";
+import { compileFlow, formatDiagnostics } from "../../src/language/index.js";
+import { cleanup, project } from "./helpers.js";
+
+const examples = resolve(fileURLToPath(new URL("../../examples", import.meta.url)));
+afterAll(cleanup);
+
+/** Compiles an example in place, but runs it in a copy of its directory so the repo stays clean. */
+async function compileExample(rel: string, inputs: Record<string, string> = {}) {
+  const file = join(examples, rel);
+  const source = readFileSync(file, "utf8");
+  const root = project();
+  cpSync(join(file, ".."), root, { recursive: true });
+  const r = await compileFlow(source, file, { inputs, root });
+  expect(formatDiagnostics(r.diagnostics, source)).toBe("");
+  return { ...r, root };
+}
+
+const hasCC = (() => {
+  try {
+    execFileSync("cc", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe("examples", () => {
+  it("profile.flow: three lookups in parallel, then the profile", async () => {
+    const { graph, info, root } = await compileExample("profile/profile.flow", { userId: "7" });
+    expect(info.inputs).toEqual([
+      expect.objectContaining({ name: "userId", type: "String", default: '"42"', required: false }),
+    ]);
+    expect(info.outputs).toEqual(["profile"]);
+    expect(info.modules).toEqual([join(examples, "profile/modules.ts")]);
+    expect(Object.keys(info.steps)).toEqual(["user", "orders", "preferences", "profile"]);
+    expect(info.steps.orders).toMatchObject({ line: 10, col: 1 });
+    expect(graph!.limits).toEqual({ GetPreferences: { rate: { tokens: 20, perMs: 1000 } } });
+    const r = await runGraph(graph!, { root });
+    expect(r.ok).toBe(true);
+    expect(r.outputs.profile).toEqual({
+      name: "User 7",
+      email: "user7@example.com",
+      orders: 2,
+      spent: 42.5,
+      theme: "dark",
+    });
+  });
+
+  it("batch.flow: a map with a failing item still produces the report", async () => {
+    const { graph, root } = await compileExample("batch/batch.flow");
+    const r = await runGraph(graph!, { root, random: () => 0 });
+    expect(r.outputs.report).toEqual({
+      judged: 7,
+      failed: ["run-06: failed"],
+      mean: 0.51,
+      best: ["run-01", "run-05"],
+      lines: 8,
+    });
+    const failed = r.steps.find((s) => s.id === "scores[5]")!;
+    expect(failed).toMatchObject({ status: "failed", attempts: 2 });
+    expect(JSON.parse(readFileSync(join(root, "out/report.json"), "utf8"))).toEqual(r.outputs.report);
+  });
+
+  it.skipIf(!hasCC)("make/pipeline.flow: compiles, links, runs and aggregates", async () => {
+    const { graph, root } = await compileExample("make/pipeline.flow");
+    expect(graph!.steps.map((s) => s.id)).toEqual(["hello_o", "world_o", "app", "greeting", "summary"]);
+    const r = await runGraph(graph!, { root });
+    expect(r.ok).toBe(true);
+    expect(readFileSync(join(root, "build/summary.txt"), "utf8")).toBe(
+      "objects: build/hello.o build/world.o\noutput:\nhello, world\n",
+    );
+  });
+});
