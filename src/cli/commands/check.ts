@@ -7,7 +7,7 @@ export function registerCheck(program: Command): void {
   program
     .command("check")
     .description("parse and check a flow without running it; reports every error of the file at once")
-    .argument("[file]", "the flow file", "pipeline.flow")
+    .argument("[file]", "the flow file (default: pipeline.flow)")
     .addOption(inputOption())
     .action(async (file: string, flags: { input?: string[] }) => {
       const flow = await loadFlow(file, parseInputs(flags.input), process.stderr.isTTY === true);

@@ -8,7 +8,7 @@ export function registerGraph(program: Command): void {
   program
     .command("graph")
     .description("print the dependency graph of a flow")
-    .argument("[file]", "the flow file", "pipeline.flow")
+    .argument("[file]", "the flow file (default: pipeline.flow)")
     .addOption(inputOption())
     .addOption(
       new Option("-f, --format <format>", "output format").choices(["dot", "mermaid", "json"]).default("dot"),

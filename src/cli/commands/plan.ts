@@ -19,7 +19,7 @@ export function registerPlan(program: Command): void {
     .description(
       "show what a run would do: which steps are cached, which run, in which order, on how many slots",
     )
-    .argument("[file]", "the flow file", "pipeline.flow")
+    .argument("[file]", "the flow file (default: pipeline.flow)")
     .addOption(inputOption())
     .option("-j, --jobs <n>", "slots to plan for (default: cores + 2)")
     .addOption(

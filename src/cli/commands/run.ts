@@ -38,7 +38,7 @@ export function registerRun(program: Command): void {
   const cmd = program
     .command("run")
     .description("run a flow: every step its outputs need, in parallel, skipping what is cached")
-    .argument("[file]", "the flow file", "pipeline.flow")
+    .argument("[file]", "the flow file (default: pipeline.flow)")
     .addOption(inputOption())
     .option("-j, --jobs <n>", "how many steps may run at once (default: cores + 2)")
     .option("--parallel <n>", "same as --jobs")

@@ -1,0 +1,51 @@
+import { spawn } from "node:child_process";
+import { cpSync, mkdirSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { tempDir } from "./procs.js";
+
+export const REPO = fileURLToPath(new URL("../..", import.meta.url));
+const BIN = join(REPO, "bin", "tributary.js");
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI (npm test builds first) as a real process: plain output, no colour. */
+export function cli(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd ?? REPO,
+      env: { ...process.env, CI: "1", NO_COLOR: "1", ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (b: Buffer) => (stdout += b));
+    child.stderr.on("data", (b: Buffer) => (stderr += b));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * A private copy of an example, so tests never write into the repository or share outputs. Its
+ * modules import "tributary" and "zod" as a user's project would: from a node_modules beside it.
+ */
+export function copyExample(name: string): string {
+  const top = tempDir();
+  const modules = join(top, "node_modules");
+  mkdirSync(modules);
+  symlinkSync(REPO, join(modules, "tributary"));
+  symlinkSync(join(REPO, "node_modules", "zod"), join(modules, "zod"));
+  const dir = join(top, name);
+  cpSync(join(REPO, "examples", name), dir, {
+    recursive: true,
+    filter: (src) => !/[/\\](\.tributary|build|out)$/.test(src),
+  });
+  return dir;
+}
