@@ -34,17 +34,6 @@ export function resolveFlowFile(arg: string | undefined): string {
   return file;
 }
 
-/** Parses `--input k=v` pairs. */
-export function parseInputs(pairs: readonly string[] = []): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of pairs) {
-    const eq = p.indexOf("=");
-    if (eq <= 0) throw new CliError(`--input needs name=value, got "${p}"`);
-    out[p.slice(0, eq)] = p.slice(eq + 1);
-  }
-  return out;
-}
-
 /** Reads, checks and compiles a flow file; every diagnostic of the file is reported at once. */
 export async function loadFlow(
   arg: string | undefined,

@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError } from "commander";
 import { CliError, EXIT } from "./exit-codes.js";
 import { registerRun } from "./commands/run.js";
 import { registerCheck } from "./commands/check.js";
@@ -25,11 +25,6 @@ export function buildProgram(): Command {
     `\nExit codes: ${EXIT.ok} ok, ${EXIT.stepFailed} a step failed, ${EXIT.invalid} the flow or the command line is invalid, ${EXIT.interrupted} interrupted.`,
   );
   return program;
-}
-
-/** Options shared by the commands that load a flow. */
-export function inputOption(): Option {
-  return new Option("-i, --input <name=value...>", "a value for an `in` declaration (repeatable)");
 }
 
 export async function main(argv: string[]): Promise<number> {

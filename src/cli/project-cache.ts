@@ -1,27 +1,13 @@
 import { resolve } from "node:path";
-import { Option } from "commander";
+import type { CacheFlags } from "./options.js";
 import type { StepCache } from "../engine/cache-port.js";
-
-export interface CacheFlags {
-  /** false with --no-cache. */
-  cache?: boolean;
-  cacheDir?: string;
-}
-
-export function cacheOptions(): Option[] {
-  return [
-    new Option("--no-cache", "neither read nor write the cache: run every step"),
-    new Option(
-      "--cache-dir <dir>",
-      "where the cache lives (default .tributary/cache, or $TRIBUTARY_CACHE_DIR)",
-    ),
-  ];
-}
 
 /** --cache-dir, else $TRIBUTARY_CACHE_DIR, else <root>/.tributary/cache. */
 export function cacheDir(root: string, flags: CacheFlags): string {
   return resolve(root, flags.cacheDir ?? process.env.TRIBUTARY_CACHE_DIR ?? ".tributary/cache");
 }
+
+export type { CacheFlags };
 
 export interface ProjectCache {
   stepCache: StepCache;

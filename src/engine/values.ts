@@ -1,5 +1,4 @@
 import { isAbsolute, relative, resolve, sep } from "node:path";
-import { glob } from "tinyglobby";
 import type { FileValue, Step, ValueExpr } from "../graph/ir.js";
 import { isFileValue } from "../graph/ir.js";
 
@@ -82,6 +81,8 @@ export async function evalAsync(e: ValueExpr, env: EvalEnv): Promise<unknown> {
       return fileValue(path, env);
     }
     case "glob": {
+      // Loaded on first use: most runs never glob, and start-up time is paid on every run.
+      const { glob } = await import("tinyglobby");
       const found = await glob(e.pattern, { cwd: env.root, onlyFiles: true, dot: false });
       found.sort();
       return Promise.all(found.map((f) => fileValue(f, env)));

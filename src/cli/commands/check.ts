@@ -1,7 +1,5 @@
 import type { Command } from "commander";
-import { EXIT } from "../exit-codes.js";
-import { loadFlow, parseInputs } from "../load-flow.js";
-import { inputOption } from "../main.js";
+import { inputOption } from "../options.js";
 
 export function registerCheck(program: Command): void {
   program
@@ -9,11 +7,8 @@ export function registerCheck(program: Command): void {
     .description("parse and check a flow without running it; reports every error of the file at once")
     .argument("[file]", "the flow file (default: pipeline.flow)")
     .addOption(inputOption())
-    .action(async (file: string, flags: { input?: string[] }) => {
-      const flow = await loadFlow(file, parseInputs(flags.input), process.stderr.isTTY === true);
-      if (flow.warnings) process.stderr.write(`${flow.warnings}\n`);
-      const n = flow.graph.steps.length;
-      process.stdout.write(`${file}: ok, ${n} step${n === 1 ? "" : "s"}\n`);
-      process.exitCode = EXIT.ok;
+    .action(async (file: string | undefined, flags: { input?: string[] }) => {
+      const { checkCommand } = await import("../actions/inspect.js");
+      process.exitCode = await checkCommand(file, flags);
     });
 }

@@ -1,8 +1,6 @@
 import { Option, type Command } from "commander";
-import { renderGraph, type GraphFormat } from "../../graph/render.js";
-import { EXIT } from "../exit-codes.js";
-import { loadFlow, parseInputs } from "../load-flow.js";
-import { inputOption } from "../main.js";
+import type { GraphFormat } from "../../graph/render.js";
+import { inputOption } from "../options.js";
 
 export function registerGraph(program: Command): void {
   program
@@ -13,9 +11,8 @@ export function registerGraph(program: Command): void {
     .addOption(
       new Option("-f, --format <format>", "output format").choices(["dot", "mermaid", "json"]).default("dot"),
     )
-    .action(async (file: string, flags: { input?: string[]; format: GraphFormat }) => {
-      const flow = await loadFlow(file, parseInputs(flags.input), process.stderr.isTTY === true);
-      process.stdout.write(renderGraph(flow.graph, flags.format));
-      process.exitCode = EXIT.ok;
+    .action(async (file: string | undefined, flags: { input?: string[]; format: GraphFormat }) => {
+      const { graphCommand } = await import("../actions/inspect.js");
+      process.exitCode = await graphCommand(file, flags);
     });
 }

@@ -17,6 +17,8 @@ export interface WorkerFlags {
   maxStalled: string;
   grace: string;
   tlsCa?: string;
+  /** false with --no-process-steps. */
+  processSteps?: boolean;
   verbose?: boolean;
 }
 
@@ -57,6 +59,10 @@ export function registerWorker(program: Command): void {
     .option(
       "--tls-ca <file>",
       "PEM file of the CA that signed the Redis server's certificate (with rediss://)",
+    )
+    .option(
+      "--no-process-steps",
+      "run only function steps (code from this checkout), never commands taken from the queue",
     )
     .option("-v, --verbose", "log every step")
     .action(async (flags: WorkerFlags) => {
@@ -104,6 +110,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
     stalledIntervalMs: whole(flags.stalledInterval, "--stalled-interval", 100),
     maxStalledCount: whole(flags.maxStalled, "--max-stalled", 0),
     shutdownGraceMs: graceSeconds * 1000,
+    processSteps: flags.processSteps !== false,
     verbose: flags.verbose,
     log,
   });
