@@ -25,7 +25,7 @@ export class Handle<T> {
   /** A field of the value (`user.id`), as a handle of its own. */
   field<K extends keyof T & (string | number)>(key: K): Handle<T[K]> {
     const e = this.expr as Extract<ValueExpr, { kind: "ref" }>;
-    return new Handle<T[K]>({ kind: "ref", step: e.step, path: [...(e.path ?? []), key] });
+    return new Handle<T[K]>({ kind: "ref", step: e.step, at: e.at, path: [...(e.path ?? []), key] });
   }
 }
 
@@ -213,8 +213,9 @@ export class FlowBuilder {
     action: StepAction,
     inputs: ValueExpr[],
   ): Handle<any> {
-    this.steps.push({ id: settings.id, module, action, inputs, options: stepOptions(settings) });
-    return new Handle({ kind: "ref", step: settings.id });
+    const at =
+      this.steps.push({ id: settings.id, module, action, inputs, options: stepOptions(settings) }) - 1;
+    return new Handle({ kind: "ref", step: settings.id, at });
   }
 }
 

@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { dirname, resolve } from "node:path";
 import { digestFile } from "../cache/digest.js";
-import type { FileValue, Graph, Step, StepContext, StepFn, StepId } from "../graph/ir.js";
+import type { FileValue, Graph, Step, StepContext, StepFn, StepId, ValueExpr } from "../graph/ir.js";
 import { ancestorsOf, sinks, type Topology } from "../graph/topology.js";
 import { validateGraph, InvalidGraphError } from "../graph/validate.js";
 import { killAllProcessGroups, runProcess, type ProcessSpec } from "../executors/child-process.js";
@@ -142,9 +142,9 @@ class Run {
     this.steps = graph.steps.slice();
     this.root = resolve(options.root ?? process.cwd());
     const n = this.steps.length;
-    const targets =
-      (options.outputs ?? graph.outputs)?.map((id) => topology.index.get(id)!) ?? sinks(topology);
-    this.needed = ancestorsOf(topology, targets);
+    const targets = (options.outputs ?? graph.outputs)?.map((id) => topology.index.get(id)!);
+    // Without requested outputs every step is needed (every step is an ancestor of some sink).
+    this.needed = targets ? ancestorsOf(topology, targets) : undefined;
     this.results = new Array(n);
     this.values = new Array(n);
     this.attempts = new Array(n).fill(0);
@@ -609,10 +609,16 @@ class Run {
       // Literals and plain references are the common case: skip building an environment for them.
       if (e.kind === "lit") out[k] = e.value;
       else if (e.kind === "ref" && !e.path && step.options.partial !== true) {
-        out[k] = this.values[this.topology.index.get(e.step)!];
+        out[k] = this.values[this.indexOf(e)];
       } else out[k] = evalSync(e, (env ??= this.evalEnv(step)));
     }
     return out;
+  }
+
+  /** Position of a referenced step: the producer's hint when it checks out, else a lookup by id. */
+  private indexOf(e: Extract<ValueExpr, { kind: "ref" }>): number {
+    const at = e.at;
+    return at !== undefined && this.steps[at]?.id === e.step ? at : this.topology.index.get(e.step)!;
   }
 
   private evalInputsAsync(step: Step): Promise<unknown[]> {

@@ -85,14 +85,28 @@ export function buildTopology(graph: Graph): { topology: Topology; errors: Graph
   const refs: StepId[] = [];
   // Stamp per target so de-duplicating refs costs O(refs), not a Set per step.
   const seenBy = new Int32Array(n).fill(-1);
+  const addDep = (i: number, j: number): void => {
+    if (seenBy[j] === i) return;
+    seenBy[j] = i;
+    deps.push(j);
+  };
   for (let i = 0; i < n; i++) {
     depStart[i] = deps.length;
     const s = steps[i]!;
-    refs.length = 0;
-    for (const e of s.inputs) collectRefs(e, refs);
-    for (const r of refs) {
-      const j = index.get(r);
-      if (j === undefined) {
+    for (const e of s.inputs) {
+      // The common case, a plain reference whose position is known, needs no lookup by id.
+      if (e.kind === "ref" && e.at !== undefined && steps[e.at]?.id === e.step) {
+        addDep(i, e.at);
+        continue;
+      }
+      refs.length = 0;
+      collectRefs(e, refs);
+      for (const r of refs) {
+        const j = index.get(r);
+        if (j !== undefined) {
+          addDep(i, j);
+          continue;
+        }
         errors.push({
           code: "unknown-ref",
           message: `step "${s.id}" uses "${r}", which is not a step`,
@@ -100,11 +114,7 @@ export function buildTopology(graph: Graph): { topology: Topology; errors: Graph
           source: s.source,
           hint: suggest(r, index.keys()),
         });
-        continue;
       }
-      if (seenBy[j] === i) continue;
-      seenBy[j] = i;
-      deps.push(j);
     }
   }
   depStart[n] = deps.length;

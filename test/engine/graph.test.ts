@@ -30,6 +30,24 @@ describe("graph validation", () => {
     expect(cycle.message).toMatch(/^cycle: \w -> \w -> \w -> \w$/);
   });
 
+  it("a wrong position hint on a reference falls back to the id", async () => {
+    const g: Graph = {
+      steps: [
+        step("a", [], { action: { kind: "function", fn: () => 1 } }),
+        step("b", [], { action: { kind: "function", fn: () => 2 } }),
+        {
+          ...step("c"),
+          action: { kind: "function", fn: (x: number) => x * 10 },
+          inputs: [{ kind: "ref", step: "b", at: 0 }],
+        },
+      ],
+    };
+    const { topology } = buildTopology(g);
+    expect(Array.from(topology.depList)).toEqual([1]);
+    const r = await runGraph(g, { outputs: ["c"] });
+    expect(r.outputs.c).toBe(20);
+  });
+
   it("reports a self-reference as a cycle", () => {
     const { errors } = buildTopology({ steps: [step("a", ["a"])] });
     expect(errors.map((e) => e.message)).toEqual(["cycle: a -> a"]);
