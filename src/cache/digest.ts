@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, hash as oneShotHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 
@@ -10,7 +10,8 @@ import { open } from "node:fs/promises";
 export const DIGEST_ALGORITHM = "sha256";
 
 export function digestBytes(data: string | Uint8Array): string {
-  return createHash(DIGEST_ALGORITHM).update(data).digest("hex");
+  // crypto.hash (Node >= 20.12) skips the Hash object: about twice as fast for the short texts of keys.
+  return oneShotHash(DIGEST_ALGORITHM, data, "hex");
 }
 
 /** Files up to this size are read in one go; larger ones are streamed so memory stays flat. */

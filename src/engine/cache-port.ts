@@ -1,4 +1,4 @@
-import type { Step } from "../graph/ir.js";
+import type { Step, StepId } from "../graph/ir.js";
 
 /** What the engine tells the cache about a step that is about to run. */
 export interface CacheRequest {
@@ -8,6 +8,11 @@ export interface CacheRequest {
   /** Project-relative paths the step declares it writes. */
   outputs: string[];
   root: string;
+  /**
+   * The value of a step this one references, as this step sees it: lets the cache key a step by the
+   * values it consumes even when their producer could not be cached itself.
+   */
+  valueOfStep?: (id: StepId) => unknown;
 }
 
 export type CacheLookup =

@@ -3,7 +3,7 @@ import { ancestorsOf, buildTopology } from "../graph/topology.js";
 import type { StepCache } from "./cache-port.js";
 import type { ScheduleMode } from "./scheduler.js";
 import { simulate } from "./simulate.js";
-import { declaredOutputs, evalAsync, type EvalEnv } from "./values.js";
+import { evalAsync, projectOutputs, type EvalEnv } from "./values.js";
 import { digestFile } from "../cache/digest.js";
 
 export interface PlannedStep {
@@ -75,7 +75,13 @@ export async function planGraph(graph: Graph, options: PlanOptions): Promise<Pla
     };
     try {
       const args = await Promise.all(step.inputs.map((e) => evalAsync(e, env)));
-      const found = await probe({ step, args, outputs: declaredOutputs(step), root: options.root });
+      const found = await probe({
+        step,
+        args,
+        outputs: projectOutputs(step, options.root),
+        root: options.root,
+        valueOfStep: env.valueOf,
+      });
       if (found.hit) {
         status[i] = "cached";
         reason[i] = "unchanged";

@@ -17,7 +17,7 @@ import { Scheduler, State, type ScheduleMode, type StepMeta } from "./scheduler.
 import { summarize } from "./summary.js";
 import {
   InputError,
-  declaredOutputs,
+  projectOutputs,
   describe,
   evalAsync,
   evalSync,
@@ -305,10 +305,15 @@ class Run {
     const action = step.action;
     if (action.kind === "map") return this.expandMap(i, step, args);
 
-    const outputs = action.kind === "process" ? safeOutputs(step, this.root) : [];
-    if (outputs instanceof Error) return this.failAttempt(i, attempt, inputError(outputs));
+    let outputs: string[] = [];
+    try {
+      if (action.kind === "process") outputs = projectOutputs(step, this.root);
+    } catch (err) {
+      return this.failAttempt(i, attempt, inputError(err));
+    }
     const cache = step.options.cache === false ? undefined : this.options.cache;
-    const request: CacheRequest = { step, args, outputs, root: this.root };
+    const env = this.evalEnv(step);
+    const request: CacheRequest = { step, args, outputs, root: this.root, valueOfStep: env.valueOf };
     let saveKey: string | undefined;
     if (cache) {
       try {
@@ -349,7 +354,8 @@ class Run {
       return this.failAttempt(i, attempt, outcome.error, outcome.tail);
     }
     if (cache && saveKey !== undefined) {
-      const why = whyNotPlainData(outcome.value);
+      // A function that returns nothing is fine; anything it does return must be plain data.
+      const why = outcome.value === undefined ? undefined : whyNotPlainData(outcome.value);
       if (why) {
         return this.failAttempt(i, attempt, {
           kind: "value",
@@ -825,14 +831,4 @@ function abortError(reason: unknown): StepError {
   return (reason as { kind?: string })?.kind === "timeout"
     ? { kind: "timeout", message: "timed out" }
     : { kind: "cancelled", message: "cancelled while running" };
-}
-
-function safeOutputs(step: Step, root: string): string[] | Error {
-  try {
-    return declaredOutputs(step).map(
-      (o) => evalSync({ kind: "output", path: o }, { root } as EvalEnv) as string,
-    );
-  } catch (err) {
-    return err as Error;
-  }
 }

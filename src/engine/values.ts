@@ -46,6 +46,14 @@ export function declaredOutputs(step: Step): string[] {
   return out;
 }
 
+/**
+ * A step's declared outputs as project-relative paths, normalized (`./out/x` -> `out/x`); throws an
+ * InputError for a path outside the project. Run and plan must agree on these: they key the cache.
+ */
+export function projectOutputs(step: Step, root: string): string[] {
+  return declaredOutputs(step).map((o) => projectPath(o, root, "output"));
+}
+
 /** Evaluates an expression without I/O; only valid when !needsIO(e). */
 export function evalSync(e: ValueExpr, env: EvalEnv): unknown {
   switch (e.kind) {

@@ -1,0 +1,475 @@
+import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
+import { rename, unlink, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { unescapeKey } from "./canonical.js";
+import { digestBytes } from "./digest.js";
+import { tempName } from "./layout.js";
+
+/** What the cache decided for a step when the engine looked it up. */
+export type Outcome = "hit" | "miss" | "forced" | "uncacheable";
+
+/** One lookup of this run. */
+export interface LookupRecord {
+  key?: string;
+  outcome: Outcome;
+  /** Why a miss with an unchanged key missed (evicted, damaged, could not restore), or why uncacheable. */
+  detail?: string;
+}
+
+/** Why a step ran or was restored. */
+export type Cause =
+  /** Nothing changed since its last run: restored. */
+  | "unchanged"
+  /** Something changed since its last run (see `changes`): ran, or restored when that state was cached. */
+  | "changed"
+  /** No earlier run of this step is recorded: ran, or restored from an entry saved elsewhere. */
+  | "new"
+  /** The cache was not read (a forced rerun, `--no-cache`): ran. */
+  | "forced"
+  /** The step cannot be cached (see `detail`): ran. */
+  | "uncacheable"
+  /** Its key was unchanged, but the entry was gone or damaged, or its outputs could not be restored: ran. */
+  | "unavailable"
+  | "unknown";
+
+export type Change =
+  | { kind: "input-file"; path: string; from?: string; to?: string }
+  | { kind: "input-value"; label: string; from?: string; to?: string }
+  | { kind: "command"; field: "argv" | "shell" | "env" | "cwd"; from?: string; to?: string }
+  | { kind: "code"; file: string; from?: string; to?: string }
+  | { kind: "env"; name: string; from?: string | null; to?: string | null }
+  | { kind: "option"; name: string; from?: string; to?: string }
+  | { kind: "other"; what: string; from?: string; to?: string };
+
+export interface Explanation {
+  stepId: string;
+  /** restored: the cache supplied the result; ran: the step had to run; unknown: no record of it. */
+  decision: "restored" | "ran" | "unknown";
+  cause: Cause;
+  detail?: string;
+  /** For `changed`: what differs from the previous run's fingerprint. */
+  changes: Change[];
+  key?: string;
+  previousKey?: string;
+  /** Whether this describes the current process's run or the last recorded one. */
+  run: "current" | "last";
+}
+
+interface StepRecord {
+  key?: string;
+  prev?: string;
+  cause: Cause;
+  decision: "restored" | "ran";
+  detail?: string;
+}
+
+/**
+ * The per-project memory behind `explain`: for each step its last key, the key before it and the
+ * cause (steps.jsonl, rewritten only when a run differs from the one before), and for each key the
+ * fingerprint components it hashes (fingerprints.log, append-only, self-verifying: a line counts only
+ * if its key is the SHA-256 of its text).
+ */
+export class ExplainState {
+  private readonly current = new Map<string, LookupRecord>();
+  private pendingFingerprints: string[] = [];
+  private pendingBytes = 0;
+  private previous: Map<string, StepRecord> | undefined;
+  private readonly stepsFile: string;
+  private readonly fingerprintsFile: string;
+
+  constructor(
+    stateDir: string,
+    /** Digest of the previous run's lookup records (from run.json): equal means nothing to write. */
+    private readonly previousRunDigest: string | undefined,
+  ) {
+    this.stepsFile = join(stateDir, "steps.jsonl");
+    this.fingerprintsFile = join(stateDir, "fingerprints.log");
+  }
+
+  get lookups(): number {
+    return this.current.size;
+  }
+
+  record(stepId: string, r: LookupRecord): void {
+    this.current.set(stepId, r);
+  }
+
+  /** Remembers what a key hashes (written at flush). */
+  noteFingerprint(key: string, text: string): void {
+    const line = `${key}\t${text}\n`;
+    this.pendingFingerprints.push(line);
+    this.pendingBytes += line.length;
+    if (this.pendingBytes > 4 * 1024 * 1024) this.writeFingerprints();
+  }
+
+  /** A digest of this run's lookups, in a stable order (for run.json). */
+  runDigest(): string {
+    const lines: string[] = [];
+    for (const [id, r] of this.current)
+      lines.push(`${JSON.stringify(id)}\t${r.key ?? ""}\t${r.outcome}\t${r.detail ?? ""}`);
+    lines.sort();
+    return digestBytes(lines.join("\n"));
+  }
+
+  /** Writes what this run learnt. Returns the run digest to store in run.json. */
+  async flush(): Promise<string> {
+    this.writeFingerprints();
+    const digest = this.runDigest();
+    if (this.current.size === 0 || digest === this.previousRunDigest) return digest;
+    const prev = this.loadPrevious();
+    const merged = new Map(prev);
+    for (const [id, r] of this.current) merged.set(id, resolveRecord(r, prev.get(id)));
+    let text = "";
+    for (const [id, r] of merged)
+      text +=
+        JSON.stringify([id, r.key ?? null, r.prev ?? null, r.cause, r.decision, r.detail ?? null]) + "\n";
+    const tmp = join(dirname(this.stepsFile), tempName());
+    mkdirSync(dirname(tmp), { recursive: true });
+    await writeFile(tmp, text);
+    try {
+      await rename(tmp, this.stepsFile);
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
+    await this.compactFingerprints(merged);
+    return digest;
+  }
+
+  /** Why the step ran or was restored, in this run if it was looked up, else in the last recorded run. */
+  explain(stepId: string): Explanation {
+    const prev = this.loadPrevious();
+    const now = this.current.get(stepId);
+    let rec: StepRecord | undefined;
+    let run: "current" | "last";
+    if (now) {
+      rec = resolveRecord(now, prev.get(stepId));
+      run = "current";
+    } else {
+      rec = prev.get(stepId);
+      run = "last";
+    }
+    if (!rec)
+      return {
+        stepId,
+        decision: "unknown",
+        cause: "unknown",
+        changes: [],
+        run,
+        detail: "no lookup of this step is recorded (cache: false, or it has not run with the cache)",
+      };
+    const out: Explanation = { stepId, decision: rec.decision, cause: rec.cause, changes: [], run };
+    if (rec.key) out.key = rec.key;
+    if (rec.prev) out.previousKey = rec.prev;
+    if (rec.detail) out.detail = rec.detail;
+    if (rec.cause === "changed" && rec.key && rec.prev) {
+      const texts = this.fingerprintTexts(new Set([rec.key, rec.prev]));
+      const a = texts.get(rec.prev);
+      const b = texts.get(rec.key);
+      if (a && b) out.changes = diffComponents(parseRecorded(a), parseRecorded(b));
+      else out.detail = "the details of the earlier fingerprint are no longer recorded";
+    }
+    return out;
+  }
+
+  private loadPrevious(): Map<string, StepRecord> {
+    if (this.previous) return this.previous;
+    const m = new Map<string, StepRecord>();
+    let text = "";
+    try {
+      text = readFileSync(this.stepsFile, "utf8");
+    } catch {
+      // none yet
+    }
+    for (const line of text.split("\n")) {
+      if (!line) continue;
+      try {
+        const [id, key, prev, cause, decision, detail] = JSON.parse(line) as [
+          string,
+          string | null,
+          string | null,
+          Cause,
+          "restored" | "ran",
+          string | null,
+        ];
+        const r: StepRecord = { cause, decision };
+        if (key) r.key = key;
+        if (prev) r.prev = prev;
+        if (detail) r.detail = detail;
+        m.set(id, r);
+      } catch {
+        // a damaged line: that step is simply unknown
+      }
+    }
+    this.previous = m;
+    return m;
+  }
+
+  private writeFingerprints(): void {
+    if (this.pendingFingerprints.length === 0) return;
+    mkdirSync(dirname(this.fingerprintsFile), { recursive: true });
+    appendFileSync(this.fingerprintsFile, this.pendingFingerprints.join(""));
+    this.pendingFingerprints = [];
+    this.pendingBytes = 0;
+  }
+
+  /** key → `<text>` or `<text>\t<argv JSON>` as recorded. */
+  private fingerprintTexts(keys: Set<string>): Map<string, string> {
+    const found = new Map<string, string>();
+    let text = "";
+    try {
+      text = readFileSync(this.fingerprintsFile, "utf8");
+    } catch {
+      // none
+    }
+    const scan = (line: string) => {
+      const tab = line.indexOf("\t");
+      if (tab !== 64) return;
+      const key = line.slice(0, tab);
+      if (!keys.has(key)) return;
+      const body = line.slice(tab + 1);
+      const tab2 = body.indexOf("\t");
+      if (digestBytes(tab2 < 0 ? body : body.slice(0, tab2)) === key) found.set(key, body);
+    };
+    for (const line of text.split("\n")) scan(line);
+    for (const line of this.pendingFingerprints) scan(line.slice(0, -1));
+    return found;
+  }
+
+  private async compactFingerprints(records: Map<string, StepRecord>): Promise<void> {
+    let size: number;
+    try {
+      size = readFileSync(this.fingerprintsFile).length;
+    } catch {
+      return;
+    }
+    if (size < 16 * 1024 * 1024) return;
+    const wanted = new Set<string>();
+    for (const r of records.values()) {
+      if (r.key) wanted.add(r.key);
+      if (r.prev) wanted.add(r.prev);
+    }
+    const texts = this.fingerprintTexts(wanted);
+    let out = "";
+    for (const [k, t] of texts) out += `${k}\t${t}\n`;
+    const tmp = join(dirname(this.fingerprintsFile), tempName());
+    await writeFile(tmp, out);
+    await rename(tmp, this.fingerprintsFile).catch(() => unlink(tmp).catch(() => {}));
+  }
+}
+
+/** A recorded fingerprint: its components, with the command line (if any) put back into `command`. */
+function parseRecorded(recorded: string): Record<string, Json> {
+  const tab = recorded.indexOf("\t");
+  const c = JSON.parse(tab < 0 ? recorded : recorded.slice(0, tab)) as Record<string, Json>;
+  if (tab >= 0 && c.command && typeof c.command === "object" && !Array.isArray(c.command)) {
+    try {
+      c.command = { ...c.command, argv: JSON.parse(recorded.slice(tab + 1)) as Json };
+    } catch {
+      // a damaged tail: without the command line
+    }
+  }
+  return c;
+}
+
+function resolveRecord(r: LookupRecord, prev: StepRecord | undefined): StepRecord {
+  const out: StepRecord = { cause: "unknown", decision: r.outcome === "hit" ? "restored" : "ran" };
+  if (r.key) out.key = r.key;
+  if (prev?.key) out.prev = prev.key;
+  if (r.detail) out.detail = r.detail;
+  switch (r.outcome) {
+    case "forced":
+      out.cause = "forced";
+      break;
+    case "uncacheable":
+      out.cause = "uncacheable";
+      break;
+    case "hit":
+    case "miss":
+      if (!prev?.key) out.cause = "new";
+      else if (prev.key !== r.key) out.cause = "changed";
+      else out.cause = r.outcome === "hit" ? "unchanged" : "unavailable";
+      break;
+  }
+  return out;
+}
+
+// ---- comparing two fingerprints -------------------------------------------------------------------
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** What changed between two parsed fingerprints (canonical JSON of fingerprint.ts's Components). */
+export function diffComponents(a: Record<string, Json>, b: Record<string, Json>): Change[] {
+  const changes: Change[] = [];
+  for (const what of ["format", "platform", "executor"]) {
+    if (show(a[what]) !== show(b[what]))
+      changes.push({ kind: "other", what, from: show(a[what]), to: show(b[what]) });
+  }
+  // Code: a declared version, or the files of the module graph.
+  const ca = (a.code ?? {}) as Record<string, Json>;
+  const cb = (b.code ?? {}) as Record<string, Json>;
+  if (show(ca.version) !== show(cb.version))
+    changes.push({ kind: "code", file: "(declared version)", from: opt(ca.version), to: opt(cb.version) });
+  if (show(ca.export) !== show(cb.export))
+    changes.push({ kind: "code", file: "(export name)", from: opt(ca.export), to: opt(cb.export) });
+  const fa = (ca.files ?? {}) as Record<string, string>;
+  const fb = (cb.files ?? {}) as Record<string, string>;
+  for (const f of union(Object.keys(fa), Object.keys(fb))) {
+    if (fa[f] !== fb[f]) changes.push({ kind: "code", file: f, from: fa[f], to: fb[f] });
+  }
+  if (show(ca.unresolved) !== show(cb.unresolved))
+    changes.push({
+      kind: "code",
+      file: "(unresolved imports)",
+      from: opt(ca.unresolved),
+      to: opt(cb.unresolved),
+    });
+  // Command.
+  const ma = (a.command ?? {}) as Record<string, Json>;
+  const mb = (b.command ?? {}) as Record<string, Json>;
+  if (show(ma.argv) !== show(mb.argv))
+    changes.push({ kind: "command", field: "argv", from: argvText(ma.argv), to: argvText(mb.argv) });
+  for (const field of ["shell", "env", "cwd"] as const) {
+    if (show(ma[field]) !== show(mb[field]))
+      changes.push({ kind: "command", field, from: opt(ma[field]), to: opt(mb[field]) });
+  }
+  // Inputs: files by path, other values by position.
+  const la = leaves((a.inputs ?? []) as Json[]);
+  const lb = leaves((b.inputs ?? []) as Json[]);
+  for (const p of union([...la.files.keys()], [...lb.files.keys()])) {
+    if (la.files.get(p) !== lb.files.get(p))
+      changes.push({ kind: "input-file", path: p, from: la.files.get(p), to: lb.files.get(p) });
+  }
+  for (const l of union([...la.values.keys()], [...lb.values.keys()])) {
+    if (la.values.get(l) !== lb.values.get(l))
+      changes.push({ kind: "input-value", label: l, from: la.values.get(l), to: lb.values.get(l) });
+  }
+  // Env and options.
+  const ea = (a.env ?? {}) as Record<string, string | null>;
+  const eb = (b.env ?? {}) as Record<string, string | null>;
+  for (const n of union(Object.keys(ea), Object.keys(eb))) {
+    if (ea[n] !== eb[n]) changes.push({ kind: "env", name: n, from: ea[n], to: eb[n] });
+  }
+  const oa = (a.options ?? {}) as Record<string, Json>;
+  const ob = (b.options ?? {}) as Record<string, Json>;
+  for (const n of union(Object.keys(oa), Object.keys(ob))) {
+    if (show(oa[n]) !== show(ob[n]))
+      changes.push({ kind: "option", name: unescapeKey(n), from: opt(oa[n]), to: opt(ob[n]) });
+  }
+  if (show(a.outputs) !== show(b.outputs))
+    changes.push({ kind: "other", what: "declared outputs", from: show(a.outputs), to: show(b.outputs) });
+  return changes;
+}
+
+function leaves(inputs: Json[]): { files: Map<string, string>; values: Map<string, string> } {
+  const files = new Map<string, string>();
+  const values = new Map<string, string>();
+  const walk = (v: Json, label: string): void => {
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+      if (typeof v.$$file === "string" && typeof v.digest === "string" && Object.keys(v).length === 2) {
+        files.set(v.$$file, v.digest);
+        return;
+      }
+      if ("$raw" in v && Object.keys(v).length === 1) {
+        walk(v.$raw!, label);
+        return;
+      }
+      const c = v.$concat as { parts?: Json[] } | undefined;
+      if (c && Object.keys(v).length === 1 && Array.isArray(c.parts)) {
+        c.parts.forEach((p, j) => walk(p, `${label} part ${j}`));
+        return;
+      }
+      for (const k of Object.keys(v)) walk(v[k]!, `${label}.${unescapeKey(k)}`);
+      return;
+    }
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => walk(x, `${label}[${i}]`));
+      return;
+    }
+    values.set(label, show(v));
+  };
+  inputs.forEach((v, i) => walk(v, `input ${i}`));
+  return { files, values };
+}
+
+function union(a: string[], b: string[]): string[] {
+  return [...new Set([...a, ...b])].sort();
+}
+
+function show(v: Json | undefined): string {
+  if (v === undefined) return "";
+  const s = JSON.stringify(v);
+  return s.length > 200
+    ? `${s.slice(0, 120)}… (${s.length} chars, sha256 ${digestBytes(s).slice(0, 12)})`
+    : s;
+}
+
+function opt(v: Json | undefined): string | undefined {
+  return v === undefined ? undefined : show(v);
+}
+
+/** A command line as a user would type it: a /bin/sh line as is, argv words quoted where needed. */
+function argvText(v: Json | undefined): string | undefined {
+  if (!Array.isArray(v)) return undefined;
+  if (v.length === 1 && typeof v[0] === "string") return v[0];
+  return v
+    .map((x) => {
+      const w = typeof x === "string" ? x : JSON.stringify(x);
+      return /^[A-Za-z0-9_./:=@%+,-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
+    })
+    .join(" ");
+}
+
+// ---- text ----------------------------------------------------------------------------------------
+
+const CAUSE_TEXT: Record<Cause, string> = {
+  unchanged: "nothing changed since its last run",
+  changed: "something changed since its last run",
+  new: "no earlier run of it is recorded",
+  forced: "the cache was not read (forced rerun)",
+  uncacheable: "it cannot be cached",
+  unavailable: "nothing changed, but its cache entry was not usable",
+  unknown: "unknown",
+};
+
+/** A human-readable explanation, a few lines. */
+export function formatExplanation(e: Explanation): string {
+  const head =
+    e.decision === "unknown"
+      ? `${e.stepId}: no record`
+      : `${e.stepId}: ${e.decision === "restored" ? "restored from the cache" : "ran"} — ${CAUSE_TEXT[e.cause]}`;
+  const lines = [e.run === "last" ? `${head} (last recorded run)` : head];
+  if (e.detail) lines.push(`  ${e.detail}`);
+  for (const c of e.changes) lines.push(`  ${formatChange(c)}`);
+  return lines.join("\n");
+}
+
+function short(d: string | undefined | null): string {
+  if (d === undefined) return "(none)";
+  if (d === null) return "(unset)";
+  return /^[0-9a-f]{64}$/.test(d) ? d.slice(0, 12) : d;
+}
+
+export function formatChange(c: Change): string {
+  const fromTo = (from: string | null | undefined, to: string | null | undefined): string => {
+    if (from === undefined) return `added (${short(to)})`;
+    if (to === undefined) return `removed (was ${short(from)})`;
+    return `${short(from)} → ${short(to)}`;
+  };
+  switch (c.kind) {
+    case "input-file":
+      return `input file ${c.path}: ${fromTo(c.from, c.to)}`;
+    case "input-value":
+      return `${c.label}: ${fromTo(c.from, c.to)}`;
+    case "command":
+      return `command ${c.field === "argv" ? "line" : c.field}: ${fromTo(c.from, c.to)}`;
+    case "code":
+      return `code ${c.file}: ${fromTo(c.from, c.to)}`;
+    case "env":
+      return `env ${c.name}: ${fromTo(c.from, c.to)}`;
+    case "option":
+      return `option ${c.name}: ${fromTo(c.from, c.to)}`;
+    case "other":
+      return `${c.what}: ${fromTo(c.from, c.to)}`;
+  }
+}

@@ -1,0 +1,228 @@
+import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { rename, unlink, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { crc32 } from "node:zlib";
+import { tempName } from "./layout.js";
+
+/**
+ * The per-project index: key → manifest of the entries this project saved or restored, read once at
+ * start-up so that a cached step costs a map lookup instead of a file read (what .ninja_log does for
+ * ninja). The action cache stays the source of truth: a key missing here is looked up in `ac/`.
+ *
+ * The file is append-only. Records are written in blocks, each closed by a trailer line with the
+ * block's byte length and CRC-32, in one `write` on an O_APPEND descriptor:
+ *
+ *     P <key> <time ms> <step id> <manifest JSON>          an entry (fields separated by tabs)
+ *     U <time ms> <key>,<key>,…                            entries used at that time (for LRU)
+ *     C <entries>                                          first record after a compaction
+ *     # <block bytes> <crc32 hex>                          trailer
+ *
+ * A block without a valid trailer (a process killed mid-write, a torn last line, interleaved garbage)
+ * is skipped as a whole; blocks after it still count. When the file holds much more than the live
+ * entries it is rewritten (temp file + rename) keeping the newest few keys of each step.
+ */
+export class IndexLog {
+  /** key → entry; entries loaded from disk stay raw text (`<t>\t<step id>\t<manifest>`) until used. */
+  private readonly entries = new Map<string, IndexEntry | string>();
+  private pending: string[] = [];
+  private lines = 0;
+  /** Blocks whose trailer did not match (corruption): reported. */
+  private damaged = 0;
+  /** Bytes not in any valid block (a write cut short by a crash): silently skipped, compacted away. */
+  private torn = 0;
+  /** Entries the file had when it was last compacted (from its `C` record): growth is measured from it. */
+  private compactedTo = 0;
+
+  private constructor(private readonly file: string) {}
+
+  static load(file: string, warn: (message: string) => void): IndexLog {
+    const log = new IndexLog(file);
+    let buf: Buffer;
+    try {
+      buf = readFileSync(file);
+    } catch {
+      return log;
+    }
+    log.parse(buf);
+    if (log.damaged > 0) {
+      warn(
+        `the cache index ${file} had ${log.damaged} damaged block(s) (an interrupted write?); ignored them`,
+      );
+    }
+    return log;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string): IndexEntry | undefined {
+    const e = this.entries.get(key);
+    if (typeof e !== "string") return e;
+    const a = e.indexOf("\t");
+    const b = e.indexOf("\t", a + 1);
+    const parsed: IndexEntry = { t: Number(e.slice(0, a)), stepId: e.slice(a + 1, b), json: e.slice(b + 1) };
+    this.entries.set(key, parsed);
+    return parsed;
+  }
+
+  /** Records an entry (kept in memory now, written with the next block). */
+  add(key: string, stepId: string, manifestJson: string, t: number): void {
+    if (/[\t\n\r]/.test(stepId) || /[\n\r]/.test(manifestJson)) return; // not representable: ac/ has it
+    this.entries.set(key, { stepId, t, json: manifestJson });
+    this.pending.push(`P\t${key}\t${t}\t${stepId}\t${manifestJson}\n`);
+    if (this.pending.length >= BLOCK_RECORDS) this.writePending();
+  }
+
+  /** Records that entries were used at time t. */
+  use(keys: string[], t: number): void {
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      for (const k of chunk) {
+        const e = this.get(k);
+        if (e) e.t = t;
+      }
+      this.pending.push(`U\t${t}\t${chunk.join(",")}\n`);
+    }
+    if (this.pending.length >= BLOCK_RECORDS) this.writePending();
+  }
+
+  /** Appends the pending records as one block. */
+  writePending(): void {
+    if (this.pending.length === 0) return;
+    const body = Buffer.from(this.pending.join(""));
+    const block = Buffer.concat([body, Buffer.from(`#\t${body.length}\t${crc32(body).toString(16)}\n`)]);
+    this.lines += this.pending.length;
+    this.pending = [];
+    mkdirSync(dirname(this.file), { recursive: true }); // (after a concurrent `clean`)
+    const fd = openSync(this.file, "a");
+    try {
+      let off = 0;
+      while (off < block.length) off += writeSync(fd, block, off);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Rewrites the file, keeping the newest `keepPerStep` keys of each step (and none older than
+   * `maxAgeMs`), when it has grown: records superseded, more than `keepPerStep` keys per step of a run
+   * that looked up `lookups` steps, or damage. Older keys are still found in `ac/`, only not for free.
+   */
+  async compactIfNeeded(lookups: number, keepPerStep = 2, maxAgeMs = 30 * 24 * 3600_000): Promise<boolean> {
+    this.writePending();
+    const superseded = this.lines > 2 * this.entries.size + 2000;
+    const tooMany =
+      lookups > 0 && this.entries.size > Math.max(keepPerStep * lookups + 1000, 2 * this.compactedTo);
+    if (!superseded && !tooMany && this.damaged === 0 && this.torn === 0) return false;
+    // Re-read first, so that blocks other processes appended since start-up are kept.
+    try {
+      this.entries.clear();
+      this.lines = 0;
+      this.damaged = 0;
+      this.torn = 0;
+      this.parse(readFileSync(this.file));
+    } catch {
+      // Gone (cleaned): nothing to compact.
+      return false;
+    }
+    const byStep = new Map<string, [string, IndexEntry][]>();
+    for (const key of [...this.entries.keys()]) {
+      const kv: [string, IndexEntry] = [key, this.get(key)!];
+      const list = byStep.get(kv[1].stepId);
+      if (list) list.push(kv);
+      else byStep.set(kv[1].stepId, [kv]);
+    }
+    const kept: string[] = [];
+    this.entries.clear();
+    const oldest = Date.now() - maxAgeMs;
+    for (const list of byStep.values()) {
+      list.sort((a, b) => b[1].t - a[1].t);
+      for (const [key, e] of list.slice(0, keepPerStep)) {
+        if (e.t < oldest) continue;
+        this.entries.set(key, e);
+        kept.push(`P\t${key}\t${e.t}\t${e.stepId}\t${e.json}\n`);
+      }
+    }
+    kept.unshift(`C\t${kept.length}\n`);
+    this.compactedTo = kept.length - 1;
+    const blocks: Buffer[] = [];
+    for (let i = 0; i < kept.length; i += 4096) {
+      const body = Buffer.from(kept.slice(i, i + 4096).join(""));
+      blocks.push(body, Buffer.from(`#\t${body.length}\t${crc32(body).toString(16)}\n`));
+    }
+    const tmp = join(dirname(this.file), tempName());
+    await writeFile(tmp, Buffer.concat(blocks));
+    try {
+      await rename(tmp, this.file);
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
+    this.lines = kept.length - 1;
+    return true;
+  }
+
+  private parse(buf: Buffer): void {
+    let lineStart = 0;
+    let accepted = 0; // end of the last valid block: a block may not reach back before it
+    while (lineStart < buf.length) {
+      const end = buf.indexOf(10, lineStart);
+      if (end < 0) break; // torn last line
+      if (buf[lineStart] === 35 /* # */) {
+        const trailer = buf.subarray(lineStart, end).toString().split("\t");
+        const len = Number(trailer[1]);
+        const blockStart = lineStart - len;
+        if (
+          trailer.length === 3 &&
+          Number.isInteger(len) &&
+          len > 0 &&
+          blockStart >= accepted &&
+          crc32(buf.subarray(blockStart, lineStart)).toString(16) === trailer[2]
+        ) {
+          if (blockStart > accepted) this.torn++;
+          this.parseBlock(buf.subarray(blockStart, lineStart).toString());
+          accepted = end + 1;
+        } else {
+          this.damaged++;
+          accepted = end + 1;
+        }
+      }
+      lineStart = end + 1;
+    }
+    if (accepted < buf.length) this.torn++;
+  }
+
+  private parseBlock(text: string): void {
+    let start = 0;
+    while (start < text.length) {
+      let end = text.indexOf("\n", start);
+      if (end < 0) end = text.length;
+      this.lines++;
+      if (text.charCodeAt(start) === 80 /* P */ && text.charCodeAt(start + 66) === 9) {
+        // P \t <64 hex> \t rest
+        this.entries.set(text.slice(start + 2, start + 66), text.slice(start + 67, end));
+      } else if (text.charCodeAt(start) === 67 /* C */) {
+        this.compactedTo = Number(text.slice(start + 2, end)) || 0;
+        this.lines--;
+      } else if (text.charCodeAt(start) === 85 /* U */) {
+        const b = text.indexOf("\t", start + 2);
+        const t = Number(text.slice(start + 2, b));
+        for (const key of text.slice(b + 1, end).split(",")) {
+          const e = this.get(key);
+          if (e && e.t < t) e.t = t;
+        }
+      }
+      start = end + 1;
+    }
+  }
+}
+
+export interface IndexEntry {
+  stepId: string;
+  /** When the entry was last written or marked used (ms). */
+  t: number;
+  json: string;
+}
+
+const BLOCK_RECORDS = 256;

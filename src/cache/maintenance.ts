@@ -1,0 +1,301 @@
+import type { Dirent } from "node:fs";
+import { readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { isHex64, Layout, tempName } from "./layout.js";
+import { readLastRun, type LastRun } from "./local-cache.js";
+import { decodeAcEntry, parseManifest } from "./manifest.js";
+import { LocalDirStore } from "./store.js";
+
+export interface CacheStats {
+  dir: string;
+  /** Action-cache entries (cached step results). */
+  entries: number;
+  /** Content blobs (output files, large values). */
+  blobs: number;
+  acBytes: number;
+  casBytes: number;
+  /** Per-project state (indexes, stat caches, explain data). */
+  stateBytes: number;
+  /** Leftover temp files (from killed processes; swept on the next open or gc). */
+  tempFiles: number;
+  totalBytes: number;
+  /** Counters of the last run that used the directory (hit rate and so on), when recorded. */
+  lastRun?: LastRun;
+}
+
+/** Size, entry counts and the last run's hit rate of a cache directory. */
+export async function cacheStats(dir: string): Promise<CacheStats> {
+  const layout = new Layout(dir);
+  const ac = await listFiles(layout.ac);
+  const cas = await listCas(layout);
+  const state = await treeBytes(layout.stateRoot);
+  const tmp = await listFiles(layout.tmp);
+  const acBytes = sum(ac.map((f) => f.size));
+  const casBytes = sum(cas.map((f) => f.size));
+  const s: CacheStats = {
+    dir,
+    entries: ac.length,
+    blobs: cas.length,
+    acBytes,
+    casBytes,
+    stateBytes: state,
+    tempFiles: tmp.length,
+    totalBytes: acBytes + casBytes + state + sum(tmp.map((f) => f.size)),
+  };
+  const last = await readLastRun(dir);
+  if (last) s.lastRun = last;
+  return s;
+}
+
+export interface GcOptions {
+  /** Evict least-recently-used entries until the store (ac + cas) is at most this big. */
+  maxBytes: number;
+  /** Blobs that no entry references are kept this long (a writer may be about to reference them). */
+  orphanGraceMs?: number;
+}
+
+export interface GcResult {
+  removedEntries: number;
+  removedBlobs: number;
+  removedTemps: number;
+  freedBytes: number;
+  /** ac + cas bytes after the collection. */
+  remainingBytes: number;
+}
+
+/**
+ * Least-recently-used eviction. An entry's last use is its file's mtime in `ac/` (set when written and
+ * refreshed, at most hourly, by runs that hit it). Blobs live as long as an entry references them;
+ * blobs no entry references (a writer killed between blob and entry) are removed after a grace period.
+ * Damaged entries are removed. Safe to run while builds use the cache: at worst a build misses.
+ */
+export async function gc(dir: string, options: GcOptions): Promise<GcResult> {
+  const layout = new Layout(dir);
+  const grace = options.orphanGraceMs ?? 10 * 60_000;
+  const result: GcResult = {
+    removedEntries: 0,
+    removedBlobs: 0,
+    removedTemps: 0,
+    freedBytes: 0,
+    remainingBytes: 0,
+  };
+  result.removedTemps = await new LocalDirStore(dir).sweepTemps(3600_000);
+
+  const entries: { key: string; size: number; mtimeMs: number; blobs: string[] }[] = [];
+  const refs = new Map<string, number>();
+  for (const f of await listFiles(layout.ac)) {
+    const p = join(layout.ac, f.name);
+    let blobs: string[] | undefined;
+    try {
+      const d = decodeAcEntry(await readFile(p));
+      if ("json" in d) {
+        const m = parseManifest(d.json);
+        blobs = m.outputs.map((o) => o.digest);
+        if (m.valueBlob) blobs.push(m.valueBlob.digest);
+      }
+    } catch {
+      blobs = undefined;
+    }
+    if (!blobs || !isHex64(f.name)) {
+      if (await remove(p)) {
+        result.removedEntries++;
+        result.freedBytes += f.size;
+      }
+      continue;
+    }
+    entries.push({ key: f.name, size: f.size, mtimeMs: f.mtimeMs, blobs });
+    for (const b of new Set(blobs)) refs.set(b, (refs.get(b) ?? 0) + 1);
+  }
+
+  const blobs = new Map<string, { size: number; mtimeMs: number }>();
+  const now = Date.now();
+  for (const f of await listCas(layout)) {
+    if (!refs.has(f.name) && now - f.mtimeMs > grace) {
+      if (await remove(layout.casPath(f.name))) {
+        result.removedBlobs++;
+        result.freedBytes += f.size;
+      }
+      continue;
+    }
+    blobs.set(f.name, { size: f.size, mtimeMs: f.mtimeMs });
+  }
+
+  let total = sum(entries.map((e) => e.size)) + sum([...blobs.values()].map((b) => b.size));
+  entries.sort((a, b) => a.mtimeMs - b.mtimeMs);
+  for (const e of entries) {
+    if (total <= options.maxBytes) break;
+    if (!(await remove(layout.acPath(e.key)))) continue;
+    result.removedEntries++;
+    result.freedBytes += e.size;
+    total -= e.size;
+    for (const b of new Set(e.blobs)) {
+      const n = (refs.get(b) ?? 1) - 1;
+      refs.set(b, n);
+      const info = blobs.get(b);
+      if (n === 0 && info) {
+        blobs.delete(b);
+        if (await remove(layout.casPath(b))) {
+          result.removedBlobs++;
+          result.freedBytes += info.size;
+          total -= info.size;
+        }
+      }
+    }
+  }
+  result.remainingBytes = total;
+  return result;
+}
+
+/**
+ * Empties a cache directory: entries, blobs, per-project state and temp files. Refuses a directory
+ * that is not a tributary cache (no CACHEDIR.TAG written by tributary), so a wrong `--cache-dir`
+ * cannot delete anything else. Each part is first renamed away, then deleted, so a build running
+ * meanwhile sees either the old part or none.
+ */
+export async function clean(dir: string): Promise<{ freedBytes: number }> {
+  let tag: string;
+  try {
+    tag = await readFile(join(dir, "CACHEDIR.TAG"), "utf8");
+  } catch {
+    try {
+      await stat(dir);
+    } catch {
+      return { freedBytes: 0 }; // nothing there
+    }
+    throw new Error(`${dir} is not a tributary cache directory (it has no CACHEDIR.TAG); not cleaning it`);
+  }
+  if (!tag.includes("created by tributary")) {
+    throw new Error(`${dir} is a cache directory of another tool (see its CACHEDIR.TAG); not cleaning it`);
+  }
+  const before = await cacheStats(dir);
+  for (const name of ["ac", "cas", "state", "tmp", "last-run.json"]) {
+    const p = join(dir, name);
+    const trash = join(dir, `.trash-${tempName()}`);
+    try {
+      await rename(p, trash);
+    } catch {
+      continue;
+    }
+    await rm(trash, { recursive: true, force: true });
+  }
+  // Leftovers of an interrupted clean.
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    if (f.startsWith(".trash-")) await rm(join(dir, f), { recursive: true, force: true });
+  }
+  return { freedBytes: before.totalBytes };
+}
+
+const UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  t: 1e12,
+  tb: 1e12,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+};
+
+/**
+ * Bytes from a size: `500MB`, `2GB`, `1.5 GiB`, `4096`. SI suffixes are powers of 1000 (GB = 10⁹, as
+ * disks are sold), IEC suffixes powers of 1024 (GiB = 2³⁰); case does not matter.
+ */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) {
+    throw new RangeError(`"${text}" is not a size; write it like 500MB, 2GB or 1.5GiB`);
+  }
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** `1.2 GB`, `340 kB`, `12 B`. */
+export function formatSize(bytes: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+interface FileInfo {
+  name: string;
+  size: number;
+  mtimeMs: number;
+}
+
+async function listFiles(dir: string): Promise<FileInfo[]> {
+  let names: Dirent[];
+  try {
+    names = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const out: FileInfo[] = [];
+  for (const d of names) {
+    if (!d.isFile()) continue;
+    try {
+      const st = await stat(join(dir, d.name));
+      out.push({ name: d.name, size: st.size, mtimeMs: st.mtimeMs });
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return out;
+}
+
+async function listCas(layout: Layout): Promise<FileInfo[]> {
+  let shards: string[];
+  try {
+    shards = await readdir(layout.cas);
+  } catch {
+    return [];
+  }
+  const out: FileInfo[] = [];
+  for (const s of shards) out.push(...(await listFiles(join(layout.cas, s))));
+  return out;
+}
+
+async function treeBytes(dir: string): Promise<number> {
+  let total = 0;
+  let names: Dirent[];
+  try {
+    names = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const d of names) {
+    const p = join(dir, d.name);
+    if (d.isDirectory()) total += await treeBytes(p);
+    else
+      total += await stat(p).then(
+        (s) => s.size,
+        () => 0,
+      );
+  }
+  return total;
+}
+
+async function remove(p: string): Promise<boolean> {
+  try {
+    await unlink(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sum(xs: number[]): number {
+  let s = 0;
+  for (const x of xs) s += x;
+  return s;
+}

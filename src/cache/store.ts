@@ -1,0 +1,283 @@
+import { createHash } from "node:crypto";
+import { constants, createReadStream } from "node:fs";
+import {
+  copyFile,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  stat,
+  unlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { DIGEST_ALGORITHM } from "./digest.js";
+import { isHex64, isStaleTemp, Layout, tempName } from "./layout.js";
+
+/** The two namespaces of the Bazel remote-cache protocol: `/ac/<key>` and `/cas/<digest>`. */
+export type Namespace = "ac" | "cas";
+
+export interface PutOptions {
+  /**
+   * `create` (default): write only when there is no entry yet; an existing entry is left alone, so an
+   * entry is never overwritten with different content. `replace`: overwrite atomically (to repair a
+   * corrupt entry, or for a forced rerun).
+   */
+  mode?: "create" | "replace";
+}
+
+/**
+ * Where the cache keeps its bytes. Blobs are immutable and addressed by key (ac) or by the SHA-256 of
+ * their content (cas). Implementations must make every write atomic — a reader sees a whole entry or
+ * none — and may lose entries at any time (eviction); they need not verify content: the cache verifies
+ * what it reads. Only the local directory exists now; a shared directory is the same class on another
+ * path, and an HTTP store would map these calls onto GET/PUT/HEAD `/ac/<key>` and `/cas/<digest>`.
+ */
+export interface BlobStore {
+  readonly description: string;
+  get(ns: Namespace, key: string): Promise<Buffer | undefined>;
+  has(ns: Namespace, key: string): Promise<boolean>;
+  put(ns: Namespace, key: string, data: Uint8Array, options?: PutOptions): Promise<void>;
+  /** Stores a local file's content in the cas, hashing it on the way (one read); returns its digest. */
+  putFile(path: string): Promise<{ digest: string; size: number }>;
+  /**
+   * Writes the cas blob `digest` to `dest`, a new path nobody reads yet (the caller verifies it and
+   * renames it into place). `link: true` allows a hard link to the blob (only for read-only files).
+   * Resolves false when the blob is absent.
+   */
+  getFile(digest: string, dest: string, options?: { link?: boolean }): Promise<boolean>;
+  delete(ns: Namespace, key: string): Promise<void>;
+  /** Records that entries were used (for least-recently-used eviction). Best effort. */
+  touch(ns: Namespace, keys: string[]): Promise<void>;
+}
+
+/** Files up to this size are read whole when stored; larger ones are streamed. */
+const READ_WHOLE_LIMIT = 8 * 1024 * 1024;
+
+/** A cache in a local (or shared, POSIX) directory. See layout.ts for the tree. */
+export class LocalDirStore implements BlobStore {
+  readonly layout: Layout;
+  readonly description: string;
+
+  constructor(readonly dir: string) {
+    this.layout = new Layout(dir);
+    this.description = `directory ${dir}`;
+  }
+
+  private path(ns: Namespace, key: string): string {
+    if (!isHex64(key)) throw new Error(`not a cache key: ${JSON.stringify(key)}`);
+    return ns === "ac" ? this.layout.acPath(key) : this.layout.casPath(key);
+  }
+
+  async get(ns: Namespace, key: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.path(ns, key));
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async has(ns: Namespace, key: string): Promise<boolean> {
+    try {
+      await stat(this.path(ns, key));
+      return true;
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+  }
+
+  async put(ns: Namespace, key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
+    const final = this.path(ns, key);
+    const tmp = await this.writeTemp(data, ns === "cas" ? 0o444 : 0o644);
+    await this.publish(tmp, final, options.mode ?? "create");
+  }
+
+  async putFile(path: string): Promise<{ digest: string; size: number }> {
+    const fh = await open(path, "r");
+    let size: number;
+    try {
+      size = (await fh.stat()).size;
+      if (size <= READ_WHOLE_LIMIT) {
+        const data = await fh.readFile();
+        const digest = createHash(DIGEST_ALGORITHM).update(data).digest("hex");
+        if (!(await this.hasBlob(digest, data.length)))
+          await this.put("cas", digest, data, { mode: "replace" });
+        return { digest, size: data.length };
+      }
+    } finally {
+      await fh.close();
+    }
+    // Large: hash while copying into a temp file, then publish it under the digest it turned out to have.
+    const tmp = join(this.layout.tmp, tempName());
+    const hash = createHash(DIGEST_ALGORITHM);
+    let written = 0;
+    await this.ensureDir(this.layout.tmp);
+    const out = await open(tmp, "wx", 0o444);
+    try {
+      for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+        const b = chunk as Buffer;
+        hash.update(b);
+        await out.write(b);
+        written += b.length;
+      }
+    } catch (err) {
+      await out.close();
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
+    await out.close();
+    const digest = hash.digest("hex");
+    if (await this.hasBlob(digest, written)) {
+      await unlink(tmp).catch(() => {});
+    } else {
+      await this.publish(tmp, this.layout.casPath(digest), "replace");
+    }
+    return { digest, size: written };
+  }
+
+  async getFile(digest: string, dest: string, options: { link?: boolean } = {}): Promise<boolean> {
+    const blob = this.path("cas", digest);
+    try {
+      if (options.link) {
+        try {
+          await link(blob, dest);
+          return true;
+        } catch (err) {
+          if (isMissing(err)) throw err;
+          // EXDEV, EPERM, EMLINK, no hard links on this file system: copy instead.
+        }
+      }
+      // A reflink where the file system can (btrfs, xfs, APFS): instant and safe to edit; else a copy.
+      await copyFile(blob, dest, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
+      return true;
+    } catch (err) {
+      if (isMissing(err) && !(await exists(dirname(dest)))) throw err;
+      if (isMissing(err)) return false;
+      throw err;
+    }
+  }
+
+  async delete(ns: Namespace, key: string): Promise<void> {
+    await unlink(this.path(ns, key)).catch((err) => {
+      if (!isMissing(err)) throw err;
+    });
+  }
+
+  async touch(ns: Namespace, keys: string[]): Promise<void> {
+    const now = new Date();
+    const batch = 64;
+    for (let i = 0; i < keys.length; i += batch) {
+      await Promise.all(
+        keys.slice(i, i + batch).map((k) => utimes(this.path(ns, k), now, now).catch(() => {})),
+      );
+    }
+  }
+
+  /** Deletes temp files left by dead processes (or older than a day). */
+  async sweepTemps(maxAgeMs = 24 * 3600_000): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.layout.tmp);
+    } catch {
+      return 0;
+    }
+    const now = Date.now();
+    let removed = 0;
+    for (const name of names) {
+      const p = join(this.layout.tmp, name);
+      try {
+        const st = await stat(p);
+        if (isStaleTemp(name, st.mtimeMs, now, maxAgeMs)) {
+          await unlink(p);
+          removed++;
+        }
+      } catch {
+        // Gone already, or not ours to remove.
+      }
+    }
+    return removed;
+  }
+
+  /** A fresh temp file in the cache's tmp/ directory (same file system as the entries). */
+  tempPath(): string {
+    return join(this.layout.tmp, tempName());
+  }
+
+  private async hasBlob(digest: string, size: number): Promise<boolean> {
+    try {
+      // A blob of the wrong size is truncated or corrupt: it is replaced, which repairs it.
+      return (await stat(this.layout.casPath(digest))).size === size;
+    } catch {
+      return false;
+    }
+  }
+
+  private async writeTemp(data: Uint8Array, mode: number): Promise<string> {
+    const tmp = join(this.layout.tmp, tempName());
+    try {
+      await writeFile(tmp, data, { flag: "wx", mode });
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      await this.ensureDir(this.layout.tmp);
+      await writeFile(tmp, data, { flag: "wx", mode });
+    }
+    return tmp;
+  }
+
+  /**
+   * Makes a complete temp file visible under its final name in one step. `create` links it (fails
+   * harmlessly when an entry exists: first writer wins); `replace` renames it over any old entry.
+   */
+  private async publish(tmp: string, final: string, mode: "create" | "replace"): Promise<void> {
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          if (mode === "replace") {
+            await rename(tmp, final);
+            return;
+          }
+          try {
+            await link(tmp, final);
+          } catch (err) {
+            const code = (err as NodeJS.ErrnoException).code;
+            if (code === "EEXIST") return;
+            if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV")
+              throw err;
+            // No hard links here: rename unless an entry appeared meanwhile.
+            if (await exists(final)) return;
+            await rename(tmp, final);
+            return;
+          }
+          return;
+        } catch (err) {
+          if (!isMissing(err) || attempt > 0) throw err;
+          await this.ensureDir(dirname(final));
+        }
+      }
+    } finally {
+      await unlink(tmp).catch(() => {});
+    }
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+  }
+}
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException)?.code === "ENOENT";
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
