@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { CliError, EXIT } from "./exit-codes.js";
+import { tributaryVersion } from "./version.js";
 import { registerRun } from "./commands/run.js";
 import { registerCheck } from "./commands/check.js";
 import { registerPlan } from "./commands/plan.js";
@@ -10,7 +11,7 @@ import { registerCache } from "./commands/cache.js";
 export function buildProgram(): Command {
   const program = new Command("tributary")
     .description("Run dataflow pipelines: parallel by the graph, cached by content, failures isolated.")
-    .version(process.env.npm_package_version ?? "0.1.0", "-V, --version")
+    .version(tributaryVersion(), "-V, --version")
     .showSuggestionAfterError(true)
     .exitOverride();
   program.configureOutput({ outputError: (text, write) => write(text) });

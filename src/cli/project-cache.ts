@@ -30,7 +30,8 @@ export async function openProjectCache(
   const dir = await projectCacheDir(root, flags);
   try {
     const cache = await openCache({ root, dir, onWarning, env, read: flags.cache !== false });
-    return { stepCache: cache, close: () => cache.close() };
+    let closing: Promise<void> | undefined;
+    return { stepCache: cache, close: () => (closing ??= cache.close()) };
   } catch (err) {
     onWarning(`cannot open the cache at ${dir} (${(err as Error).message}); running without it`);
     return undefined;

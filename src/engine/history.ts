@@ -28,14 +28,18 @@ export class DurationHistory {
 
   estimate = (step: Step): number | undefined => this.byId.get(step.id);
 
-  record(results: readonly StepResult[]): void {
+  /** Learns from a run's results; true when anything new was learned (worth saving). */
+  record(results: readonly StepResult[]): boolean {
+    let changed = false;
     for (const r of results) {
       if (r.status !== "ok" || r.cached || r.startMs === undefined || r.endMs === undefined) continue;
       const ms = r.endMs - r.startMs;
       const old = this.byId.get(r.id);
       // Weighted towards the newest run, without letting one outlier erase the past.
       this.byId.set(r.id, old === undefined ? ms : 0.3 * old + 0.7 * ms);
+      changed = true;
     }
+    return changed;
   }
 
   async save(): Promise<void> {

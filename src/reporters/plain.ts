@@ -79,7 +79,9 @@ export class PlainReporter implements Reporter {
       }
       case "step-end":
         this.flushOutput(e.result.id);
-        this.write(this.stepLine(e.result));
+        // A restored step did nothing worth a line of its own (a null build of 10k steps would print
+        // 10k of them); the summary counts them. Verbose runs list them.
+        if (!e.result.cached || this.opts.verbose) this.write(this.stepLine(e.result));
         if (e.result.status === "failed" && !e.result.outputTail) this.outputs.keep(e.result.id);
         else this.outputs.clear(e.result.id);
         break;

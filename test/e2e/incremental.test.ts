@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { cli, copyExample, REPO } from "../helpers/cli.js";
@@ -100,6 +100,53 @@ describe("incremental runs through the CLI", () => {
     writeFileSync(flow, readFileSync(flow, "utf8").replace("tr a-z A-Z", "tr a-z A-Z | rev"));
     expect(await ran(dir)).toEqual(["shout"]);
     expect(await ran(dir)).toEqual([]);
+  });
+
+  it("a no-op run is answered from the last run's record, which any change invalidates", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "in.txt"), "one\n");
+    writeFileSync(
+      join(dir, "pipeline.flow"),
+      [
+        'in suffix: String = "!"',
+        'copy = sh("cat ${file(\"in.txt\")} > ${output(\"out/copy.txt\")}; echo ${suffix} >> ${output(\"out/copy.txt\")}")',
+        'stamp = sh("echo $GREETING > ${output(\"out/stamp.txt\")}") with env: ["GREETING"]',
+        "out copy, stamp",
+      ].join("\n") + "\n",
+    );
+    const env = { GREETING: "hi" };
+    const run = async (args: string[] = []) => {
+      const r = await cli(["run", "--json", ...args], { cwd: dir, env });
+      expect(r.code, r.stderr).toBe(0);
+      const events = r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      return {
+        fast: !events.some((e) => e.type === "run-start"),
+        ran: events
+          .filter((e) => e.type === "step-end" && !e.cached)
+          .map((e) => e.id)
+          .sort(),
+      };
+    };
+    expect(await run()).toEqual({ fast: false, ran: ["copy", "stamp"] });
+    // The record is written after a complete run; files written in its last instant are not trusted yet.
+    await run();
+    expect(await run()).toEqual({ fast: true, ran: [] });
+    // A deleted output, a changed input value, a changed declared env var: each takes the normal path.
+    rmSync(join(dir, "out/copy.txt"));
+    expect((await run()).fast).toBe(false);
+    expect(readFileSync(join(dir, "out/copy.txt"), "utf8")).toBe("one\n!\n");
+    await run();
+    expect((await run(["--input", "suffix=?"])).ran).toEqual(["copy"]);
+    env.GREETING = "hello";
+    expect((await run(["--input", "suffix=?"])).ran).toEqual(["stamp"]);
+    expect(readFileSync(join(dir, "out/stamp.txt"), "utf8")).toBe("hello\n");
+    await run(["--input", "suffix=?"]);
+    expect(await run(["--input", "suffix=?"])).toEqual({ fast: true, ran: [] });
+    const explain = await cli(["explain", "copy"], { cwd: dir });
+    expect(explain.stdout).toMatch(/copy: restored — nothing any step depends on changed/);
   });
 
   it("kill -9 of the CLI mid-run: the next run reuses every step that had finished", async () => {

@@ -1,4 +1,5 @@
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
+import { lastNoOpRun } from "../../cache/run-snapshot.js";
 import {
   cacheStats,
   clean,
@@ -9,7 +10,7 @@ import {
   parseSize,
 } from "../../cache/index.js";
 import { CliError, EXIT } from "../exit-codes.js";
-import { resolveFlowFile } from "../load-flow.js";
+import { resolveFlowFile } from "../flow-file.js";
 import type { CacheFlags } from "../options.js";
 import { projectCacheDir } from "../project-cache.js";
 
@@ -28,6 +29,16 @@ export async function explainCommand(
   flags: CacheFlags & { json?: boolean },
 ): Promise<number> {
   const root = projectRoot(file);
+  const noOp = lastNoOpRun(join(root, ".tributary"));
+  if (noOp?.steps.includes(stepId)) {
+    const text = `${stepId}: restored — nothing any step depends on changed since the run before (no-op run at ${noOp.at})`;
+    process.stdout.write(
+      flags.json
+        ? `${JSON.stringify({ stepId, decision: "restored", cause: "no-op-run", at: noOp.at })}\n`
+        : `${text}\n`,
+    );
+    return EXIT.ok;
+  }
   const dir = await projectCacheDir(root, flags);
   const e = explainLastRun({ root, dir }, stepId);
   if (flags.json) process.stdout.write(`${JSON.stringify(e, null, 2)}\n`);

@@ -1,0 +1,87 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { dropSnapshot, writeSnapshot, type SnapshotKey } from "../../cache/run-snapshot.js";
+import { DurationHistory } from "../../engine/history.js";
+import { runGraph } from "../../engine/run.js";
+import type { Reporter } from "../../reporters/index.js";
+import type { RunFlags } from "../commands/run.js";
+import { EXIT } from "../exit-codes.js";
+import { loadFlow } from "../load-flow.js";
+import { printOutputs } from "../output.js";
+import { openProjectCache } from "../project-cache.js";
+import { stderrColor } from "./color.js";
+import { printPlan } from "./plan.js";
+
+export interface RunRequest {
+  fileArg: string | undefined;
+  file: string;
+  root: string;
+  source: string;
+  stateDir: string;
+  inputs: Record<string, string>;
+  concurrency: number | undefined;
+  flags: RunFlags;
+  reporter: Reporter;
+  key: SnapshotKey;
+}
+
+/** The normal path of `run`: compile the flow, open the cache, run the graph, record what was learned. */
+export async function runFlow(req: RunRequest): Promise<number> {
+  const { fileArg, file, root, source, stateDir, inputs, concurrency, flags, reporter, key } = req;
+  const flow = await loadFlow(fileArg, inputs, stderrColor(), { file, source });
+  if (flow.warnings) process.stderr.write(`${flow.warnings}\n`);
+  // Steps see the project root as their working directory, whatever directory the command ran from.
+  process.chdir(root);
+  mkdirSync(stateDir, { recursive: true });
+  const history = await DurationHistory.load(join(stateDir, "history.json"));
+  const cache = await openProjectCache(root, flags, (message) =>
+    reporter.onEvent({ type: "warning", t: 0, message }),
+  );
+  try {
+    if (flags.dryRun) {
+      await printPlan(flow, {
+        concurrency,
+        cache: cache?.stepCache,
+        estimate: history.estimate,
+        mode: flags.schedule,
+      });
+      return EXIT.ok;
+    }
+    dropSnapshot(stateDir);
+    const result = await runGraph(flow.graph, {
+      concurrency,
+      failFast: flags.failFast,
+      mode: flags.schedule,
+      root,
+      cache: cache?.stepCache,
+      estimate: history.estimate,
+      handleSignals: true,
+      // Live output costs the fast job shell; only pay for it when someone reads it as it happens.
+      liveOutput: flags.verbose === true || flags.json === true,
+      onEvent: reporter.onEvent,
+    });
+    reporter.close();
+    if (history.record(result.steps)) await history.save();
+    if (cache && result.ok) {
+      await cache.close();
+      writeSnapshot(
+        stateDir,
+        root,
+        key,
+        flow.graph,
+        flow.graph.outputs?.length ? result.outputs : {},
+        process.env,
+      );
+    }
+    printOutputs(
+      result.ok ? result.outputs : undefined,
+      flow.graph.outputs,
+      flags.json === true || flags.quiet === true,
+    );
+    if (result.cancelled) return EXIT.interrupted;
+    return result.ok ? EXIT.ok : EXIT.stepFailed;
+  } finally {
+    reporter.close();
+    await cache?.close();
+  }
+}
