@@ -109,8 +109,8 @@ describe("incremental runs through the CLI", () => {
       join(dir, "pipeline.flow"),
       [
         'in suffix: String = "!"',
-        'copy = sh("cat ${file(\"in.txt\")} > ${output(\"out/copy.txt\")}; echo ${suffix} >> ${output(\"out/copy.txt\")}")',
-        'stamp = sh("echo $GREETING > ${output(\"out/stamp.txt\")}") with env: ["GREETING"]',
+        'copy = sh("cat ${file("in.txt")} > ${output("out/copy.txt")}; echo ${suffix} >> ${output("out/copy.txt")}")',
+        'stamp = sh("echo $GREETING > ${output("out/stamp.txt")}") with env: ["GREETING"]',
         "out copy, stamp",
       ].join("\n") + "\n",
     );
