@@ -7,6 +7,7 @@ import { registerPlan } from "./commands/plan.js";
 import { registerGraph } from "./commands/graph.js";
 import { registerExplain } from "./commands/explain.js";
 import { registerCache } from "./commands/cache.js";
+import { registerWorker } from "./commands/worker.js";
 
 export function buildProgram(): Command {
   const program = new Command("tributary")
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerGraph(program);
   registerExplain(program);
   registerCache(program);
+  registerWorker(program);
   program.addHelpText(
     "after",
     `\nExit codes: ${EXIT.ok} ok, ${EXIT.stepFailed} a step failed, ${EXIT.invalid} the flow or the command line is invalid, ${EXIT.interrupted} interrupted.`,

@@ -7,6 +7,7 @@ import { ancestorsOf, sinks, type Topology } from "../graph/topology.js";
 import { validateGraph, InvalidGraphError } from "../graph/validate.js";
 import { killAllProcessGroups, runProcess, type ProcessSpec } from "../executors/child-process.js";
 import { ProcessServer } from "../executors/process-server.js";
+import { loadFunction } from "../executors/load-module.js";
 import { ThreadPool } from "../executors/worker-thread.js";
 import type { CacheRequest, StepCache } from "./cache-port.js";
 import type { RemoteExecutor } from "./remote-port.js";
@@ -243,7 +244,7 @@ class Run {
     const attempt = ++this.attempts[i]!;
     this.startMs[i] = this.pumpNow;
     const action = step.action;
-    const fn = action.kind === "function" && !action.thread ? action.fn : undefined;
+    const fn = this.runsInProcess(action) ? (action as { fn?: StepFn }).fn : undefined;
     if (fn && !this.options.cache && !step.inputs.some(needsIO)) {
       // The fast path for in-process functions: no awaits between the scheduler and the call.
       let args: unknown[];
@@ -372,6 +373,11 @@ class Run {
     this.succeed(i, attempt, outcome.value);
   }
 
+  /** A function step this process runs itself (not in a thread, not on another machine). */
+  private runsInProcess(action: Step["action"]): boolean {
+    return action.kind === "function" && !action.thread && !this.options.remote?.accepts(action);
+  }
+
   private async runFunctionStep(
     step: Step,
     attempt: number,
@@ -379,19 +385,28 @@ class Run {
     ctx: Attempt,
   ): Promise<{ ok: true; value: unknown } | { ok: false; error: StepError }> {
     const action = step.action as Extract<Step["action"], { kind: "function" }>;
-    if (!action.fn)
-      return { ok: false, error: { kind: "infra", message: `step ${step.id} has no function` } };
+    let fn = action.fn;
+    if (!fn && action.ref) {
+      // Named by file and export only (e.g. a graph built for remote workers): load it here.
+      try {
+        fn = (await loadFunction(action.ref.file, action.ref.exportName)) as StepFn;
+      } catch (err) {
+        return { ok: false, error: { kind: "infra", message: (err as Error).message } };
+      }
+    }
+    if (!fn) return { ok: false, error: { kind: "infra", message: `step ${step.id} has no function` } };
+    const call = fn;
     if (this.bus.active) this.bus.emit({ type: "step-start", t: this.now(), id: step.id, attempt });
     const aborted = new Promise<{ ok: false; error: StepError }>((res) => {
       ctx.signal.addEventListener("abort", () => res({ ok: false, error: abortError(ctx.signal.reason) }), {
         once: true,
       });
     });
-    const call = (async () => action.fn!.apply(ctx, args))().then(
+    const settled = (async () => call.apply(ctx, args))().then(
       (value) => ({ ok: true as const, value }),
       (err) => ({ ok: false as const, error: thrown(err) }),
     );
-    return Promise.race([call, aborted]);
+    return Promise.race([settled, aborted]);
   }
 
   private async runThreadStep(
@@ -468,6 +483,8 @@ class Run {
         ? (stream, chunk) => this.bus.emit({ type: "step-output", t: this.now(), id, stream, chunk })
         : undefined,
     );
+    if (action.kind === "process")
+      this.commands[i] = action.shell ? ["sh", "-c", String(args[0])] : toArgv(args);
     if (!r.ok && r.tail !== undefined) this.tails[i] = r.tail;
     return r;
   }
@@ -734,9 +751,7 @@ class Run {
       a.abort({ kind: "cancelled" });
       // Processes and threads report back once they are really gone; an in-process promise cannot be
       // stopped, so it is marked cancelled now and its late result ignored.
-      const kind = this.steps[i]!.action.kind;
-      const inProcess = kind === "function" && !(this.steps[i]!.action as { thread?: boolean }).thread;
-      if (inProcess)
+      if (this.runsInProcess(this.steps[i]!.action))
         this.failAttempt(i, a.attempt, { kind: "cancelled", message: "cancelled while running" });
     }
     this.pump();

@@ -23,3 +23,22 @@ export function callableOf(exported: unknown): ((...args: unknown[]) => unknown)
   }
   return undefined;
 }
+
+const loadedFunctions = new Map<string, Promise<(...args: unknown[]) => unknown>>();
+
+/** A module's export as a callable, imported once per thread or process. */
+export function loadFunction(file: string, exportName: string): Promise<(...args: unknown[]) => unknown> {
+  const key = `${file}#${exportName}`;
+  let p = loadedFunctions.get(key);
+  if (!p) {
+    p = loadModuleFile(file).then((mod) => {
+      const fn = callableOf(mod[exportName]);
+      if (!fn) throw new Error(`${file} has no function export "${exportName}"`);
+      return fn;
+    });
+    // A failed import is not remembered: the next attempt may find the file fixed.
+    p.catch(() => loadedFunctions.delete(key));
+    loadedFunctions.set(key, p);
+  }
+  return p;
+}

@@ -2,7 +2,7 @@
  * Runs inside a pool worker thread: loads the step's module (once per thread) and calls the export.
  * Each thread is single-task, so CPU-bound functions get a core each instead of blocking the engine.
  */
-import { callableOf, loadModuleFile } from "./load-module.js";
+import { loadFunction } from "./load-module.js";
 
 export interface ThreadTask {
   file: string;
@@ -14,17 +14,8 @@ export interface ThreadTask {
   root?: string;
 }
 
-const loaded = new Map<string, (...args: unknown[]) => unknown>();
-
 export default async function runThreadTask(task: ThreadTask): Promise<unknown> {
-  const key = `${task.file}#${task.exportName}`;
-  let fn = loaded.get(key);
-  if (!fn) {
-    const mod = await loadModuleFile(task.file);
-    fn = callableOf(mod[task.exportName]);
-    if (!fn) throw new Error(`${task.file} has no function export "${task.exportName}"`);
-    loaded.set(key, fn);
-  }
+  const fn = await loadFunction(task.file, task.exportName);
   const controller = new AbortController();
   return fn.apply(
     {

@@ -81,7 +81,7 @@ function checkAction(s: Step, a: Step["action"], bad: (m: string, h?: string, s?
   if (a.kind === "function") {
     if (a.thread && !a.ref)
       bad(`step ${s.id}: a worker-thread step needs its module file (ref)`, undefined, s);
-    if (!a.thread && !a.fn) bad(`step ${s.id}: no function to run`, undefined, s);
+    if (!a.thread && !a.fn && !a.ref) bad(`step ${s.id}: no function to run`, undefined, s);
   } else if (a.kind === "map") {
     if (s.inputs.length === 0) bad(`step ${s.id}: map needs a list as its first input`, undefined, s);
     checkAction(s, a.item, bad);

@@ -34,6 +34,16 @@ export async function runFlow(req: RunRequest): Promise<number> {
   process.chdir(root);
   mkdirSync(stateDir, { recursive: true });
   const history = await DurationHistory.load(join(stateDir, "history.json"));
+  const remote = flags.remote
+    ? await (
+        await import("../../executors/remote/index.js")
+      ).createRedisExecutor({
+        url: flags.remote,
+        queue: flags.queue,
+        projectRoot: root,
+        onWarning: (message) => reporter.onEvent({ type: "warning", t: 0, message }),
+      })
+    : undefined;
   const cache = await openProjectCache(root, flags, (message) =>
     reporter.onEvent({ type: "warning", t: 0, message }),
   );
@@ -54,6 +64,7 @@ export async function runFlow(req: RunRequest): Promise<number> {
       mode: flags.schedule,
       root,
       cache: cache?.stepCache,
+      remote,
       estimate: history.estimate,
       handleSignals: true,
       // Live output costs the fast job shell; only pay for it when someone reads it as it happens.
@@ -83,5 +94,6 @@ export async function runFlow(req: RunRequest): Promise<number> {
   } finally {
     reporter.close();
     await cache?.close();
+    await remote?.close();
   }
 }

@@ -11,6 +11,9 @@ export interface RunFlags extends CacheFlags {
   quiet?: boolean;
   verbose?: boolean;
   schedule?: ScheduleMode;
+  /** redis:// URL: send steps to `tributary worker`s instead of running them here. */
+  remote?: string;
+  queue?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -26,7 +29,12 @@ export function registerRun(program: Command): void {
     .option("--json", "print events as JSON lines on stdout")
     .option("-q, --quiet", "print only failures and the summary")
     .option("-v, --verbose", "show every step's output as it happens")
-    .addOption(scheduleOption());
+    .addOption(scheduleOption())
+    .option(
+      "--remote <url>",
+      "send steps to workers through Redis: redis://host:port (see `tributary worker`)",
+    )
+    .option("--queue <name>", "with --remote: the workers' queue (default tributary)");
   for (const o of cacheOptions()) cmd.addOption(o);
   cmd.action(async (file: string | undefined, flags: RunFlags & { parallel?: string }) => {
     const { runCommand } = await import("../actions/run.js");
