@@ -13,6 +13,7 @@ import { createRedisExecutor } from "../src/executors/remote/index.js";
 import type { Graph, Step } from "../src/graph/ir.js";
 import { tempDir } from "../test/helpers/procs.js";
 import { startRedis, type RedisServer } from "../test/helpers/servers.js";
+import { prng } from "./util.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const WORKER_CLI = join(REPO, "test", "distributed", "fixtures", "worker-cli.ts");
@@ -116,16 +117,6 @@ async function rawProducer(url: string, queue: string) {
 }
 
 /** Mulberry32: the same DAG every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 200 `sleep` commands of 10–100 ms, each depending on up to 2 of the 12 before it. */
 export function sleepDag(n = 200): { graph: Graph; workMs: number; criticalMs: number } {

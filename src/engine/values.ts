@@ -215,14 +215,19 @@ export function describe(v: unknown): string {
 }
 
 /** Why a value is not plain data, naming the offending path; undefined when it is. */
-export function whyNotPlainData(v: unknown, path = "value", depth = 0): string | undefined {
+export function whyNotPlainData(
+  v: unknown,
+  path = "value",
+  depth = 0,
+  opts: { undefinedFields?: boolean } = {},
+): string | undefined {
   if (depth > 200) return `${path} is nested too deeply (a cycle?)`;
   if (v === null || typeof v === "string" || typeof v === "boolean") return undefined;
   if (typeof v === "number") return Number.isFinite(v) ? undefined : `${path} is ${describe(v)}`;
   if (typeof v !== "object") return `${path} is ${describe(v)}`;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
-      const why = whyNotPlainData(v[i], `${path}[${i}]`, depth + 1);
+      const why = whyNotPlainData(v[i], `${path}[${i}]`, depth + 1, opts);
       if (why) return why;
     }
     return undefined;
@@ -230,7 +235,9 @@ export function whyNotPlainData(v: unknown, path = "value", depth = 0): string |
   const proto = Object.getPrototypeOf(v);
   if (proto !== Object.prototype && proto !== null) return `${path} is ${describe(v)}`;
   for (const k in v) {
-    const why = whyNotPlainData((v as Record<string, unknown>)[k], `${path}.${k}`, depth + 1);
+    const x = (v as Record<string, unknown>)[k];
+    if (x === undefined && opts.undefinedFields) continue;
+    const why = whyNotPlainData(x, `${path}.${k}`, depth + 1, opts);
     if (why) return why;
   }
   return undefined;

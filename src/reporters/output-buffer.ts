@@ -1,3 +1,4 @@
+import { LineSplitter } from "./ansi.js";
 /**
  * The recent output of each running step, bounded per step, for failure reports of steps whose result
  * carries no `outputTail` of its own. Entries are dropped when a step succeeds; failed steps keep
@@ -39,5 +40,32 @@ export class OutputBuffer {
   clearAll(): void {
     this.chunks.clear();
     this.kept = 0;
+  }
+}
+
+/**
+ * Live step output, split into whole lines per step: a line is handed on once its newline arrives, and
+ * whatever is left when the step ends or the run stops is flushed as a last line.
+ */
+export class LiveLines {
+  private readonly splitters = new Map<string, LineSplitter>();
+
+  constructor(private readonly line: (id: string, line: string) => void) {}
+
+  push(id: string, chunk: string): void {
+    let sp = this.splitters.get(id);
+    if (!sp) this.splitters.set(id, (sp = new LineSplitter()));
+    for (const l of sp.push(chunk)) this.line(id, l);
+  }
+
+  flush(id: string): void {
+    const sp = this.splitters.get(id);
+    if (!sp) return;
+    for (const l of sp.flush()) this.line(id, l);
+    this.splitters.delete(id);
+  }
+
+  flushAll(): void {
+    for (const id of [...this.splitters.keys()]) this.flush(id);
   }
 }

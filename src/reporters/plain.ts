@@ -1,8 +1,8 @@
 import type { EngineEvent } from "../engine/events.js";
 import type { StepResult } from "../engine/result.js";
-import { LineSplitter, makeColors, sanitizeLine, type Colors } from "./ansi.js";
+import { makeColors, sanitizeLine, type Colors } from "./ansi.js";
 import { errorHeadline, formatCommand, formatDuration, optionalNumber, plural } from "./format.js";
-import { OutputBuffer } from "./output-buffer.js";
+import { LiveLines, OutputBuffer } from "./output-buffer.js";
 import { durationOf, Progress } from "./progress.js";
 import { formatSummary } from "./summary.js";
 import type { OutputStream, Reporter } from "./types.js";
@@ -27,7 +27,7 @@ export interface PlainOptions {
 export class PlainReporter implements Reporter {
   private readonly c: Colors;
   private readonly progress = new Progress();
-  private readonly splitters = new Map<string, LineSplitter>();
+  private readonly live = new LiveLines((id, line) => this.outputLine(id, line));
   private readonly outputs = new OutputBuffer();
   private closed = false;
 
@@ -62,8 +62,7 @@ export class PlainReporter implements Reporter {
         break;
       case "step-output":
         if (this.opts.verbose) {
-          const sp = this.splitters.get(e.id) ?? this.splitters.set(e.id, new LineSplitter()).get(e.id)!;
-          for (const line of sp.push(e.chunk)) this.outputLine(e.id, line);
+          this.live.push(e.id, e.chunk);
         } else {
           this.outputs.push(e.id, e.chunk);
         }
@@ -78,7 +77,7 @@ export class PlainReporter implements Reporter {
         break;
       }
       case "step-end":
-        this.flushOutput(e.result.id);
+        this.live.flush(e.result.id);
         // A restored step did nothing worth a line of its own (a null build of 10k steps would print
         // 10k of them); the summary counts them. Verbose runs list them.
         if (!e.result.cached || this.opts.verbose) this.write(this.stepLine(e.result));
@@ -89,7 +88,7 @@ export class PlainReporter implements Reporter {
         this.write(`${c.yellow("warning")}${e.id ? ` ${e.id}` : ""}: ${e.message}`);
         break;
       case "run-end":
-        for (const id of [...this.splitters.keys()]) this.flushOutput(id);
+        this.live.flushAll();
         this.write(
           "\n" +
             formatSummary(e.result, {
@@ -137,13 +136,6 @@ export class PlainReporter implements Reporter {
 
   private outputLine(id: string, line: string): void {
     this.write(`${this.c.dim(`${id} |`)} ${sanitizeLine(line, this.c.isColorSupported)}`);
-  }
-
-  private flushOutput(id: string): void {
-    const sp = this.splitters.get(id);
-    if (!sp) return;
-    for (const line of sp.flush()) this.outputLine(id, line);
-    this.splitters.delete(id);
   }
 
   private write(line: string): void {

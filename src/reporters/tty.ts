@@ -1,14 +1,6 @@
 import type { EngineEvent } from "../engine/events.js";
 import type { StepResult } from "../engine/result.js";
-import {
-  LineSplitter,
-  makeColors,
-  padEnd,
-  sanitizeLine,
-  truncate,
-  visibleWidth,
-  type Colors,
-} from "./ansi.js";
+import { makeColors, padEnd, sanitizeLine, truncate, visibleWidth, type Colors } from "./ansi.js";
 import {
   errorHeadline,
   formatCommand,
@@ -17,7 +9,7 @@ import {
   formatList,
   optionalNumber,
 } from "./format.js";
-import { OutputBuffer } from "./output-buffer.js";
+import { LiveLines, OutputBuffer } from "./output-buffer.js";
 import { durationOf, Progress } from "./progress.js";
 import { formatFailure, formatSummary } from "./summary.js";
 import type { OutputStream, Reporter } from "./types.js";
@@ -58,7 +50,7 @@ export class TtyReporter implements Reporter {
   private readonly progress = new Progress();
   private readonly clock: () => number;
   private readonly outputs = new OutputBuffer();
-  private readonly splitters = new Map<string, LineSplitter>();
+  private readonly live = new LiveLines((id, line) => this.outputLine(id, line));
   /** Lines to print above the live area at the next redraw. */
   private pending: string[] = [];
   private readonly blocked = new Map<string, string[]>();
@@ -104,14 +96,13 @@ export class TtyReporter implements Reporter {
         break;
       case "step-output":
         if (this.opts.verbose) {
-          const sp = this.splitters.get(e.id) ?? this.splitters.set(e.id, new LineSplitter()).get(e.id)!;
-          for (const line of sp.push(e.chunk)) this.outputLine(e.id, line);
+          this.live.push(e.id, e.chunk);
         } else {
           this.outputs.push(e.id, e.chunk);
         }
         break;
       case "step-retry": {
-        this.flushOutput(e.id);
+        this.live.flush(e.id);
         this.outputs.clear(e.id);
         const max = optionalNumber(e, "maxAttempts");
         const next = `${e.attempt + 1}${max !== undefined ? `/${max}` : ""}`;
@@ -121,7 +112,7 @@ export class TtyReporter implements Reporter {
         break;
       }
       case "step-end":
-        this.flushOutput(e.result.id);
+        this.live.flush(e.result.id);
         this.finished(e.result);
         break;
       case "warning":
@@ -129,7 +120,7 @@ export class TtyReporter implements Reporter {
         break;
       case "run-end":
         this.ended = true;
-        for (const id of [...this.splitters.keys()]) this.flushOutput(id);
+        this.live.flushAll();
         this.render();
         this.write(
           (this.printedAny ? "\n" : "") +
@@ -177,7 +168,7 @@ export class TtyReporter implements Reporter {
     if (!this.ended) {
       // Closed before the run ended (Ctrl-C, an error): leave what was printed, drop the live area.
       this.ended = true;
-      for (const id of [...this.splitters.keys()]) this.flushOutput(id);
+      this.live.flushAll();
       this.render();
     }
     this.closed = true;
@@ -293,13 +284,6 @@ export class TtyReporter implements Reporter {
 
   private outputLine(id: string, line: string): void {
     this.print(`${this.c.dim(`${id} │`)} ${sanitizeLine(line, this.c.isColorSupported)}`);
-  }
-
-  private flushOutput(id: string): void {
-    const sp = this.splitters.get(id);
-    if (!sp) return;
-    for (const line of sp.flush()) this.outputLine(id, line);
-    this.splitters.delete(id);
   }
 
   private print(...lines: string[]): void {

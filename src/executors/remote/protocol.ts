@@ -5,7 +5,7 @@
  */
 import { hostname } from "node:os";
 import type { ConnectionOptions } from "bullmq";
-import { describe } from "../../engine/values.js";
+import { whyNotPlainData } from "../../engine/values.js";
 import { Redis, type RedisOptions } from "ioredis";
 import type { RemoteTask } from "../../engine/remote-port.js";
 import type { StepError } from "../../engine/result.js";
@@ -178,25 +178,6 @@ export function withDeadline<T>(p: Promise<T>, ms: number, message = "timed out"
  * The rules of `whyNotPlainData`, except that a field whose value is `undefined` is allowed: JSON drops it,
  * and `{ a: 1, b: undefined }` reads the same as `{ a: 1 }` on the other side.
  */
-export function whyNotWireData(v: unknown, path = "value", depth = 0): string | undefined {
-  if (depth > 200) return `${path} is nested too deeply (a cycle?)`;
-  if (v === null || typeof v === "string" || typeof v === "boolean") return undefined;
-  if (typeof v === "number") return Number.isFinite(v) ? undefined : `${path} is ${describe(v)}`;
-  if (typeof v !== "object") return `${path} is ${describe(v)}`;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) {
-      const why = whyNotWireData(v[i], `${path}[${i}]`, depth + 1);
-      if (why) return why;
-    }
-    return undefined;
-  }
-  const proto = Object.getPrototypeOf(v);
-  if (proto !== Object.prototype && proto !== null) return `${path} is ${describe(v)}`;
-  for (const k in v) {
-    const x = (v as Record<string, unknown>)[k];
-    if (x === undefined) continue;
-    const why = whyNotWireData(x, `${path}.${k}`, depth + 1);
-    if (why) return why;
-  }
-  return undefined;
+export function whyNotWireData(v: unknown, path = "value"): string | undefined {
+  return whyNotPlainData(v, path, 0, { undefinedFields: true });
 }
