@@ -14,6 +14,7 @@ import type { RemoteExecutor } from "./remote-port.js";
 import { EventBus, type Listener, type StepInfo } from "./events.js";
 import type { RunResult, StepError, StepResult } from "./result.js";
 import { backoffDelay, isRetryable } from "./retry.js";
+import { ResultTable } from "./result-table.js";
 import { Scheduler, State, type ScheduleMode, type StepMeta } from "./scheduler.js";
 import { summarize } from "./summary.js";
 import {
@@ -112,13 +113,10 @@ class Run {
   private readonly scheduler: Scheduler;
   private readonly root: string;
   private readonly t0 = performance.now();
-  private readonly results: (StepResult | undefined)[];
-  private readonly values: unknown[];
+  private readonly table: ResultTable;
   /** Values of map steps as seen by `partial` consumers: `{ ok, failed }`. */
   private readonly partialValues = new Map<number, unknown>();
-  private readonly attempts: number[];
   private readonly live: (Attempt | undefined)[];
-  private readonly startMs: number[];
   private readonly mapItems = new Map<number, { first: number; count: number; items: unknown[] }>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly needed: Uint8Array | undefined;
@@ -146,11 +144,8 @@ class Run {
     const targets = (options.outputs ?? graph.outputs)?.map((id) => topology.index.get(id)!);
     // Without requested outputs every step is needed (every step is an ancestor of some sink).
     this.needed = targets ? ancestorsOf(topology, targets) : undefined;
-    this.results = new Array(n);
-    this.values = new Array(n);
-    this.attempts = new Array(n).fill(0);
+    this.table = new ResultTable(n);
     this.live = new Array(n);
-    this.startMs = new Array(n).fill(0);
     for (const l of [options.onEvent ?? []].flat()) this.bus.on(l);
     const scratch = this.metaOf(
       this.steps[0] ?? { id: "", module: "", action: { kind: "process" }, inputs: [], options: {} },
@@ -208,7 +203,8 @@ class Run {
   }
 
   /** Starts everything that can start. Re-entrant calls (a step finishing synchronously) just loop. */
-  private pump(): void {
+  /** `at`: the time, when the caller just read the clock (a step's end is the next ones' start). */
+  private pump(at?: number): void {
     if (this.pumping) {
       this.dirty = true;
       return;
@@ -218,7 +214,8 @@ class Run {
     do {
       this.dirty = false;
       // One clock read per batch: steps started together share a start time.
-      const now = (this.pumpNow = this.now());
+      const now = (this.pumpNow = at ?? this.now());
+      at = undefined;
       for (let i = s.next(now); i >= 0; i = s.next(now)) this.launch(i);
     } while (this.dirty);
     this.pumping = false;
@@ -226,6 +223,7 @@ class Run {
       this.finishRun();
       return;
     }
+    if (!s.waitingForGates) return;
     const wake = s.wakeAt(this.now());
     if (wake !== Infinity && !this.wakeTimer) {
       this.wakeTimer = setTimeout(
@@ -241,8 +239,8 @@ class Run {
   private launch(i: number): void {
     const step = this.steps[i]!;
     if (this.scheduler.isMapCollecting(i)) return this.collectMap(i);
-    const attempt = ++this.attempts[i]!;
-    this.startMs[i] = this.pumpNow;
+    const attempt = ++this.table.attempts[i]!;
+    this.table.startMs[i] = this.pumpNow;
     const action = step.action;
     const fn = this.runsInProcess(action) ? (action as { fn?: StepFn }).fn : undefined;
     if (fn && !this.options.cache && !step.inputs.some(needsIO)) {
@@ -484,8 +482,8 @@ class Run {
         : undefined,
     );
     if (action.kind === "process")
-      this.commands[i] = action.shell ? ["sh", "-c", String(args[0])] : toArgv(args);
-    if (!r.ok && r.tail !== undefined) this.tails[i] = r.tail;
+      this.table.commands[i] = action.shell ? ["sh", "-c", String(args[0])] : toArgv(args);
+    if (!r.ok && r.tail !== undefined) this.table.tails[i] = r.tail;
     return r;
   }
 
@@ -505,7 +503,7 @@ class Run {
       return { ok: false, error: inputError(err) };
     }
     const command = action.shell ? ["sh", "-c", argv[0]!] : argv;
-    this.commands[i] = command;
+    this.table.commands[i] = command;
     await Promise.all(outputs.map((o) => mkdir(dirname(resolve(this.root, o)), { recursive: true })));
     if (this.bus.active) this.bus.emit({ type: "step-start", t: this.now(), id: step.id, attempt, command });
     const id = step.id;
@@ -527,7 +525,7 @@ class Run {
       this.options.spawn !== "direct" && ProcessServer.accepts(spec)
         ? await (this.processServer ??= new ProcessServer(spec.env)).run(spec)
         : await runProcess(spec);
-    this.tails[i] = r.tail;
+    this.table.tails[i] = r.tail;
     if (!r.ok) return { ok: false, error: r.error!, tail: r.tail };
     if (outputs.length === 0) return { ok: true, value: r.stdout.replace(/\n+$/, "") };
     const digest = this.options.cache?.digest?.bind(this.options.cache) ?? digestFile;
@@ -546,15 +544,11 @@ class Run {
     return { ok: true, value: files.length === 1 ? files[0] : files };
   }
 
-  /** Per step, only for process steps: the command line and the last output. */
-  private readonly commands: (string[] | undefined)[] = [];
-  private readonly tails: (string | undefined)[] = [];
-
   private expandMap(i: number, step: Step, args: unknown[]): void {
     const action = step.action as Extract<Step["action"], { kind: "map" }>;
     const list = args[0];
     if (!Array.isArray(list)) {
-      return this.failAttempt(i, this.attempts[i]!, {
+      return this.failAttempt(i, this.table.attempts[i]!, {
         kind: "input",
         message: `map needs a list, but got ${describe(list)}`,
       });
@@ -574,11 +568,8 @@ class Run {
       items.map((s) => this.metaOf(s)),
     );
     this.live[i] = undefined;
-    for (const s of items) {
-      this.steps.push(s);
-      this.attempts.push(0);
-      this.startMs.push(0);
-    }
+    for (const s of items) this.steps.push(s);
+    this.table.add(items.length);
     this.mapItems.set(i, { first: added[0] ?? this.steps.length, count: items.length, items: list });
     if (this.bus.active && items.length > 0) {
       this.bus.emit({
@@ -595,13 +586,15 @@ class Run {
     const m = this.mapItems.get(i)!;
     const ok: unknown[] = [];
     const failed: { index: number; item: unknown; error: StepError | undefined; status: string }[] = [];
+    const t = this.table;
     for (let k = 0; k < m.count; k++) {
-      const r = this.results[m.first + k]!;
-      if (r.status === "ok") ok.push(r.value);
-      else failed.push({ index: k, item: m.items[k], status: r.status, error: r.error });
+      const j = m.first + k;
+      const status = t.statusOf(j)!;
+      if (status === "ok") ok.push(t.values[j]);
+      else failed.push({ index: k, item: m.items[k], status, error: t.errorOf(j) });
     }
     this.partialValues.set(i, { ok, failed });
-    this.startMs[i] = this.startMs[i] || this.now();
+    t.startMs[i] = t.startMs[i] || this.now();
     if (failed.length === 0) return this.complete(i, "ok", { value: ok });
     this.complete(i, "failed", {
       error: { kind: "threw", message: `${failed.length} of ${m.count} items failed` },
@@ -617,7 +610,7 @@ class Run {
       valueOf: (id) => {
         const j = index.get(id)!;
         if (partial && this.partialValues.has(j)) return this.partialValues.get(j);
-        return this.values[j];
+        return this.table.values[j];
       },
     };
   }
@@ -632,7 +625,7 @@ class Run {
       // Literals and plain references are the common case: skip building an environment for them.
       if (e.kind === "lit") out[k] = e.value;
       else if (e.kind === "ref" && !e.path && step.options.partial !== true) {
-        out[k] = this.values[this.indexOf(e)];
+        out[k] = this.table.values[this.indexOf(e)];
       } else out[k] = evalSync(e, (env ??= this.evalEnv(step)));
     }
     return out;
@@ -650,7 +643,7 @@ class Run {
   }
 
   private isCurrent(i: number, attempt: number): boolean {
-    return this.attempts[i] === attempt && this.scheduler.state[i] === State.Running;
+    return this.table.attempts[i] === attempt && this.scheduler.state[i] === State.Running;
   }
 
   private succeed(i: number, attempt: number, value: unknown, cached = false): void {
@@ -685,7 +678,7 @@ class Run {
       this.pump();
       return;
     }
-    if (tail !== undefined) this.tails[i] = tail;
+    if (tail !== undefined) this.table.tails[i] = tail;
     this.complete(i, error.kind === "cancelled" ? "cancelled" : "failed", { error });
   }
 
@@ -696,26 +689,9 @@ class Run {
   ): void {
     const step = this.steps[i]!;
     this.live[i] = undefined;
-    const result: StepResult = {
-      id: step.id,
-      module: step.module,
-      status: outcome,
-      attempts: r.cached ? 0 : this.attempts[i]!,
-      startMs: this.startMs[i],
-      endMs: this.now(),
-    };
-    if (outcome === "ok") {
-      this.values[i] = r.value;
-      result.value = r.value;
-    }
-    if (r.error) result.error = r.error;
-    if (r.cached) result.cached = true;
-    const command = this.commands[i];
-    if (command) result.command = command;
-    const tail = this.tails[i];
-    if (tail && outcome !== "ok") result.outputTail = tail;
-    this.results[i] = result;
-    if (this.bus.active) this.bus.emit({ type: "step-end", t: result.endMs!, result });
+    const endMs = this.now();
+    this.table.finish(i, outcome, endMs, r.value, r.error, r.cached);
+    if (this.bus.active) this.bus.emit({ type: "step-end", t: endMs, result: this.table.result(i, step)! });
     const blocked = this.scheduler.finish(i, outcome);
     for (const b of blocked) this.record(b, "blocked", step.id);
     if (outcome === "failed" && this.options.failFast && !this.failFastTripped) {
@@ -723,21 +699,19 @@ class Run {
       for (const c of this.scheduler.cancelPending())
         this.record(c, "cancelled", undefined, `fail-fast: ${step.id} failed`);
     }
-    this.pump();
+    this.pump(endMs);
   }
 
   /** Records a step that never ran: blocked by a failed ancestor, or cancelled. */
   private record(i: number, status: "blocked" | "cancelled", blockedBy?: StepId, why?: string): void {
-    const step = this.steps[i]!;
-    const result: StepResult = { id: step.id, module: step.module, status, attempts: this.attempts[i] ?? 0 };
-    if (blockedBy !== undefined) {
-      result.blockedBy = blockedBy;
-      result.error = { kind: "input", message: `blocked: ${blockedBy} failed` };
-    } else {
-      result.error = { kind: "cancelled", message: why ?? "cancelled" };
-    }
-    this.results[i] = result;
-    if (this.bus.active) this.bus.emit({ type: "step-end", t: this.now(), result });
+    const error: StepError =
+      blockedBy !== undefined
+        ? { kind: "input", message: `blocked: ${blockedBy} failed` }
+        : { kind: "cancelled", message: why ?? "cancelled" };
+    const t = this.now();
+    this.table.skip(i, status, t, error, blockedBy);
+    if (this.bus.active)
+      this.bus.emit({ type: "step-end", t, result: this.table.result(i, this.steps[i]!)! });
   }
 
   private cancel(): void {
@@ -787,12 +761,13 @@ class Run {
     this.processServer?.close();
     const steps: StepResult[] = [];
     let ok = true;
-    for (const r of this.results) {
+    for (let i = 0; i < this.steps.length; i++) {
+      const r = this.table.result(i, this.steps[i]!);
       if (!r) continue;
       steps.push(r);
       if (r.status !== "ok") ok = false;
     }
-    const summary = summarize(this.results, this.steps, this.topology, this.mapItems, this.now());
+    const summary = summarize(this.table, this.steps, this.topology, this.mapItems, this.now());
     const result = { ok, cancelled: this.cancelled, steps, summary } as RunResult;
     // Lazy: a record of 100k sink values costs more than the whole run of 100k no-op steps.
     let outputs: Record<StepId, unknown> | undefined;
@@ -814,7 +789,7 @@ class Run {
     const outputs: Record<StepId, unknown> = {};
     for (const id of ids) {
       const j = this.topology.index.get(id)!;
-      if (this.results[j]?.status === "ok") outputs[id] = this.values[j];
+      if (this.table.statusOf(j) === "ok") outputs[id] = this.table.values[j];
     }
     return outputs;
   }

@@ -207,6 +207,11 @@ export class Scheduler {
     }
   }
 
+  /** Whether some ready step waits for a pool, a module limit or a rate (so time may matter). */
+  get waitingForGates(): boolean {
+    return this.parkedGates.size > 0;
+  }
+
   /** Earliest time a rate-limited step may start; Infinity when none is waiting on a rate. */
   wakeAt(now: number): number {
     let t = Infinity;

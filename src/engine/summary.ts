@@ -1,14 +1,14 @@
 import type { Step, StepId } from "../graph/ir.js";
 import type { Topology } from "../graph/topology.js";
-import type { RunSummary, StepResult } from "./result.js";
+import type { RunSummary } from "./result.js";
+import type { ResultTable } from "./result-table.js";
 
 /**
  * Counts, total work, and the critical path of the run as it actually happened: from the last step to
  * finish, back through whichever input arrived last, summing the time each step really ran.
  */
 export function summarize(
-  /** Indexed like `steps`; undefined for steps that were not part of the run. */
-  resultAt: (StepResult | undefined)[],
+  table: ResultTable,
   steps: Step[],
   topology: Topology,
   mapItems: Map<number, { first: number; count: number }>,
@@ -29,48 +29,49 @@ export function summarize(
   const parentOf = new Map<number, number>();
   for (const [m, { first, count }] of mapItems) for (let k = 0; k < count; k++) parentOf.set(first + k, m);
 
-  for (let i = 0; i < resultAt.length; i++) {
-    const r = resultAt[i];
-    if (!r) continue;
+  const ran = (i: number): number => {
+    const st = table.statusOf(i);
+    if (table.isCached(i) || mapItems.has(i) || !(st === "ok" || st === "failed" || table.attempts[i]! > 0))
+      return 0;
+    return Math.max(0, table.endOf(i) - table.startMs[i]!);
+  };
+  for (let i = 0; i < table.size; i++) {
+    const st = table.statusOf(i);
+    if (!st) continue;
     s.total++;
-    if (r.cached) s.cached++;
-    else s[r.status]++;
-    if (!r.cached && !mapItems.has(i)) s.workMs += ran(r);
+    if (table.isCached(i)) s.cached++;
+    else s[st]++;
+    s.workMs += ran(i);
   }
 
-  const depsOf = (i: number): number[] => {
-    const out: number[] = [];
-    const staticOf = parentOf.get(i) ?? i;
-    if (staticOf < topology.ids.length) {
-      for (let k = topology.depStart[staticOf]!; k < topology.depStart[staticOf + 1]!; k++)
-        out.push(topology.depList[k]!);
-    }
-    const m = mapItems.get(i);
-    if (m) for (let k = 0; k < m.count; k++) out.push(m.first + k);
-    return out;
+  // Steps that never started (blocked, cancelled while waiting) are not on any path that happened.
+  const happened = (i: number): boolean => {
+    const st = table.statusOf(i);
+    return st === "ok" || st === "failed" || (st !== undefined && table.attempts[i]! > 0);
   };
-
   let cur = -1;
-  for (let i = 0; i < steps.length; i++) {
-    const r = resultAt[i];
-    if (r?.endMs !== undefined && (cur < 0 || r.endMs > resultAt[cur]!.endMs!)) cur = i;
+  for (let i = 0; i < table.size; i++) {
+    if (happened(i) && (cur < 0 || table.endOf(i) > table.endOf(cur))) cur = i;
   }
   const path: StepId[] = [];
   while (cur >= 0) {
-    const r = resultAt[cur]!;
-    path.push(r.id);
-    if (!r.cached && !mapItems.has(cur)) s.criticalPathMs += ran(r);
+    path.push(steps[cur]!.id);
+    s.criticalPathMs += ran(cur);
+    // Follow whichever input arrived last: the dependency (or, for a map, the item) that ended last.
     let next = -1;
-    for (const d of depsOf(cur)) {
-      const dr = resultAt[d];
-      if (dr?.endMs !== undefined && (next < 0 || dr.endMs > resultAt[next]!.endMs!)) next = d;
+    const consider = (d: number): void => {
+      if (happened(d) && (next < 0 || table.endOf(d) > table.endOf(next))) next = d;
+    };
+    const staticOf = parentOf.get(cur) ?? cur;
+    if (staticOf < topology.ids.length) {
+      for (let k = topology.depStart[staticOf]!; k < topology.depStart[staticOf + 1]!; k++) {
+        consider(topology.depList[k]!);
+      }
     }
+    const m = mapItems.get(cur);
+    if (m) for (let k = 0; k < m.count; k++) consider(m.first + k);
     cur = next;
   }
   s.criticalPath = path.reverse();
   return s;
-}
-
-function ran(r: StepResult): number {
-  return r.startMs !== undefined && r.endMs !== undefined ? Math.max(0, r.endMs - r.startMs) : 0;
 }
