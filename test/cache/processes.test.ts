@@ -202,7 +202,10 @@ describe("several processes, crashes", () => {
     const r = await runWithCache(graph, root, { dir: cacheDir });
     for (const id of finished) expect(r.cached, id).toContain(id);
     expect(r.warnings).toEqual([]);
-    expect(r.ran.length).toBe(n + 1 - finished.size);
+    // A step may also have finished (and been saved) in the instant before a kill, unseen by this test:
+    // then it is reused too. Nothing that finished ever runs again.
+    expect(r.ran.length).toBeLessThanOrEqual(n + 1 - finished.size);
+    expect(r.ran.length + r.cached.length).toBe(n + 1);
     expect((await readFile(join(root, "out/all.txt"), "utf8")).split(/\s+/).filter(Boolean)).toEqual(
       Array.from({ length: n }, (_, i) => String(i)),
     );
