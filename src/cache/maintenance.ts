@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { isHex64, Layout, tempName } from "./layout.js";
 import { readLastRun, type LastRun } from "./local-cache.js";
 import { decodeAcEntry, parseManifest } from "./manifest.js";
+import { openAcEntry } from "./stores/signing.js";
 import { LocalDirStore } from "./store.js";
 
 export interface CacheStats {
@@ -87,7 +88,9 @@ export async function gc(dir: string, options: GcOptions): Promise<GcResult> {
     const p = join(layout.ac, f.name);
     let blobs: string[] | undefined;
     try {
-      const d = decodeAcEntry(await readFile(p));
+      // A shared directory behind several machines may hold signed entries: judged by their body here.
+      const opened = openAcEntry(f.name, await readFile(p), undefined);
+      const d = "entry" in opened ? decodeAcEntry(opened.entry) : opened;
       if ("json" in d) {
         const m = parseManifest(d.json);
         blobs = m.outputs.map((o) => o.digest);

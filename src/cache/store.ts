@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { constants, createReadStream } from "node:fs";
 import {
+  chmod,
   copyFile,
   link,
   mkdir,
@@ -33,8 +34,9 @@ export interface PutOptions {
  * Where the cache keeps its bytes. Blobs are immutable and addressed by key (ac) or by the SHA-256 of
  * their content (cas). Implementations must make every write atomic — a reader sees a whole entry or
  * none — and may lose entries at any time (eviction); they need not verify content: the cache verifies
- * what it reads. Only the local directory exists now; a shared directory is the same class on another
- * path, and an HTTP store would map these calls onto GET/PUT/HEAD `/ac/<key>` and `/cas/<digest>`.
+ * what it reads. Implementations: {@link LocalDirStore} here; in `stores/`, a shared directory
+ * (`SharedDirStore`), the Bazel HTTP protocol (`HttpStore`: GET/PUT/HEAD `/ac/<key>`, `/cas/<digest>`) and
+ * `TieredStore` (a local directory in front of one of those; it verifies what it downloads).
  */
 export interface BlobStore {
   readonly description: string;
@@ -67,7 +69,7 @@ export class LocalDirStore implements BlobStore {
     this.description = `directory ${dir}`;
   }
 
-  private path(ns: Namespace, key: string): string {
+  protected path(ns: Namespace, key: string): string {
     if (!isHex64(key)) throw new Error(`not a cache key: ${JSON.stringify(key)}`);
     return ns === "ac" ? this.layout.acPath(key) : this.layout.casPath(key);
   }
@@ -208,7 +210,22 @@ export class LocalDirStore implements BlobStore {
     return join(this.layout.tmp, tempName());
   }
 
-  private async hasBlob(digest: string, size: number): Promise<boolean> {
+  /**
+   * Publishes a complete temp file (in this store's tmp/, see {@link tempPath}) as the cas blob `digest`.
+   * The caller has verified that the file hashes to `digest`. The temp file is gone afterwards.
+   */
+  async adoptBlob(tmp: string, digest: string): Promise<void> {
+    if (!isHex64(digest)) throw new Error(`not a digest: ${JSON.stringify(digest)}`);
+    await chmod(tmp, 0o444);
+    await this.publish(tmp, this.layout.casPath(digest), "replace");
+  }
+
+  /** The file of a cas blob (it may not exist). Blobs are immutable: read it, never write it. */
+  blobPath(digest: string): string {
+    return this.path("cas", digest);
+  }
+
+  protected async hasBlob(digest: string, size: number): Promise<boolean> {
     try {
       // A blob of the wrong size is truncated or corrupt: it is replaced, which repairs it.
       return (await stat(this.layout.casPath(digest))).size === size;
@@ -217,7 +234,7 @@ export class LocalDirStore implements BlobStore {
     }
   }
 
-  private async writeTemp(data: Uint8Array, mode: number): Promise<string> {
+  protected async writeTemp(data: Uint8Array, mode: number): Promise<string> {
     const tmp = join(this.layout.tmp, tempName());
     try {
       await writeFile(tmp, data, { flag: "wx", mode });
@@ -233,7 +250,7 @@ export class LocalDirStore implements BlobStore {
    * Makes a complete temp file visible under its final name in one step. `create` links it (fails
    * harmlessly when an entry exists: first writer wins); `replace` renames it over any old entry.
    */
-  private async publish(tmp: string, final: string, mode: "create" | "replace"): Promise<void> {
+  protected async publish(tmp: string, final: string, mode: "create" | "replace"): Promise<void> {
     try {
       for (let attempt = 0; ; attempt++) {
         try {
@@ -264,7 +281,7 @@ export class LocalDirStore implements BlobStore {
     }
   }
 
-  private async ensureDir(dir: string): Promise<void> {
+  protected async ensureDir(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
   }
 }

@@ -24,6 +24,14 @@ export interface CacheFlags {
   /** false with --no-cache. */
   cache?: boolean;
   cacheDir?: string;
+  /** http(s):// URL or directory of a shared cache behind the local one (or $TRIBUTARY_REMOTE_CACHE). */
+  remoteCache?: string;
+  /** File holding the key that signs and checks action-cache entries on the remote (or $TRIBUTARY_CACHE_KEY). */
+  cacheKeyFile?: string;
+  /** Read the remote cache, never write it. */
+  remoteCacheReadOnly?: boolean;
+  /** An unreachable or failing remote cache fails the run instead of being a warning. */
+  remoteCacheRequired?: boolean;
 }
 
 export function cacheOptions(): Option[] {
@@ -32,6 +40,26 @@ export function cacheOptions(): Option[] {
     new Option(
       "--cache-dir <dir>",
       "where the cache lives (default .tributary/cache, or $TRIBUTARY_CACHE_DIR)",
+    ),
+    ...remoteCacheOptions(),
+  ];
+}
+
+/** The shared cache behind the local one (run, plan). */
+export function remoteCacheOptions(): Option[] {
+  return [
+    new Option(
+      "--remote-cache <url|dir>",
+      "a shared cache behind the local one: http(s)://[user:password@]host[:port][/prefix] (Bazel HTTP cache protocol: nginx WebDAV, bazel-remote) or a directory several machines mount (default $TRIBUTARY_REMOTE_CACHE)",
+    ),
+    new Option(
+      "--cache-key-file <file>",
+      "sign uploaded cache entries with this secret key and refuse unsigned or mis-signed ones (default: the key in $TRIBUTARY_CACHE_KEY)",
+    ),
+    new Option("--remote-cache-read-only", "use the remote cache, never upload to it"),
+    new Option(
+      "--remote-cache-required",
+      "fail the run when the remote cache cannot be reached or an upload fails (default: a warning)",
     ),
   ];
 }

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { openCache } from "../../src/cache/index.js";
 import type { CacheRequest } from "../../src/engine/cache-port.js";
-import type { Step } from "../../src/graph/ir.js";
+import { copyGraph } from "../../bench/remote-cache.js";
 
 const { values } = parseArgs({
   options: { steps: { type: "string" }, runs: { type: "string" }, dir: { type: "string" } },
@@ -27,28 +27,8 @@ const root = values.dir ?? (await mkdtemp(join(tmpdir(), "tributary-null-lookup-
 
 mkdirSync(join(root, "src"), { recursive: true });
 mkdirSync(join(root, "out"), { recursive: true });
-const steps: Step[] = [];
-for (let i = 0; i < N; i++) {
-  writeFileSync(join(root, `src/f${i}.txt`), `file ${i}\n`);
-  steps.push({
-    id: `s${i}`,
-    module: "sh",
-    action: { kind: "process", shell: true },
-    options: {},
-    inputs: [
-      {
-        kind: "concat",
-        quote: "shell",
-        parts: [
-          { kind: "lit", value: "cp ", raw: true },
-          { kind: "file", path: { kind: "lit", value: `src/f${i}.txt` } },
-          { kind: "lit", value: " ", raw: true },
-          { kind: "output", path: `out/o${i}.txt` },
-        ],
-      },
-    ],
-  });
-}
+for (let i = 0; i < N; i++) writeFileSync(join(root, `src/f${i}.txt`), `file ${i}\n`);
+const { steps } = copyGraph(N);
 
 async function pass(populate: boolean): Promise<Record<string, number>> {
   const t0 = performance.now();

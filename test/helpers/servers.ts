@@ -3,7 +3,7 @@
  * by PID (never by name), so several test files can run side by side.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -62,6 +62,82 @@ function redisCommand(port: number, command: string, timeoutMs = 500): Promise<s
   });
 }
 
+/**
+ * One server process on a loopback port with its own temp directory: started, waited for until it answers,
+ * stopped by PID. Subclasses say how to start it (`launch`) and how to tell it is up.
+ */
+abstract class LoopbackServer {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  readonly dir: string;
+
+  protected constructor(
+    readonly port: number,
+    dirPrefix: string,
+  ) {
+    this.dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  }
+
+  get pid(): number | undefined {
+    return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
+  }
+
+  protected abstract launch(): Promise<void>;
+
+  /** Spawns `command` and resolves once `answers()` does; rejects with its stderr (and `log()`) if it never does. */
+  protected async spawnAndWait(
+    command: string,
+    args: string[],
+    answers: () => Promise<boolean>,
+    log: () => string = () => "",
+  ): Promise<void> {
+    let stderr = "";
+    const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
+    this.child = child;
+    live.add(child);
+    child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
+    this.exited = new Promise((res) =>
+      child.once("exit", () => {
+        live.delete(child);
+        res();
+      }),
+    );
+    child.once("error", (err) => (stderr += String(err)));
+    const end = Date.now() + 10_000;
+    while (Date.now() < end) {
+      if (child.exitCode !== null || child.signalCode !== null) break;
+      if (await answers()) return;
+      await sleep(25);
+    }
+    const why = (stderr + log()).trim() || "no output";
+    throw new Error(`${command} on port ${this.port} did not start: ${why}`);
+  }
+
+  /** Stops the server (`signal`, then SIGKILL after 5 s): the port refuses connections afterwards. */
+  async shutdown(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    const pid = this.pid;
+    if (pid === undefined) return;
+    process.kill(pid, signal);
+    const killer = setTimeout(() => {
+      if (this.pid !== undefined) process.kill(pid, "SIGKILL");
+    }, 5000);
+    await this.exited;
+    clearTimeout(killer);
+  }
+
+  /** Starts it again on the same port and directory (what it persisted there comes back). */
+  async restart(): Promise<void> {
+    await this.shutdown();
+    await this.launch();
+  }
+
+  /** Stops the server and removes its directory (data included). Safe to call twice. */
+  async stop(): Promise<void> {
+    await this.shutdown();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
 export type Persistence = "none" | "aof" | "rdb";
 
 export interface RedisServerOptions {
@@ -70,16 +146,12 @@ export interface RedisServerOptions {
   port?: number;
 }
 
-export class RedisServer {
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  readonly dir: string;
-
+export class RedisServer extends LoopbackServer {
   private constructor(
-    readonly port: number,
+    port: number,
     private readonly persistence: Persistence,
   ) {
-    this.dir = mkdtempSync(join(tmpdir(), "tributary-redis-"));
+    super(port, "tributary-redis-");
   }
 
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
@@ -100,10 +172,6 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  get pid(): number | undefined {
-    return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
-  }
-
   private args(): string[] {
     const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--daemonize", "no"];
     args.push("--save", this.persistence === "rdb" ? "3600 1" : "");
@@ -112,56 +180,148 @@ export class RedisServer {
     return args;
   }
 
-  private async launch(): Promise<void> {
-    let stderr = "";
-    const child = spawn("redis-server", this.args(), { stdio: ["ignore", "ignore", "pipe"] });
-    this.child = child;
-    live.add(child);
-    child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
-    this.exited = new Promise((res) =>
-      child.once("exit", () => {
-        live.delete(child);
-        res();
-      }),
+  protected launch(): Promise<void> {
+    // With persistence, Redis answers -LOADING (not +PONG) until the data set is back.
+    return this.spawnAndWait(
+      "redis-server",
+      this.args(),
+      async () => (await redisCommand(this.port, "PING")) === "+PONG",
     );
-    child.once("error", (err) => (stderr += String(err)));
-    const end = Date.now() + 10_000;
-    while (Date.now() < end) {
-      if (child.exitCode !== null || child.signalCode !== null) break;
-      if ((await redisCommand(this.port, "PING")) === "+PONG") {
-        // With persistence, Redis answers -LOADING until the data set is back.
-        return;
-      }
-      await sleep(25);
-    }
-    throw new Error(`redis-server on port ${this.port} did not start: ${stderr.trim() || "no output"}`);
-  }
-
-  /** Stops the server (SIGTERM, then SIGKILL); with "rdb" persistence SIGTERM writes the dump first. */
-  async shutdown(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-    const pid = this.pid;
-    if (pid === undefined) return;
-    process.kill(pid, signal);
-    const killer = setTimeout(() => {
-      if (this.pid !== undefined) process.kill(pid, "SIGKILL");
-    }, 5000);
-    await this.exited;
-    clearTimeout(killer);
-  }
-
-  /** Starts it again on the same port and directory (what persisted comes back). */
-  async restart(): Promise<void> {
-    await this.shutdown();
-    await this.launch();
-  }
-
-  /** Stops the server and removes its directory. Safe to call twice. */
-  async stop(): Promise<void> {
-    await this.shutdown();
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
 export function startRedis(options?: RedisServerOptions): Promise<RedisServer> {
   return RedisServer.start(options);
+}
+
+/** Sends one HTTP request line and resolves with the status code, or undefined when nothing answers. */
+function httpStatus(port: number, path: string, timeoutMs = 500): Promise<number | undefined> {
+  return new Promise((resolveStatus) => {
+    const sock = createConnection({ host: "127.0.0.1", port });
+    let data = "";
+    const done = (v: number | undefined) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolveStatus(v);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    sock.on("connect", () =>
+      sock.write(`HEAD ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`),
+    );
+    sock.on("data", (b) => {
+      data += b.toString();
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(data);
+      if (m) done(Number(m[1]));
+    });
+    sock.on("error", () => done(undefined));
+  });
+}
+
+export const NGINX = process.env.TRIBUTARY_NGINX ?? "/usr/sbin/nginx";
+
+export interface NginxOptions {
+  port?: number;
+  /** Require this user and password (HTTP basic auth) for every request. */
+  basicAuth?: { user: string; password: string };
+}
+
+/**
+ * nginx as a WebDAV server: what a team would put in front of a shared disk as a Bazel-protocol HTTP
+ * cache. `GET/HEAD/PUT/DELETE` on files under `data` (the cache's root), every other path (pid, logs, temp
+ * files) inside its own temp dir, one process (`master_process off`: nothing is left behind when it is
+ * killed, and it writes `data` as the user that started it, root included).
+ */
+export class NginxServer extends LoopbackServer {
+  /** Where PUT bodies land: `<data>/<path>`. */
+  readonly data: string;
+
+  private constructor(
+    port: number,
+    private readonly options: NginxOptions,
+  ) {
+    super(port, "tributary-nginx-");
+    this.data = join(this.dir, "data");
+  }
+
+  static async start(options: NginxOptions = {}): Promise<NginxServer> {
+    for (let tries = 0; ; tries++) {
+      const server = new NginxServer(options.port ?? (await freePort()), options);
+      try {
+        await server.launch();
+        return server;
+      } catch (err) {
+        await server.stop();
+        if (options.port !== undefined || tries >= 3) throw err;
+      }
+    }
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  private config(): string {
+    const d = this.dir;
+    const auth = this.options.basicAuth
+      ? `auth_basic "cache"; auth_basic_user_file ${join(d, "htpasswd")};`
+      : "";
+    return `
+daemon off;
+master_process off;
+worker_processes 1;
+pid ${join(d, "nginx.pid")};
+error_log ${join(d, "error.log")} warn;
+events { worker_connections 512; }
+http {
+  access_log off;
+  log_not_found off;
+  client_body_temp_path ${join(d, "tmp", "body")};
+  proxy_temp_path ${join(d, "tmp", "proxy")};
+  fastcgi_temp_path ${join(d, "tmp", "fastcgi")};
+  uwsgi_temp_path ${join(d, "tmp", "uwsgi")};
+  scgi_temp_path ${join(d, "tmp", "scgi")};
+  keepalive_requests 100000;
+  server {
+    listen 127.0.0.1:${this.port};
+    root ${this.data};
+    client_max_body_size 0;
+    location / {
+      ${auth}
+      dav_methods PUT DELETE;
+      create_full_put_path on;
+      dav_access user:rw group:r all:r;
+    }
+  }
+}
+`;
+  }
+
+  protected async launch(): Promise<void> {
+    mkdirSync(join(this.dir, "tmp"), { recursive: true });
+    mkdirSync(this.data, { recursive: true });
+    if (this.options.basicAuth) {
+      const { user, password } = this.options.basicAuth;
+      // {PLAIN} is one of nginx's own password schemes: fine for a test server on loopback.
+      writeFileSync(join(this.dir, "htpasswd"), `${user}:{PLAIN}${password}\n`);
+    }
+    const conf = join(this.dir, "nginx.conf");
+    writeFileSync(conf, this.config());
+    const errorLog = () => {
+      try {
+        return readFileSync(join(this.dir, "error.log"), "utf8");
+      } catch {
+        return "";
+      }
+    };
+    await this.spawnAndWait(
+      NGINX,
+      ["-c", conf, "-p", `${this.dir}/`, "-e", join(this.dir, "error.log")],
+      async () => (await httpStatus(this.port, "/")) !== undefined,
+      errorLog,
+    );
+  }
+}
+
+export function startNginx(options?: NginxOptions): Promise<NginxServer> {
+  return NginxServer.start(options);
 }

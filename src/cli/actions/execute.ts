@@ -34,19 +34,31 @@ export async function runFlow(req: RunRequest): Promise<number> {
   process.chdir(root);
   mkdirSync(stateDir, { recursive: true });
   const history = await DurationHistory.load(join(stateDir, "history.json"));
-  const remote = flags.remote
-    ? await (
-        await import("../../executors/remote/index.js")
-      ).createRedisExecutor({
-        url: flags.remote,
-        queue: flags.queue,
-        projectRoot: root,
-        onWarning: (message) => reporter.onEvent({ type: "warning", t: 0, message }),
-      })
-    : undefined;
-  const cache = await openProjectCache(root, flags, (message) =>
-    reporter.onEvent({ type: "warning", t: 0, message }),
-  );
+  // Warnings after the reporter closed (uploads to a remote cache finishing) still reach the user.
+  let reporting = true;
+  const warn = (message: string) => {
+    if (reporting) reporter.onEvent({ type: "warning", t: 0, message });
+    else process.stderr.write(`warning: ${message}\n`);
+  };
+  const cache = await openProjectCache(root, flags, warn);
+  let remote;
+  try {
+    remote = flags.remote
+      ? await (
+          await import("../../executors/remote/index.js")
+        ).createRedisExecutor({
+          url: flags.remote,
+          queue: flags.queue,
+          projectRoot: root,
+          // With a remote cache, workers' output files come through its CAS (no shared directory needed).
+          transferOutputs: cache?.transferOutputs,
+          onWarning: (message) => reporter.onEvent({ type: "warning", t: 0, message }),
+        })
+      : undefined;
+  } catch (err) {
+    await cache?.close();
+    throw err;
+  }
   try {
     if (flags.dryRun) {
       await printPlan(flow, {
@@ -72,9 +84,13 @@ export async function runFlow(req: RunRequest): Promise<number> {
       onEvent: reporter.onEvent,
     });
     reporter.close();
+    reporting = false;
     if (history.record(result.steps)) await history.save();
     if (cache && result.ok) {
       await cache.close();
+    }
+    // A run whose required remote cache failed must not be skipped next time as a no-op.
+    if (cache && result.ok && cache.remoteProblems().length === 0) {
       writeSnapshot(
         stateDir,
         root,
@@ -90,6 +106,17 @@ export async function runFlow(req: RunRequest): Promise<number> {
       flags.json === true || flags.quiet === true,
     );
     if (result.cancelled) return EXIT.interrupted;
+    if (cache) {
+      // --remote-cache-required: the build is not done until its results are on the remote.
+      await cache.close();
+      const problems = cache.remoteProblems();
+      if (problems.length > 0) {
+        process.stderr.write(
+          `the remote cache failed (--remote-cache-required):\n${problems.map((p) => `  ${p}`).join("\n")}\n`,
+        );
+        return EXIT.stepFailed;
+      }
+    }
     return result.ok ? EXIT.ok : EXIT.stepFailed;
   } finally {
     reporter.close();

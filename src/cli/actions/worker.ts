@@ -2,7 +2,9 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { RedisOptions } from "ioredis";
 import { startWorker } from "../../executors/remote/worker.js";
+import type { RemoteStore } from "../../cache/stores/remote.js";
 import type { WorkerFlags } from "../commands/worker.js";
+import { remoteCacheSpec } from "../project-cache.js";
 import { CliError, EXIT } from "../exit-codes.js";
 
 function whole(value: string, flag: string, min: number): number {
@@ -34,6 +36,24 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
     }
   }
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  const cacheSpec = remoteCacheSpec(flags, process.env);
+  let cacheStore: RemoteStore | undefined;
+  if (cacheSpec !== undefined) {
+    const { openRemoteStore } = await import("../../cache/stores/index.js");
+    try {
+      cacheStore = openRemoteStore(cacheSpec, { onWarning: (m) => log(`warning: ${m}`) });
+    } catch (err) {
+      throw new CliError(`--remote-cache: ${(err as Error).message}`);
+    }
+    // Not fatal: the cache may come up later; until then steps with output files fail saying why.
+    await cacheStore.ping().then(
+      () => log(`output files go to ${cacheStore!.location}`),
+      (err: Error) => log(`warning: ${err.message}; steps with output files will fail until it is back`),
+    );
+  }
+  const transferOutputs = cacheStore
+    ? (await import("../../cache/stores/transfer.js")).uploadOutputs(cacheStore)
+    : undefined;
   const worker = await startWorker({
     url,
     redisOptions,
@@ -48,6 +68,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
     processSteps: flags.processSteps !== false,
     verbose: flags.verbose,
     log,
+    transferOutputs,
   });
   await new Promise<void>((done) => {
     let signals = 0;
@@ -55,7 +76,10 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
       signals++;
       if (signals === 1) {
         log(`${sig}: finishing running steps (again to return them to the queue at once)`);
-        void worker.close().then(done, done);
+        void worker
+          .close()
+          .finally(() => cacheStore?.close())
+          .then(done, done);
       } else if (signals === 2) {
         log(`${sig}: stopping running steps and returning them to the queue (again to exit at once)`);
         worker.abandon();

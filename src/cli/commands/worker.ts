@@ -14,6 +14,8 @@ export interface WorkerFlags {
   /** false with --no-process-steps. */
   processSteps?: boolean;
   verbose?: boolean;
+  /** http(s):// URL or shared directory: output files go to its CAS (or $TRIBUTARY_REMOTE_CACHE). */
+  remoteCache?: string;
 }
 
 export function registerWorker(program: Command): void {
@@ -57,6 +59,10 @@ export function registerWorker(program: Command): void {
     .option(
       "--no-process-steps",
       "run only function steps (code from this checkout), never commands taken from the queue",
+    )
+    .option(
+      "--remote-cache <url|dir>",
+      "upload process steps' output files to this cache's CAS, for orchestrators that do not share this checkout: http(s)://[user:password@]host[:port][/prefix] or a shared directory (default $TRIBUTARY_REMOTE_CACHE)",
     )
     .option("-v, --verbose", "log every step")
     .action(async (flags: WorkerFlags) => {

@@ -2,7 +2,7 @@
  * Runs one task on a worker: process steps with runProcess in the worker's checkout, function steps by
  * loading the module from the worker's checkout. Everything that comes back is plain data.
  */
-import { lstat, mkdir } from "node:fs/promises";
+import { lstat, mkdir, stat } from "node:fs/promises";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { digestFile } from "../../cache/digest.js";
 import type { RemoteTask } from "../../engine/remote-port.js";
@@ -89,9 +89,12 @@ async function runProcessTask(
   }
   if (outputs.length === 0) return { ok: true, value: r.stdout.replace(/\n+$/, ""), worker };
   const files: FileValue[] = [];
+  const modes: number[] = [];
   for (const o of outputs) {
     try {
-      files.push({ $file: o, digest: await digestFile(resolve(ctx.root, o)) });
+      const abs = resolve(ctx.root, o);
+      files.push({ $file: o, digest: await digestFile(abs) });
+      modes.push((await stat(abs)).mode & 0o777);
     } catch {
       return {
         ok: false,
@@ -106,7 +109,10 @@ async function runProcessTask(
   }
   if (ctx.transferOutputs) {
     try {
-      await ctx.transferOutputs(files, { root: ctx.root });
+      await ctx.transferOutputs(
+        files.map((f, i) => ({ ...f, mode: modes[i] })),
+        { root: ctx.root },
+      );
     } catch (err) {
       return {
         ok: false,
@@ -119,7 +125,7 @@ async function runProcessTask(
       };
     }
   }
-  return { ok: true, value: files.length === 1 ? files[0] : files, worker };
+  return { ok: true, value: files.length === 1 ? files[0] : files, worker, modes };
 }
 
 async function runFunctionTask(

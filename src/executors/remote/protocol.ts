@@ -37,6 +37,8 @@ export type WireOutcome = (
   messages?: number;
   /** The worker did not run it: its orchestrator's heartbeat was missing (enqueue it again if alive). */
   dropped?: boolean;
+  /** Permission bits (0o777 mask) of the output files, in the order of the value's files. */
+  modes?: number[];
 };
 
 /** A message on the output channel. */
@@ -53,8 +55,11 @@ export interface CancelMessage {
   kind: "cancelled" | "timeout";
 }
 
-/** A file a process step wrote, as the worker saw it: its project-relative path and content digest. */
-export type OutputFile = FileValue;
+/**
+ * A file a process step wrote, as the worker saw it: its project-relative path, content digest and, when
+ * known, permission bits (0o777 mask; an executable stays executable on the other side).
+ */
+export type OutputFile = FileValue & { mode?: number };
 
 /**
  * Moves a step's output files between machines that do not share the project directory (the hook for the

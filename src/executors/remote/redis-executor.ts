@@ -193,7 +193,11 @@ class BullExecutor implements RedisExecutor {
     const outcome = await this.submit(wire, signal, onOutput);
     if (!outcome.ok) return { ok: false, error: outcome.error, tail: outcome.tail };
     if (wire.outputs.length > 0) {
-      const problem = await this.fetchOutputs(outcome.value, (outcome as { worker?: string }).worker);
+      const problem = await this.fetchOutputs(
+        outcome.value,
+        (outcome as { worker?: string }).worker,
+        (outcome as { modes?: number[] }).modes,
+      );
       if (problem) return failure({ kind: "infra", message: problem });
     }
     return { ok: true, value: outcome.value };
@@ -407,11 +411,19 @@ class BullExecutor implements RedisExecutor {
   }
 
   /** Output files: fetched through the hook, or checked to be visible here with the same content. */
-  private async fetchOutputs(value: unknown, worker: string | undefined): Promise<string | undefined> {
+  private async fetchOutputs(
+    value: unknown,
+    worker: string | undefined,
+    modes: number[] | undefined,
+  ): Promise<string | undefined> {
     const files = (Array.isArray(value) ? value : [value]).filter(isFileValue) as FileValue[];
     if (this.options.transferOutputs) {
       try {
-        await this.options.transferOutputs(files, { root: this.root });
+        const withModes = files.map((f, i) => {
+          const mode = modes?.[i];
+          return Number.isInteger(mode) ? { ...f, mode: mode! & 0o777 } : f;
+        });
+        await this.options.transferOutputs(withModes, { root: this.root });
         return undefined;
       } catch (err) {
         return `could not fetch the outputs of worker ${worker ?? "?"}: ${(err as Error).message}`;
