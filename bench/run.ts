@@ -2,7 +2,8 @@
  * `npm run bench`: Tributary beside make, ninja and xargs -P on the shared workloads, in one invocation.
  * Prints markdown to stdout (progress goes to stderr).
  *
- *     tsx bench/run.ts [--only stg,inprocess,spawn,w2-peers,w3-peers,w4-peers] [--reps N] [--quick]
+ *     tsx bench/run.ts [--only stg,inprocess,spawn,w4-peers,w3-peers,w2-peers,language,hashing,remote,remote-cache]
+ *                      [--reps N] [--quick]
  *                      [--tools make,ninja,xargs,tributary]
  *
  * Environment: TRIBUTARY_BENCH_DIST (a build dir for bench/child.mjs instead of dist/),
@@ -18,7 +19,11 @@ import { inprocessSection } from "./sections/inprocess.js";
 import { spawnSection } from "./sections/spawn.js";
 import { stgSection } from "./sections/stg.js";
 import { w2Section, w3Section, w4Section } from "./sections/workloads.js";
-import { progress } from "./util.js";
+import { formatRows, hashingBench } from "./hashing.js";
+import { remoteCacheBench } from "./remote-cache.js";
+import { remoteBench } from "./remote.js";
+import { languageSection } from "./sections/language.js";
+import { heading, progress } from "./util.js";
 
 /** Tools that build the shared workloads (W2-W4), by --tools name. */
 const TOOLS: Record<string, () => ToolRunner> = {
@@ -32,8 +37,7 @@ const TOOLS: Record<string, () => ToolRunner> = {
     return tributaryRunner();
   },
 };
-/** Add "tributary" here once `tributary run <file.flow> -j N` works. */
-const DEFAULT_TOOLS = ["make", "ninja", "xargs"];
+const DEFAULT_TOOLS = ["make", "ninja", "xargs", "tributary"];
 
 /** Sections in run order; a section may be async (e.g. `hashing: async () => formatRows(await hashingBench())`). */
 const SECTIONS: Record<string, (o: SectionOptions) => string | Promise<string>> = {
@@ -43,6 +47,15 @@ const SECTIONS: Record<string, (o: SectionOptions) => string | Promise<string>> 
   "w4-peers": (o) => w4Section(o),
   "w3-peers": (o) => w3Section(o),
   "w2-peers": (o) => w2Section(o),
+  language: languageSection,
+  hashing: async (o) =>
+    heading(
+      "Hashing: content digests of 1 GB of files",
+      "Random data in 64 MiB files read from the page cache (the hash, not the disk), best of two passes; " +
+        "then 4,000 files of 4 kB with SHA-256, where per-file cost dominates. The cache uses SHA-256 (see docs/caching.md).",
+    ) + formatRows(await hashingBench({ mb: o.quick ? 256 : 1024, onProgress: progress })),
+  remote: (o) => remoteBench({ quick: o.quick }),
+  "remote-cache": (o) => remoteCacheBench({ quick: o.quick, log: progress }),
 };
 
 function usage(msg: string): never {

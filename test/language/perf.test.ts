@@ -1,20 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { bigFlow } from "../../bench/sections/language.js";
 import { compileFlow } from "../../src/language/index.js";
-
-/** `n_i = sh("cksum ${n_j} ${n_k} > ${output("out/n_i.txt")}")`, each i using two earlier steps. */
-function bigFlow(n: number): string {
-  let seed = 12345;
-  const rand = (k: number): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % k;
-  };
-  const lines = ['n_0 = sh("echo start > ${output("out/n_0.txt")}")'];
-  for (let i = 1; i < n; i++) {
-    lines.push(`n_${i} = sh("cksum \${n_${rand(i)}} \${n_${rand(i)}} > \${output("out/n_${i}.txt")}")`);
-  }
-  lines.push(`out n_${n - 1}`);
-  return lines.join("\n") + "\n";
-}
 
 describe("performance", () => {
   it("parses, checks and compiles a 10,000-step flow in linear time", async () => {
