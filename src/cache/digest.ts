@@ -1,6 +1,5 @@
 import { createHash, hash as oneShotHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { open } from "node:fs/promises";
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
 
 /**
  * SHA-256 throughout: it is what the Bazel remote-cache protocol addresses blobs by (bazel-remote
@@ -14,18 +13,33 @@ export function digestBytes(data: string | Uint8Array): string {
   return oneShotHash(DIGEST_ALGORITHM, data, "hex");
 }
 
-/** Files up to this size are read in one go; larger ones are streamed so memory stays flat. */
-const READ_WHOLE_LIMIT = 8 * 1024 * 1024;
+/**
+ * Files up to this size are read in one go, with synchronous calls: for the small files a build mostly
+ * hashes, a handful of syscalls in a row cost far less than as many hand-offs to libuv's thread pool (see
+ * stat-cache.ts), and reading blocks no longer than the hashing that follows on this thread. Larger files
+ * are streamed so memory stays flat.
+ */
+export const READ_WHOLE_LIMIT = 8 * 1024 * 1024;
+
+/** Reads `size` bytes from the start of an open file (fewer if it shrank meanwhile). */
+export function readWholeSync(fd: number, size: number): Buffer {
+  const buf = Buffer.allocUnsafe(size);
+  let got = 0;
+  while (got < size) {
+    const n = readSync(fd, buf, got, size - got, got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === size ? buf : buf.subarray(0, got);
+}
 
 export async function digestFile(path: string): Promise<string> {
-  const fh = await open(path, "r");
+  const fd = openSync(path, "r");
   try {
-    const { size } = await fh.stat();
-    if (size <= READ_WHOLE_LIMIT) {
-      return digestBytes(await fh.readFile());
-    }
+    const st = fstatSync(fd);
+    if (st.size <= READ_WHOLE_LIMIT && st.isFile()) return digestBytes(readWholeSync(fd, st.size));
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
   const hash = createHash(DIGEST_ALGORITHM);
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);

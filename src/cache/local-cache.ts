@@ -1,5 +1,14 @@
-import { readFileSync, statSync, type Stats } from "node:fs";
-import { chmod, copyFile, mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  type Stats,
+} from "node:fs";
+import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import type { CacheLookup, StepCache } from "../engine/cache-port.js";
 import { isFileValue, type StepId } from "../graph/ir.js";
@@ -490,7 +499,7 @@ export class LocalCache implements StepCache {
       let d = this.stat.known(abs, st);
       if (d === undefined) d = await this.stat.digest(abs).catch(() => undefined);
       if (d === o.digest) {
-        if ((st.mode & 0o777) !== o.mode) await chmod(abs, o.mode);
+        if ((st.mode & 0o777) !== o.mode) chmodSync(abs, o.mode);
         this.counters.reusedFiles++;
         return undefined;
       }
@@ -499,12 +508,13 @@ export class LocalCache implements StepCache {
   }
 
   private async restoreFile(o: OutputRecord, abs: string, id: StepId): Promise<string | undefined> {
-    await mkdir(dirname(abs), { recursive: true });
+    // Synchronous file calls: see fs-ops.ts for why (a restore is a handful of them per output).
+    mkdirSync(dirname(abs), { recursive: true });
     // Hard links share the inode with the cache: only for read-only files (the blob's own mode), so
     // that an in-place edit of the restored file cannot silently change the cached blob.
     const link = o.mode === 0o444;
     let tmp = join(this.layout.tmp, tempName());
-    await mkdir(this.layout.tmp, { recursive: true });
+    mkdirSync(this.layout.tmp, { recursive: true });
     let got: boolean;
     try {
       got = await this.store.getFile(o.digest, tmp, { link });
@@ -523,26 +533,35 @@ export class LocalCache implements StepCache {
         await this.store.delete("cas", o.digest).catch(() => {});
         return `the blob of ${o.path} was damaged`;
       }
-      if (!link) await chmod(tmp, o.mode);
+      if (!link) chmodSync(tmp, o.mode);
       try {
-        await rename(tmp, abs);
+        renameSync(tmp, abs);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
         // The cache is on another file system: stage the copy beside the destination instead.
         const near = join(dirname(abs), `.${tempName()}`);
-        await copyFile(tmp, near);
-        await chmod(near, o.mode);
-        await unlink(tmp).catch(() => {});
+        copyFileSync(tmp, near);
+        chmodSync(near, o.mode);
+        unlinkQuietly(tmp);
         tmp = near;
-        await rename(near, abs);
+        renameSync(near, abs);
       }
       this.stat.note(abs, statSync(abs), d, clock);
       this.counters.restoredFiles++;
       this.counters.restoredBytes += o.size;
       return undefined;
     } finally {
-      await unlink(tmp).catch(() => {});
+      unlinkQuietly(tmp);
     }
+  }
+}
+
+/** Removes a temp file that may already have been renamed away. */
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Gone already.
   }
 }
 

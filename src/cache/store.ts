@@ -1,21 +1,9 @@
 import { createHash } from "node:crypto";
 import { constants, createReadStream } from "node:fs";
-import {
-  chmod,
-  copyFile,
-  link,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  stat,
-  unlink,
-  utimes,
-  writeFile,
-} from "node:fs/promises";
+import { open, readdir, stat, unlink, utimes } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { DIGEST_ALGORITHM } from "./digest.js";
+import { syncFsOps, threadPoolFsOps, type FsOps } from "./fs-ops.js";
 import { isHex64, isStaleTemp, Layout, tempName } from "./layout.js";
 
 /** The two namespaces of the Bazel remote-cache protocol: `/ac/<key>` and `/cas/<digest>`. */
@@ -63,10 +51,16 @@ const READ_WHOLE_LIMIT = 8 * 1024 * 1024;
 export class LocalDirStore implements BlobStore {
   readonly layout: Layout;
   readonly description: string;
+  /** Synchronous calls on a local disk; the thread pool where a call may block long (see fs-ops.ts). */
+  protected readonly io: FsOps;
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    options: { blockingIO?: "sync" | "thread-pool" } = {},
+  ) {
     this.layout = new Layout(dir);
     this.description = `directory ${dir}`;
+    this.io = options.blockingIO === "thread-pool" ? threadPoolFsOps : syncFsOps;
   }
 
   protected path(ns: Namespace, key: string): string {
@@ -76,7 +70,7 @@ export class LocalDirStore implements BlobStore {
 
   async get(ns: Namespace, key: string): Promise<Buffer | undefined> {
     try {
-      return await readFile(this.path(ns, key));
+      return await this.io.readFile(this.path(ns, key));
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;
@@ -85,7 +79,7 @@ export class LocalDirStore implements BlobStore {
 
   async has(ns: Namespace, key: string): Promise<boolean> {
     try {
-      await stat(this.path(ns, key));
+      await this.io.stat(this.path(ns, key));
       return true;
     } catch (err) {
       if (isMissing(err)) return false;
@@ -100,19 +94,13 @@ export class LocalDirStore implements BlobStore {
   }
 
   async putFile(path: string): Promise<{ digest: string; size: number }> {
-    const fh = await open(path, "r");
-    let size: number;
-    try {
-      size = (await fh.stat()).size;
-      if (size <= READ_WHOLE_LIMIT) {
-        const data = await fh.readFile();
-        const digest = createHash(DIGEST_ALGORITHM).update(data).digest("hex");
-        if (!(await this.hasBlob(digest, data.length)))
-          await this.put("cas", digest, data, { mode: "replace" });
-        return { digest, size: data.length };
-      }
-    } finally {
-      await fh.close();
+    if ((await this.io.stat(path)).size <= READ_WHOLE_LIMIT) {
+      // The digest is of the bytes read, whatever the size is by then.
+      const data = await this.io.readFile(path);
+      const digest = createHash(DIGEST_ALGORITHM).update(data).digest("hex");
+      if (!(await this.hasBlob(digest, data.length)))
+        await this.put("cas", digest, data, { mode: "replace" });
+      return { digest, size: data.length };
     }
     // Large: hash while copying into a temp file, then publish it under the digest it turned out to have.
     const tmp = join(this.layout.tmp, tempName());
@@ -147,7 +135,7 @@ export class LocalDirStore implements BlobStore {
     try {
       if (options.link) {
         try {
-          await link(blob, dest);
+          await this.io.link(blob, dest);
           return true;
         } catch (err) {
           if (isMissing(err)) throw err;
@@ -155,19 +143,21 @@ export class LocalDirStore implements BlobStore {
         }
       }
       // A reflink where the file system can (btrfs, xfs, APFS): instant and safe to edit; else a copy.
-      await copyFile(blob, dest, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
+      await this.io.copyFile(blob, dest, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
       return true;
     } catch (err) {
-      if (isMissing(err) && !(await exists(dirname(dest)))) throw err;
+      if (isMissing(err) && !(await this.exists(dirname(dest)))) throw err;
       if (isMissing(err)) return false;
       throw err;
     }
   }
 
   async delete(ns: Namespace, key: string): Promise<void> {
-    await unlink(this.path(ns, key)).catch((err) => {
+    try {
+      await this.io.unlink(this.path(ns, key));
+    } catch (err) {
       if (!isMissing(err)) throw err;
-    });
+    }
   }
 
   async touch(ns: Namespace, keys: string[]): Promise<void> {
@@ -216,7 +206,7 @@ export class LocalDirStore implements BlobStore {
    */
   async adoptBlob(tmp: string, digest: string): Promise<void> {
     if (!isHex64(digest)) throw new Error(`not a digest: ${JSON.stringify(digest)}`);
-    await chmod(tmp, 0o444);
+    await this.io.chmod(tmp, 0o444);
     await this.publish(tmp, this.layout.casPath(digest), "replace");
   }
 
@@ -228,7 +218,7 @@ export class LocalDirStore implements BlobStore {
   protected async hasBlob(digest: string, size: number): Promise<boolean> {
     try {
       // A blob of the wrong size is truncated or corrupt: it is replaced, which repairs it.
-      return (await stat(this.layout.casPath(digest))).size === size;
+      return (await this.io.stat(this.layout.casPath(digest))).size === size;
     } catch {
       return false;
     }
@@ -237,11 +227,11 @@ export class LocalDirStore implements BlobStore {
   protected async writeTemp(data: Uint8Array, mode: number): Promise<string> {
     const tmp = join(this.layout.tmp, tempName());
     try {
-      await writeFile(tmp, data, { flag: "wx", mode });
+      await this.io.writeNew(tmp, data, mode);
     } catch (err) {
       if (!isMissing(err)) throw err;
       await this.ensureDir(this.layout.tmp);
-      await writeFile(tmp, data, { flag: "wx", mode });
+      await this.io.writeNew(tmp, data, mode);
     }
     return tmp;
   }
@@ -255,19 +245,19 @@ export class LocalDirStore implements BlobStore {
       for (let attempt = 0; ; attempt++) {
         try {
           if (mode === "replace") {
-            await rename(tmp, final);
+            await this.io.rename(tmp, final);
             return;
           }
           try {
-            await link(tmp, final);
+            await this.io.link(tmp, final);
           } catch (err) {
             const code = (err as NodeJS.ErrnoException).code;
             if (code === "EEXIST") return;
             if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV")
               throw err;
             // No hard links here: rename unless an entry appeared meanwhile.
-            if (await exists(final)) return;
-            await rename(tmp, final);
+            if (await this.exists(final)) return;
+            await this.io.rename(tmp, final);
             return;
           }
           return;
@@ -277,24 +267,28 @@ export class LocalDirStore implements BlobStore {
         }
       }
     } finally {
-      await unlink(tmp).catch(() => {});
+      try {
+        await this.io.unlink(tmp);
+      } catch {
+        // Renamed away, or never written.
+      }
     }
   }
 
   protected async ensureDir(dir: string): Promise<void> {
-    await mkdir(dir, { recursive: true });
+    await this.io.mkdirs(dir);
+  }
+
+  private async exists(p: string): Promise<boolean> {
+    try {
+      await this.io.stat(p);
+      return true;
+    } catch {
+      return false;
+    }
   }
 }
 
 function isMissing(err: unknown): boolean {
   return (err as NodeJS.ErrnoException)?.code === "ENOENT";
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, resolve } from "node:path";
 import { digestFile } from "../cache/digest.js";
@@ -504,7 +504,8 @@ class Run {
     }
     const command = action.shell ? ["sh", "-c", argv[0]!] : argv;
     this.table.commands[i] = command;
-    await Promise.all(outputs.map((o) => mkdir(dirname(resolve(this.root, o)), { recursive: true })));
+    // Synchronous: a syscall or two, against a thread-pool hand-off per output (see cache/fs-ops.ts).
+    for (const o of outputs) mkdirSync(dirname(resolve(this.root, o)), { recursive: true });
     if (this.bus.active) this.bus.emit({ type: "step-start", t: this.now(), id: step.id, attempt, command });
     const id = step.id;
     const spec: ProcessSpec = {

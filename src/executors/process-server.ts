@@ -1,6 +1,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { open, rm } from "node:fs/promises";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  unlinkSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -92,7 +102,7 @@ export class ProcessServer {
       if (job.killedFor) killTree(job.pid, "SIGTERM");
     } else if (kind === "x") {
       this.jobs.delete(job.id);
-      void this.finish(job, Number(value));
+      this.finish(job, Number(value));
     }
   }
 
@@ -107,7 +117,7 @@ export class ProcessServer {
     job.killTimer.unref();
   }
 
-  private async finish(job: Job, status: number): Promise<void> {
+  private finish(job: Job, status: number): void {
     const { spec } = job;
     if (job.onAbort) spec.signal?.removeEventListener("abort", job.onAbort);
     if (job.killTimer) {
@@ -115,10 +125,8 @@ export class ProcessServer {
       // The leader is gone; make sure nothing it started outlives it.
       if (job.pid !== undefined) killTree(job.pid, "SIGKILL");
     }
-    const out = await readCapped(`${job.base}.o`, spec.keepStdout);
-    const err = await readCapped(`${job.base}.e`, 0);
-    void rm(`${job.base}.o`, { force: true });
-    void rm(`${job.base}.e`, { force: true });
+    const out = readCapped(`${job.base}.o`, spec.keepStdout);
+    const err = readCapped(`${job.base}.e`, 0);
     const tail = (out.tail + err.tail).slice(-TAIL_CHARS);
     const word0 = spec.shell ? "/bin/sh" : (spec.argv[0] ?? "");
     let result: ProcessOutcome;
@@ -197,32 +205,42 @@ function fail(error: StepError, tail: string): ProcessOutcome {
   return { ok: false, exitCode: null, signal: null, stdout: "", tail, error };
 }
 
-/** The whole file when it fits in `keep` bytes, else only its tail; `overflow` says which. */
-async function readCapped(
-  path: string,
-  keep: number,
-): Promise<{ text: string; tail: string; overflow: boolean }> {
-  let fh;
+/**
+ * The whole file when it fits in `keep` bytes, else only its tail; `overflow` says which. The file is
+ * deleted. Synchronous on purpose: these files are almost always tiny, and a dozen syscalls in a row cost
+ * tens of microseconds where the same calls through libuv's thread pool cost milliseconds of hand-offs per
+ * step (measured: `/bin/true` through the server 4.0 ms async, see bench `spawn`).
+ */
+function readCapped(path: string, keep: number): { text: string; tail: string; overflow: boolean } {
+  let fd: number;
   try {
-    fh = await open(path, "r");
+    fd = openSync(path, "r");
   } catch {
     return { text: "", tail: "", overflow: false };
   }
   try {
-    const { size } = await fh.stat();
+    const { size } = fstatSync(fd);
+    if (size === 0) return { text: "", tail: "", overflow: false };
     if (size <= Math.max(keep, TAIL_CHARS)) {
-      const text = (await fh.readFile()).toString();
+      const buf = Buffer.allocUnsafe(size);
+      const n = readSync(fd, buf, 0, size, 0);
+      const text = buf.toString("utf8", 0, n);
       return {
         text: size <= keep ? text : "",
         tail: text.slice(-TAIL_CHARS),
         overflow: size > keep && keep > 0,
       };
     }
-    const buf = Buffer.alloc(TAIL_CHARS);
-    await fh.read(buf, 0, TAIL_CHARS, size - TAIL_CHARS);
-    return { text: "", tail: buf.toString(), overflow: keep > 0 };
+    const buf = Buffer.allocUnsafe(TAIL_CHARS);
+    const n = readSync(fd, buf, 0, TAIL_CHARS, size - TAIL_CHARS);
+    return { text: "", tail: buf.toString("utf8", 0, n), overflow: keep > 0 };
   } finally {
-    await fh.close();
+    closeSync(fd);
+    try {
+      unlinkSync(path);
+    } catch {
+      // Already gone (the directory was removed on close).
+    }
   }
 }
 

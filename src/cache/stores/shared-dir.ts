@@ -28,7 +28,8 @@ export class SharedDirStore extends LocalDirStore implements RemoteStore {
     dir: string,
     private readonly options: { onWarning?: WarningSink } = {},
   ) {
-    super(dir);
+    // Calls on a network file system may block long: through the thread pool, never on the main thread.
+    super(dir, { blockingIO: "thread-pool" });
     this.description = `shared directory ${dir}`;
     this.location = `the shared cache directory ${dir}`;
   }
