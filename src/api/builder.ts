@@ -92,6 +92,8 @@ export interface ThreadModule<F extends Fn> {
  */
 export class FlowBuilder {
   private readonly steps: Step[] = [];
+  private lastFn: Fn | undefined;
+  private lastFnAction: StepAction | undefined;
   private readonly limits: Record<string, ModuleLimits> = {};
   private readonly pools: Record<string, number> = {};
 
@@ -102,7 +104,10 @@ export class FlowBuilder {
     ...args: Args<F>
   ): Handle<Awaited<ReturnType<F>>> {
     const settings = typeof idOrSettings === "string" ? { id: idOrSettings } : idOrSettings;
-    return this.add(settings, settings.module ?? (fn.name || settings.id), { kind: "function", fn }, args);
+    // Loops add many steps of one function: they share one action object (the IR never mutates it).
+    if (fn !== this.lastFn) this.lastFnAction = { kind: "function", fn };
+    this.lastFn = fn;
+    return this.add(settings, settings.module ?? (fn.name || settings.id), this.lastFnAction!, args);
   }
 
   /** A step whose function runs in a worker thread (for CPU-bound work). */
@@ -204,7 +209,7 @@ export class FlowBuilder {
     action: StepAction,
     args: readonly unknown[],
   ): Handle<any> {
-    return this.addStep(settings, module, action, args.map(toExpr));
+    return this.addStep(settings, module, action, args.length === 0 ? NO_INPUTS : args.map(toExpr));
   }
 
   private addStep(
@@ -245,7 +250,21 @@ function ms(v: string | number | undefined, what: string): number | undefined {
   return d;
 }
 
+/**
+ * Shared by every step without inputs or options: 100k no-op steps should not cost 200k empty objects
+ * (their allocation and garbage collection were a measurable part of the in-process overhead). The IR is
+ * never mutated after it is built; frozen so that a change would fail loudly.
+ */
+const NO_INPUTS: ValueExpr[] = Object.freeze([]) as unknown as ValueExpr[];
+const NO_OPTIONS: StepOptions = Object.freeze({});
+
 function stepOptions(s: StepSettings): StepOptions {
+  // A string id becomes `{ id }`: no option to read.
+  for (const k in s) if (k !== "id" && k !== "module") return readStepOptions(s);
+  return NO_OPTIONS;
+}
+
+function readStepOptions(s: StepSettings): StepOptions {
   const o: StepOptions = {};
   if (s.priority !== undefined)
     o.priority = typeof s.priority === "number" ? s.priority : PRIORITY_WORDS[s.priority];
