@@ -33,6 +33,21 @@ export function readWholeSync(fd: number, size: number): Buffer {
   return got === size ? buf : buf.subarray(0, got);
 }
 
+/** The digest of a file of any size, read with synchronous calls (in 1 MiB pieces beyond the limit). */
+export function digestFileSync(path: string): string {
+  const fd = openSync(path, "r");
+  try {
+    const st = fstatSync(fd);
+    if (st.size <= READ_WHOLE_LIMIT) return digestBytes(readWholeSync(fd, st.size));
+    const hash = createHash(DIGEST_ALGORITHM);
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) hash.update(buf.subarray(0, n));
+    return hash.digest("hex");
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function digestFile(path: string): Promise<string> {
   const fd = openSync(path, "r");
   try {

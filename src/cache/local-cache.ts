@@ -405,6 +405,21 @@ export class LocalCache implements StepCache {
   }
 
   /** @internal */
+  /**
+   * For the null-run snapshot: whether the content the cache hashed for this file (by its absolute path)
+   * is what it holds now, at stat `st` (see StatCache.confirms). A file changed during the run, after
+   * its step read it, must not be recorded as up to date.
+   */
+  confirmsContent(abs: string, st: Stats): boolean {
+    return this.stat.confirms(abs, st);
+  }
+
+  /** A lower bound of the time stamps any write starting now will get (the file system's clock). */
+  writeClock(): number {
+    const c = this.stat.clock();
+    return Math.min(c.fs, c.wall + 2000);
+  }
+
   warn(message: string): void {
     this.counters.warnings++;
     this.warnings.push(message);

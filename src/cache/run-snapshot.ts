@@ -1,8 +1,7 @@
 import { readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import type { Graph, StepId, ValueExpr } from "../graph/ir.js";
-import { digestBytes } from "./digest.js";
-import { projectOutputs } from "../engine/values.js";
+import type { StepId } from "../graph/ir.js";
+import type { SnapshotScope } from "./snapshot-scope.js";
 
 /**
  * The null-run fast path, as ninja does it: after a run in which every step succeeded, record what
@@ -16,30 +15,65 @@ import { projectOutputs } from "../engine/values.js";
  * Flows with TS modules, globs, maps or `cache: false` steps always take the normal path.
  */
 
-const FORMAT = 1;
-const FILE = "snapshot.json";
-/** A file modified this close to the snapshot may have changed within the same clock tick. */
+/**
+ * The record, as a small JSON header followed by binary sections, so that the null run reads 10,000
+ * files' stats without parsing a number or building an array per file:
+ *
+ *     "TRSN" | u32 format | u32 header length | header JSON | padding to 8 |
+ *     stats (Float64, STAT_FIELDS per file) | paths | step ids | flow file bytes
+ *
+ * Paths and step ids are UTF-8, separated by NUL. Numbers are in the machine's byte order: a record
+ * read on another architecture does not match, and the run takes the normal path.
+ */
+const FORMAT = 2;
+const FILE = "snapshot.bin";
+/** Where format 1 (JSON) lived; removed with the record so it does not linger. */
+const LEGACY_FILE = "snapshot.json";
+const MAGIC = "TRSN";
+/** A file modified this close to its stat may have changed again within the same clock tick. */
 const RACY_MS = 5;
+/** ino, size, mtimeMs, ctimeMs of each file. */
+const STAT_FIELDS = 4;
+/** Separates paths and step ids in their sections: the one character no path can hold. */
+const SEP = "\0";
 
 export interface SnapshotKey {
-  /** sha256 of the flow file's text. */
-  flowDigest: string;
+  /** The flow file's bytes: compared whole, cheaper than loading node:crypto to compare digests. */
+  flow: Buffer;
   /** The --input values as given. */
   inputs: Record<string, string>;
   /** Tributary's version: a new release must not trust an old record. */
   version: string;
 }
 
-interface SnapshotFile extends SnapshotKey {
-  format: number;
-  writtenAt: number;
+interface Header {
+  version: string;
+  inputs: Record<string, string>;
   /** Declared env vars and their values (null when unset) at the time of the run. */
   env: Record<string, string | null>;
-  /** [path, ino, size, mtimeMs, ctimeMs] of every input and output file, paths relative to the root. */
-  files: [string, number, number, number, number][];
-  steps: StepId[];
+  /**
+   * When the stats were taken (just before, so that the racy rule covers the whole stat loop, which
+   * takes a while for thousands of files).
+   */
+  statsFrom: number;
   /** The values of the flow's `out` steps. */
   outputs: Record<StepId, unknown>;
+  /** Byte lengths of the sections after the stats. */
+  pathBytes: number;
+  stepBytes: number;
+  flowBytes: number;
+  files: number;
+}
+
+interface SnapshotRecord {
+  header: Header;
+  /** [ino, size, mtimeMs, ctimeMs] of every input and output file, one after the other. */
+  stats: Float64Array;
+  /** Paths relative to the root (or absolute), NUL-separated. */
+  paths: string;
+  /** Step ids, NUL-separated. */
+  steps: string;
+  flow: Buffer;
 }
 
 export interface Snapshot {
@@ -47,72 +81,21 @@ export interface Snapshot {
   outputs: Record<StepId, unknown>;
 }
 
-export function flowDigest(text: string): string {
-  return digestBytes(text);
-}
-
-/** The files a snapshot would have to watch, or why this graph cannot have one. */
-export function snapshotScope(
-  graph: Graph,
-  root: string,
-): { files: string[]; env: string[] } | { reason: string } {
-  const files = new Set<string>();
-  const env = new Set<string>();
-  for (const step of graph.steps) {
-    const a = step.action;
-    if (a.kind !== "process") return { reason: `${step.id} is not a command` };
-    if (step.options.cache === false) return { reason: `${step.id} is not cached` };
-    for (const name of step.options.env ?? []) env.add(name);
-    for (const input of step.inputs) {
-      const why = literalFiles(input, files);
-      if (why) return { reason: `${step.id}: ${why}` };
-    }
-    try {
-      for (const o of projectOutputs(step, root)) files.add(o);
-    } catch (err) {
-      return { reason: (err as Error).message };
-    }
-  }
-  return { files: [...files], env: [...env] };
-}
-
-function literalFiles(e: ValueExpr, out: Set<string>): string | undefined {
-  switch (e.kind) {
-    case "file":
-      if (e.path.kind !== "lit" || typeof e.path.value !== "string") return "a computed file() path";
-      out.add(e.path.value);
-      return undefined;
-    case "glob":
-      return "glob() can match new files";
-    case "list":
-      for (const x of e.items) {
-        const why = literalFiles(x, out);
-        if (why) return why;
-      }
-      return undefined;
-    case "record":
-      for (const x of Object.values(e.fields)) {
-        const why = literalFiles(x, out);
-        if (why) return why;
-      }
-      return undefined;
-    case "concat":
-      for (const x of e.parts) {
-        const why = literalFiles(x, out);
-        if (why) return why;
-      }
-      return undefined;
-    default:
-      return undefined;
-  }
+/**
+ * What only the run's cache knows: a lower bound of the file system's clock taken before the run ended
+ * (`statsFrom`: any file written after it counts as racy), and whether a file still holds the content
+ * the run hashed (`confirms`, given its absolute path and current stat).
+ */
+export interface SnapshotGuard {
+  statsFrom: number;
+  confirms(abs: string, st: Stats): boolean;
 }
 
 const NOOP_FILE = "noop-run.json";
 
 /** Removes the record: done before every run that may change anything, so a crash leaves none. */
 export function dropSnapshot(stateDir: string): void {
-  rmSync(join(stateDir, FILE), { force: true });
-  rmSync(join(stateDir, NOOP_FILE), { force: true });
+  for (const f of [FILE, LEGACY_FILE, NOOP_FILE]) rmSync(join(stateDir, f), { force: true });
 }
 
 /** Notes that the last run was answered by the snapshot, for `explain`: every step was unchanged. */
@@ -128,48 +111,73 @@ export function markNoOpRun(stateDir: string): void {
 export function lastNoOpRun(stateDir: string): { at: string; steps: StepId[] } | undefined {
   try {
     const { at } = JSON.parse(readFileSync(join(stateDir, NOOP_FILE), "utf8")) as { at: string };
-    const { steps } = JSON.parse(readFileSync(join(stateDir, FILE), "utf8")) as SnapshotFile;
-    return { at, steps };
+    const record = readRecord(stateDir);
+    return record && { at, steps: splitList(record.steps) };
   } catch {
     return undefined;
   }
 }
 
-/** Records a run in which every step succeeded; quietly does nothing if the flow is out of scope. */
+/**
+ * Records a run in which every step succeeded, watching the files of `scope` (from snapshotScope); false
+ * when one of them cannot be read.
+ */
 export function writeSnapshot(
   stateDir: string,
   root: string,
   key: SnapshotKey,
-  graph: Graph,
+  scope: SnapshotScope,
+  stepIds: readonly StepId[],
   outputs: Record<StepId, unknown>,
   env: NodeJS.ProcessEnv,
+  guard: SnapshotGuard,
 ): boolean {
-  const scope = snapshotScope(graph, root);
-  if ("reason" in scope) return false;
-  const files: SnapshotFile["files"] = [];
-  for (const f of scope.files) {
-    let st: Stats;
-    try {
-      st = statSync(resolve(root, f));
-    } catch {
-      return false;
-    }
-    files.push([f, st.ino, st.size, st.mtimeMs, st.ctimeMs]);
-  }
-  const data: SnapshotFile = {
-    format: FORMAT,
-    ...key,
-    writtenAt: Date.now(),
+  // The earlier of the two clocks: file time stamps can lag the wall clock by a tick or more.
+  const statsFrom = Math.min(Date.now(), guard.statsFrom);
+  const stats = statAll(root, scope.files, guard.confirms);
+  if (!stats) return false;
+  const paths = scope.files.join(SEP);
+  const steps = stepIds.join(SEP);
+  const header: Header = {
+    version: key.version,
+    inputs: key.inputs,
     env: Object.fromEntries(scope.env.map((n) => [n, env[n] ?? null])),
-    files,
-    steps: graph.steps.map((s) => s.id),
+    statsFrom,
     outputs,
+    pathBytes: Buffer.byteLength(paths),
+    stepBytes: Buffer.byteLength(steps),
+    flowBytes: key.flow.byteLength,
+    files: scope.files.length,
   };
   const path = join(stateDir, FILE);
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(data));
+  writeFileSync(tmp, encodeRecord({ header, stats, paths, steps, flow: key.flow }));
   renameSync(tmp, path);
   return true;
+}
+
+/**
+ * The stats of `files` as the record keeps them; undefined if one cannot be read, or has content other
+ * than the cache hashed (it changed during the run, after its step read it).
+ */
+function statAll(
+  root: string,
+  files: readonly string[],
+  confirms: SnapshotGuard["confirms"],
+): Float64Array | undefined {
+  const stats = new Float64Array(files.length * STAT_FIELDS);
+  for (let i = 0; i < files.length; i++) {
+    const abs = resolve(root, files[i]!);
+    let st: Stats;
+    try {
+      st = statSync(abs);
+    } catch {
+      return undefined;
+    }
+    if (!confirms(abs, st)) return undefined;
+    stats.set([st.ino, st.size, st.mtimeMs, st.ctimeMs], i * STAT_FIELDS);
+  }
+  return stats;
 }
 
 /** The recorded run when nothing it depended on changed; undefined means: take the normal path. */
@@ -179,35 +187,120 @@ export function checkSnapshot(
   key: SnapshotKey,
   env: NodeJS.ProcessEnv,
 ): Snapshot | undefined {
-  let data: SnapshotFile;
-  try {
-    data = JSON.parse(readFileSync(join(stateDir, FILE), "utf8")) as SnapshotFile;
-  } catch {
-    return undefined;
-  }
-  if (
-    data.format !== FORMAT ||
-    data.flowDigest !== key.flowDigest ||
-    data.version !== key.version ||
-    !sameRecord(data.inputs, key.inputs)
-  ) {
-    return undefined;
-  }
-  for (const [name, value] of Object.entries(data.env)) if ((env[name] ?? null) !== value) return undefined;
-  const racyFrom = data.writtenAt - RACY_MS;
-  const base = root.endsWith("/") ? root : `${root}/`;
-  for (const [path, ino, size, mtimeMs, ctimeMs] of data.files) {
-    const st = statSync(isAbsolute(path) ? path : base + path, { throwIfNoEntry: false });
-    if (!st) return undefined;
-    if (st.ino !== ino || st.size !== size || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs)
-      return undefined;
-    if (st.mtimeMs >= racyFrom || st.ctimeMs >= racyFrom) return undefined;
-  }
-  return { steps: data.steps, outputs: data.outputs };
+  const record = readRecord(stateDir);
+  if (!record || !sameKey(record, key)) return undefined;
+  const { header } = record;
+  for (const [name, value] of Object.entries(header.env)) if ((env[name] ?? null) !== value) return undefined;
+  if (!filesUnchanged(record, root, header.statsFrom - RACY_MS)) return undefined;
+  return { steps: splitList(record.steps), outputs: header.outputs };
 }
 
-function sameRecord(a: Record<string, string>, b: Record<string, string>): boolean {
+function sameKey(record: SnapshotRecord, key: SnapshotKey): boolean {
+  return (
+    record.header.version === key.version &&
+    sameValues(record.header.inputs, key.inputs) &&
+    record.flow.equals(key.flow)
+  );
+}
+
+/**
+ * Whether every recorded file still has its recorded inode, size, mtime and ctime, with none of them
+ * modified at or after `racyFrom`: such a file may have changed again within the same clock tick
+ * without its stat showing it (git's racy-clean rule).
+ */
+function filesUnchanged(record: SnapshotRecord, root: string, racyFrom: number): boolean {
+  const { stats } = record;
+  // Paths relative to the working directory when it is the root: the kernel walks fewer components.
+  const base = root === process.cwd() ? "" : root.endsWith("/") ? root : `${root}/`;
+  let i = 0;
+  for (const path of splitList(record.paths)) {
+    const st = statSync(base === "" || isAbsolute(path) ? path : base + path, { throwIfNoEntry: false });
+    if (!st) return false;
+    if (
+      st.ino !== stats[i] ||
+      st.size !== stats[i + 1] ||
+      st.mtimeMs !== stats[i + 2] ||
+      st.ctimeMs !== stats[i + 3] ||
+      st.mtimeMs >= racyFrom ||
+      st.ctimeMs >= racyFrom
+    ) {
+      return false;
+    }
+    i += STAT_FIELDS;
+  }
+  return i === stats.length;
+}
+
+function splitList(text: string): string[] {
+  return text === "" ? [] : text.split(SEP);
+}
+
+function sameValues(a: Record<string, string>, b: Record<string, string>): boolean {
   const ka = Object.keys(a);
   if (ka.length !== Object.keys(b).length) return false;
   return ka.every((k) => a[k] === b[k]);
+}
+
+/** The record on disk, or undefined when there is none or it is not one this version can read. */
+function readRecord(stateDir: string): SnapshotRecord | undefined {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(join(stateDir, FILE));
+  } catch {
+    return undefined;
+  }
+  try {
+    return decodeRecord(buf);
+  } catch {
+    return undefined;
+  }
+}
+
+function encodeRecord(r: SnapshotRecord): Buffer {
+  const header = Buffer.from(JSON.stringify(r.header));
+  const statsAt = align8(12 + header.length);
+  const parts = [
+    Buffer.from(MAGIC, "latin1"),
+    u32(FORMAT),
+    u32(header.length),
+    header,
+    Buffer.alloc(statsAt - 12 - header.length),
+    Buffer.from(r.stats.buffer, r.stats.byteOffset, r.stats.byteLength),
+    Buffer.from(r.paths),
+    Buffer.from(r.steps),
+    r.flow,
+  ];
+  return Buffer.concat(parts);
+}
+
+/** Undefined for a record of another format; throws on one that is cut short or malformed. */
+function decodeRecord(buf: Buffer): SnapshotRecord | undefined {
+  if (buf.toString("latin1", 0, 4) !== MAGIC || buf.readUInt32LE(4) !== FORMAT) return undefined;
+  const headerEnd = 12 + buf.readUInt32LE(8);
+  const header = JSON.parse(buf.toString("utf8", 12, headerEnd)) as Header;
+  const statsAt = align8(headerEnd);
+  const pathsAt = statsAt + header.files * STAT_FIELDS * 8;
+  const stepsAt = pathsAt + header.pathBytes;
+  const flowAt = stepsAt + header.stepBytes;
+  if (flowAt + header.flowBytes !== buf.length) return undefined;
+  // Copied out: a Float64Array needs an 8-aligned offset, which the read buffer does not promise.
+  const stats = new Float64Array(header.files * STAT_FIELDS);
+  new Uint8Array(stats.buffer).set(buf.subarray(statsAt, pathsAt));
+  return {
+    header,
+    stats,
+    paths: buf.toString("utf8", pathsAt, stepsAt),
+    steps: buf.toString("utf8", stepsAt, flowAt),
+    flow: buf.subarray(flowAt),
+  };
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
 }

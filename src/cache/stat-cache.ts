@@ -13,7 +13,7 @@ import { open, rename, unlink, writeFile } from "node:fs/promises";
 import { endianness } from "node:os";
 import { dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
-import { DIGEST_ALGORITHM, READ_WHOLE_LIMIT, readWholeSync } from "./digest.js";
+import { DIGEST_ALGORITHM, digestFileSync, READ_WHOLE_LIMIT, readWholeSync } from "./digest.js";
 import { tempName } from "./layout.js";
 
 /**
@@ -155,6 +155,32 @@ export class StatCache {
       return this.digests.toString("hex", i * 32, i * 32 + 32);
     }
     return undefined;
+  }
+
+  /**
+   * Whether the digest this cache holds for a file is of the content the file has now (`st`: its stat
+   * now). Trusted entries answer by their stat alone; a racy one (hashed within the clock tick of its
+   * last write, so a rewrite in that tick would not show in the stat) by reading the file again. False
+   * when the file changed since it was hashed, or was never hashed in this process or an earlier one.
+   */
+  confirms(abs: string, st: Stats): boolean {
+    if (this.known(abs, st) !== undefined) return true;
+    const e = this.entries.get(abs);
+    if (
+      e === undefined ||
+      e.mtime !== st.mtimeMs ||
+      e.ctime !== st.ctimeMs ||
+      e.size !== st.size ||
+      e.ino !== st.ino ||
+      e.dev !== st.dev
+    ) {
+      return false;
+    }
+    try {
+      return digestFileSync(abs) === e.digest;
+    } catch {
+      return false;
+    }
   }
 
   /**

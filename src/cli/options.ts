@@ -1,9 +1,8 @@
 import { Option } from "commander";
-import { CliError } from "./exit-codes.js";
 
 /**
- * Options and argument parsing shared by the commands. Kept free of engine imports: `--help` and
- * argument errors must not pay for loading the engine, the language or the cache.
+ * Options shared by the commands. Kept free of engine imports: `--help` and argument errors must not
+ * pay for loading the engine, the language or the cache. Their values are checked in option-values.ts.
  */
 
 export function inputOption(): Option {
@@ -62,26 +61,4 @@ export function remoteCacheOptions(): Option[] {
       "fail the run when the remote cache cannot be reached or an upload fails (default: a warning)",
     ),
   ];
-}
-
-export function parseJobs(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new CliError(
-      `-j needs a whole number of at least 1, got "${value}" (use -j 1 to run one step at a time)`,
-    );
-  }
-  return n;
-}
-
-/** Parses `--input k=v` pairs. */
-export function parseInputs(pairs: readonly string[] = []): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of pairs) {
-    const eq = p.indexOf("=");
-    if (eq <= 0) throw new CliError(`--input needs name=value, got "${p}"`);
-    out[p.slice(0, eq)] = p.slice(eq + 1);
-  }
-  return out;
 }

@@ -1,4 +1,4 @@
-import type { StepCache } from "../engine/cache-port.js";
+import type { LocalCache } from "../cache/local-cache.js";
 import type { TransferOutputs } from "../executors/remote/protocol.js";
 import { CliError, EXIT } from "./exit-codes.js";
 import type { CacheFlags } from "./options.js";
@@ -6,7 +6,7 @@ import type { CacheFlags } from "./options.js";
 export type { CacheFlags };
 
 export interface ProjectCache {
-  stepCache: StepCache;
+  stepCache: LocalCache;
   /**
    * Flushes the index, stat cache and explain data, then waits for uploads to the remote cache; call it
    * after every run, also a cancelled one.

@@ -5,13 +5,22 @@
  */
 import type { EngineEvent } from "../engine/events.js";
 import { colorEnabled, makeColors } from "./ansi.js";
+import { reporterTarget, type ChooseReporterOptions, type ReporterKind } from "./choose.js";
 import { JsonLinesReporter } from "./json-lines.js";
 import { PlainReporter } from "./plain.js";
 import { createQuietReporter } from "./summary.js";
 import { TtyReporter } from "./tty.js";
-import type { OutputStream, Reporter } from "./types.js";
+import type { Reporter } from "./types.js";
 
 export type { Reporter, OutputStream } from "./types.js";
+export {
+  loadReporter,
+  reporterKind,
+  reporterTarget,
+  type ChooseReporterOptions,
+  type ReporterKind,
+  type ReporterTarget,
+} from "./choose.js";
 export {
   colorEnabled,
   makeColors,
@@ -56,44 +65,9 @@ export {
   type TraceEvent,
 } from "./chrome-trace.js";
 
-export type ReporterKind = "json" | "quiet" | "tty" | "plain";
-
-export interface ChooseReporterOptions {
-  json?: boolean;
-  quiet?: boolean;
-  verbose?: boolean;
-  /** Whether the output is a terminal; default the stream's `isTTY`. */
-  isTTY?: boolean;
-  /** For CI, NO_COLOR, FORCE_COLOR and TERM; default process.env. */
-  env?: NodeJS.ProcessEnv;
-  /** Where to write; default process.stdout for JSON lines, process.stderr for everything else. */
-  stream?: OutputStream;
-  columns?: number;
-  rows?: number;
-}
-
-/** A truthy environment flag: set, and not empty, `0` or `false`. */
-function flag(v: string | undefined): boolean {
-  return v !== undefined && v !== "" && v !== "0" && v.toLowerCase() !== "false";
-}
-
-/**
- * `--json` → JSON lines; `--quiet` → failures and summary only; a terminal (not under `CI`, not
- * `TERM=dumb`) → the live view; anything else (pipes, logs, CI) → plain lines.
- */
-export function reporterKind(o: Omit<ChooseReporterOptions, "stream"> & { isTTY: boolean }): ReporterKind {
-  const env = o.env ?? process.env;
-  if (o.json) return "json";
-  if (o.quiet) return "quiet";
-  if (o.isTTY && !flag(env.CI) && env.TERM !== "dumb") return "tty";
-  return "plain";
-}
-
+/** The reporter for these options (see reporterKind). `loadReporter` does the same, loading only it. */
 export function chooseReporter(o: ChooseReporterOptions = {}): Reporter & { kind: ReporterKind } {
-  const env = o.env ?? process.env;
-  const stream = o.stream ?? (o.json ? process.stdout : process.stderr);
-  const isTTY = o.isTTY ?? stream.isTTY === true;
-  const kind = reporterKind({ ...o, env, isTTY });
+  const { kind, stream, env, isTTY } = reporterTarget(o);
   const colors = makeColors(kind !== "json" && colorEnabled({ env, isTTY }));
   let r: Reporter;
   switch (kind) {

@@ -149,6 +149,37 @@ describe("incremental runs through the CLI", () => {
     expect(explain.stdout).toMatch(/copy: restored — nothing any step depends on changed/);
   });
 
+  it("an input edited during the run, after its step read it, is rebuilt by the next run", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "in.txt"), "one\n");
+    writeFileSync(
+      join(dir, "pipeline.flow"),
+      [
+        'copy = sh("cat ${file("in.txt")} > ${output("out/copy.txt")}")',
+        // Reads in.txt too (so it reruns), writes no file (so the run ends with no racy output).
+        'slow = sh("sleep 1 && echo ${file("in.txt")}")',
+      ].join("\n") + "\n",
+    );
+    expect((await cli(["run"], { cwd: dir })).code).toBe(0);
+    writeFileSync(join(dir, "in.txt"), "two\n");
+    const during = cli(["run"], { cwd: dir });
+    // copy has rerun with "two" while slow still sleeps: now the input changes again.
+    expect(
+      await eventually(() => {
+        try {
+          return readFileSync(join(dir, "out/copy.txt"), "utf8") === "two\n";
+        } catch {
+          return false;
+        }
+      }),
+    ).toBe(true);
+    writeFileSync(join(dir, "in.txt"), "three\n");
+    expect((await during).code).toBe(0);
+    // That run must not record in.txt as up to date: the next one copies "three".
+    expect((await cli(["run"], { cwd: dir })).code).toBe(0);
+    expect(readFileSync(join(dir, "out/copy.txt"), "utf8")).toBe("three\n");
+  });
+
   it("kill -9 of the CLI mid-run: the next run reuses every step that had finished", async () => {
     const dir = tempDir();
     const lines = [];

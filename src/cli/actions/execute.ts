@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { dropSnapshot, writeSnapshot, type SnapshotKey } from "../../cache/run-snapshot.js";
+import { snapshotScope } from "../../cache/snapshot-scope.js";
 import { DurationHistory } from "../../engine/history.js";
 import { runGraph } from "../../engine/run.js";
 import type { Reporter } from "../../reporters/index.js";
@@ -86,19 +87,24 @@ export async function runFlow(req: RunRequest): Promise<number> {
     reporter.close();
     reporting = false;
     if (history.record(result.steps)) await history.save();
+    // Taken before anything is stat'ed for the snapshot: a write after it is racy (see run-snapshot.ts).
+    const statsFrom = cache && result.ok ? cache.stepCache.writeClock() : 0;
     if (cache && result.ok) {
       await cache.close();
     }
     // A run whose required remote cache failed must not be skipped next time as a no-op.
     if (cache && result.ok && cache.remoteProblems().length === 0) {
-      writeSnapshot(
-        stateDir,
-        root,
-        key,
-        flow.graph,
-        flow.graph.outputs?.length ? result.outputs : {},
-        process.env,
-      );
+      const scope = snapshotScope(flow.graph, root);
+      // Flows whose work is not all described by data (see snapshotScope) get no record.
+      if (!("reason" in scope)) {
+        const outputs = flow.graph.outputs?.length ? result.outputs : {};
+        const stepIds = flow.graph.steps.map((s) => s.id);
+        const local = cache.stepCache;
+        writeSnapshot(stateDir, root, key, scope, stepIds, outputs, process.env, {
+          statsFrom,
+          confirms: (abs, st) => local.confirmsContent(abs, st),
+        });
+      }
     }
     printOutputs(
       result.ok ? result.outputs : undefined,

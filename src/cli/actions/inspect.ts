@@ -1,7 +1,7 @@
 import { renderGraph, type GraphFormat } from "../../graph/render.js";
 import { EXIT } from "../exit-codes.js";
 import { loadFlow } from "../load-flow.js";
-import { parseInputs } from "../options.js";
+import { parseInputs } from "../option-values.js";
 import { stderrColor } from "./color.js";
 
 export async function checkCommand(file: string | undefined, flags: { input?: string[] }): Promise<number> {

@@ -9,7 +9,7 @@ import type { ScheduleMode } from "../../engine/scheduler.js";
 import type { PlanFlags } from "../commands/plan.js";
 import { EXIT } from "../exit-codes.js";
 import { loadFlow, type LoadedFlow } from "../load-flow.js";
-import { parseInputs, parseJobs } from "../options.js";
+import { parseInputs, parseJobs } from "../option-values.js";
 import { openProjectCache } from "../project-cache.js";
 import { stderrColor } from "./color.js";
 

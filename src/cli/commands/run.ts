@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { ScheduleMode } from "../../engine/scheduler.js";
 import { cacheOptions, inputOption, jobsOption, scheduleOption, type CacheFlags } from "../options.js";
+import { runFlagsOf, type RawRunFlags } from "../run-args.js";
 
 export interface RunFlags extends CacheFlags {
   input?: string[];
@@ -36,8 +37,8 @@ export function registerRun(program: Command): void {
     )
     .option("--queue <name>", "with --remote: the workers' queue (default tributary)");
   for (const o of cacheOptions()) cmd.addOption(o);
-  cmd.action(async (file: string | undefined, flags: RunFlags & { parallel?: string }) => {
+  cmd.action(async (file: string | undefined, flags: RawRunFlags) => {
     const { runCommand } = await import("../actions/run.js");
-    process.exitCode = await runCommand(file, { ...flags, jobs: flags.jobs ?? flags.parallel });
+    process.exitCode = await runCommand(file, runFlagsOf(flags));
   });
 }
