@@ -71,6 +71,28 @@ function version(cmd: string, args: string[]): string {
   return r.status === 0 ? r.stdout.split("\n")[0]!.trim() : "not found";
 }
 
+/** Median wall time of `node -e 0` over 5 runs, ms, in `env`. */
+function nodeStartMs(env: NodeJS.ProcessEnv): number {
+  const times: number[] = [];
+  for (let k = 0; k < 5; k++) {
+    const t0 = performance.now();
+    spawnSync(process.execPath, ["-e", "0"], { env });
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[2]!;
+}
+
+/**
+ * Node's own start-up, which every `tributary` command pays: worth knowing when reading the CLI rows.
+ * NODE_EXTRA_CA_CERTS (set in some sandboxes) makes every Node process load certificates first.
+ */
+function nodeStartup(): string {
+  const here = `\`node -e 0\` takes ${nodeStartMs(process.env).toFixed(0)} ms here`;
+  if (process.env.NODE_EXTRA_CA_CERTS === undefined) return `${here}.`;
+  const { NODE_EXTRA_CA_CERTS: _, ...without } = process.env;
+  return `${here} (${nodeStartMs(without).toFixed(0)} ms without the NODE_EXTRA_CA_CERTS this environment sets; the CLI rows below run with it).`;
+}
+
 const load = (): string =>
   loadavg()
     .map((l) => l.toFixed(2))
@@ -112,7 +134,7 @@ async function main(): Promise<void> {
       `ninja ${version("ninja", ["--version"])}; ${version("xargs", ["--version"])}. ` +
       `Load average at start ${load()} (1/5/15 min; the machine is shared, compare ratios within a table). ` +
       `Mode: ${values.quick ? "--quick" : "default"}${reps ? `, --reps ${reps}` : ""}. Sections: ${only.join(", ")}. ` +
-      `Tools for W2-W4: ${options.tools.map((t) => t.name).join(", ")}.\n`,
+      `Tools for W2-W4: ${options.tools.map((t) => t.name).join(", ")}. ${nodeStartup()}\n`,
   );
   const took: string[] = [];
   let failed = 0;
