@@ -122,7 +122,8 @@ export function formatSummary(result: RunResult, opts: SummaryOptions = {}): str
   out.push(`${head}  ${counts}  ${c.dim("in")} ${c.bold(formatDuration(s.wallMs))}`);
 
   const facts: string[] = [];
-  if (s.criticalPath.length > 0) {
+  // A run in which everything was restored has no path worth naming (every step took 0 ms).
+  if (s.criticalPath.length > 0 && s.criticalPathMs > 0) {
     facts.push(`critical path ${formatDuration(s.criticalPathMs)}: ${formatChain(s.criticalPath)}`);
   }
   if (s.workMs > 0 && s.wallMs > 0) {
