@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import {
+  accessSync,
   closeSync,
+  constants,
   existsSync,
   fstatSync,
   mkdtempSync,
@@ -9,10 +11,11 @@ import {
   readFileSync,
   readSync,
   rmSync,
+  statSync,
   unlinkSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join, resolve as resolvePath } from "node:path";
 import { createInterface } from "node:readline";
 import type { StepError } from "../engine/result.js";
 import type { ProcessOutcome, ProcessSpec } from "./child-process.js";
@@ -71,11 +74,21 @@ export class ProcessServer {
         resolve(fail({ kind: "cancelled", message: "cancelled before it started" }, ""));
         return;
       }
+      let words: string[];
+      if (spec.shell) {
+        words = ["/bin/sh", "-c", spec.argv[0] ?? ""];
+      } else {
+        const program = programPath(spec);
+        if (program === undefined) {
+          resolve(fail({ kind: "spawn", message: `command not found: ${spec.argv[0] ?? ""}` }, ""));
+          return;
+        }
+        words = [program, ...spec.argv.slice(1)];
+      }
       const id = String(this.nextId++);
       const base = join(this.dir, id);
       const job: Job = { id, base, spec, resolve };
       this.jobs.set(id, job);
-      const words = spec.shell ? ["/bin/sh", "-c", spec.argv[0] ?? ""] : spec.argv;
       const assignments = Object.entries(spec.extraEnv ?? {}).map(([k, v]) => `${k}=${shellQuote(v)} `);
       const cmd = assignments.join("") + words.map(shellQuote).join(" ");
       // cd in the job's own subshell; status 200 marks a missing working directory.
@@ -181,6 +194,37 @@ interface Job {
   killTimer?: NodeJS.Timeout;
   onAbort?: () => void;
 }
+
+/**
+ * argv[0] as a path, looked up on PATH as execvp does (an empty entry is the working directory). The job
+ * shell must be given a path: given a bare name it would run its own builtin of that name if it has one
+ * (`echo`, `printf`, `test`, `kill`...), which behaves unlike the program a direct spawn runs.
+ * Undefined when there is no such program. Found paths are remembered per PATH.
+ */
+function programPath(spec: ProcessSpec): string | undefined {
+  const name = spec.argv[0] ?? "";
+  if (name.includes("/")) return name;
+  if (name === "") return undefined;
+  const path = spec.extraEnv?.PATH ?? spec.env.PATH ?? "/usr/local/bin:/usr/bin:/bin";
+  const key = `${path}\0${name}`;
+  const known = foundPrograms.get(key);
+  if (known !== undefined) return known;
+  for (const dir of path.split(":")) {
+    const candidate = resolvePath(spec.cwd, dir === "" ? "." : dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (!statSync(candidate).isFile()) continue;
+    } catch {
+      continue;
+    }
+    // Relative PATH entries depend on the working directory: not remembered.
+    if (isAbsolute(dir)) foundPrograms.set(key, candidate);
+    return candidate;
+  }
+  return undefined;
+}
+
+const foundPrograms = new Map<string, string>();
 
 const TAIL_CHARS = 16 * 1024;
 const SHELL = existsSync("/bin/dash") ? "/bin/dash" : "/bin/sh";

@@ -32,6 +32,14 @@ describe.each(["auto", "direct"] as const)("child-process executor (spawn: %s)",
     expect(r.outputs.words).toBe(`hello|a; echo INJECTED|${root}`);
   });
 
+  it("runs the program argv names, never a shell builtin of the same name", async () => {
+    const t = flow();
+    // coreutils echo takes -e as an option; dash's builtin echo would print it.
+    t.exec("echo", ["echo", "-e", "x"]);
+    const r = await t.run(undefined, { root: tempDir(), spawn });
+    expect(r.outputs.echo).toBe("x");
+  });
+
   it("passes a file output on to the next command and streams output as events", async () => {
     const root = tempDir();
     const t = flow();
