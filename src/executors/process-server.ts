@@ -22,37 +22,29 @@ import type { ProcessOutcome, ProcessSpec } from "./child-process.js";
 import { shellQuote } from "../engine/values.js";
 
 /**
- * Starts step processes through a small, long-lived shell instead of forking Node itself.
+ * Starts step processes through small, long-lived shells instead of forking Node itself.
  *
  * Why: fork() copies the parent's page tables, so its cost grows with the parent's memory. Forking a
  * Node process that holds a large graph costs several milliseconds per step (measured: ~6 ms for a
  * 100 MB parent against ~1 ms for a 1 MB one), while a shell of a few hundred kilobytes forks in well
- * under a millisecond. The shell reads one job per line, starts it in the background, and reports its
- * pid and exit status on a separate pipe. Output goes to files that are read once the job is done, so
- * nothing is streamed live: runs that want live output use the direct executor.
+ * under a millisecond. Each job shell runs one job at a time: it reads a line, starts the command (one
+ * fork), reports its pid, waits for it and reports its exit status on a separate pipe. There are as many
+ * shells as jobs have run at once. (One shell for all jobs needed a second fork per job, a subshell to
+ * wait in: ~0.2 ms more per job.) Output goes to files that are read once the job is done, so nothing is
+ * streamed live: runs that want live output use the direct executor.
  *
  * Linux only (a job's process tree is found through /proc to stop it); elsewhere the direct executor
  * is used.
  */
 export class ProcessServer {
-  private readonly shell: ChildProcess;
   private readonly dir: string;
-  private readonly jobs = new Map<string, Job>();
+  private readonly idle: JobShell[] = [];
+  private readonly busy = new Set<JobShell>();
   private nextId = 0;
-  private dead: string | undefined;
+  private closed = false;
 
-  constructor(env: NodeJS.ProcessEnv) {
+  constructor(private readonly env: NodeJS.ProcessEnv) {
     this.dir = mkdtempSync(join(tmpdir(), "tributary-jobs-"));
-    this.shell = spawn(SHELL, ["-c", 'while IFS= read -r line; do eval "$line"; done'], {
-      env,
-      stdio: ["pipe", "ignore", "ignore", "pipe"],
-    });
-    this.shell.on("error", (err) => this.die(`cannot start ${SHELL}: ${err.message}`));
-    this.shell.on("exit", (code, sig) => this.die(`the job shell exited (${sig ?? code})`));
-    // A closed stdin while we write means the shell is gone; the exit handler reports it.
-    this.shell.stdin!.on("error", () => {});
-    const lines = createInterface({ input: this.shell.stdio[3] as NodeJS.ReadableStream });
-    lines.on("line", (line) => this.onLine(line));
   }
 
   /** Whether this spec can go through the server (the protocol is one line per job). */
@@ -66,10 +58,6 @@ export class ProcessServer {
 
   run(spec: ProcessSpec): Promise<ProcessOutcome> {
     return new Promise((resolve) => {
-      if (this.dead) {
-        resolve(fail({ kind: "infra", message: this.dead }, ""));
-        return;
-      }
       if (spec.signal?.aborted) {
         resolve(fail({ kind: "cancelled", message: "cancelled before it started" }, ""));
         return;
@@ -88,35 +76,79 @@ export class ProcessServer {
       const id = String(this.nextId++);
       const base = join(this.dir, id);
       const job: Job = { id, base, spec, resolve };
-      this.jobs.set(id, job);
       const assignments = Object.entries(spec.extraEnv ?? {}).map(([k, v]) => `${k}=${shellQuote(v)} `);
       const cmd = assignments.join("") + words.map(shellQuote).join(" ");
-      // cd in the job's own subshell; status 200 marks a missing working directory.
+      // Status 200 marks a missing working directory. The job's stdin is /dev/null and fd 3, the status
+      // pipe, is closed for it, so no command can read the next job or forge a status.
       const line =
-        `{ cd ${shellQuote(spec.cwd)} 2>/dev/null || { echo "x ${id} 200" >&3; exit; }; ` +
-        `${cmd} </dev/null >${base}.o 2>${base}.e & p=$!; echo "s ${id} $p" >&3; wait $p; echo "x ${id} $?" >&3; } &\n`;
+        `if cd ${shellQuote(spec.cwd)} 2>/dev/null; then ` +
+        `${cmd} </dev/null >${base}.o 2>${base}.e 3>&- & p=$!; echo "s ${id} $p" >&3; wait $p; s=$?; ` +
+        `else s=200; fi; echo "x ${id} $s" >&3\n`;
       spec.signal?.addEventListener("abort", (job.onAbort = () => this.abort(job)), { once: true });
-      this.shell.stdin!.write(line);
+      const shell = this.idle.pop() ?? this.startShell();
+      shell.job = job;
+      this.busy.add(shell);
+      shell.proc.stdin!.write(line);
     });
   }
 
   close(): void {
-    this.shell.stdin!.end();
-    for (const job of this.jobs.values()) this.abort(job);
+    this.closed = true;
+    for (const shell of [...this.idle, ...this.busy]) {
+      shell.proc.stdin!.end();
+      if (shell.job) this.abort(shell.job);
+    }
+    this.idle.length = 0;
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private onLine(line: string): void {
+  private startShell(): JobShell {
+    const proc = spawn(SHELL, ["-c", 'while IFS= read -r line; do eval "$line"; done'], {
+      env: this.env,
+      stdio: ["pipe", "ignore", "ignore", "pipe"],
+    });
+    const shell: JobShell = { proc };
+    proc.on("error", (err) => this.lost(shell, `cannot start ${SHELL}: ${err.message}`));
+    proc.on("exit", (code, sig) => this.lost(shell, `the job shell exited (${sig ?? code})`));
+    // A closed stdin while we write means the shell is gone; the exit handler reports it.
+    proc.stdin!.on("error", () => {});
+    const lines = createInterface({ input: proc.stdio[3] as NodeJS.ReadableStream });
+    lines.on("line", (line) => this.onLine(shell, line));
+    return shell;
+  }
+
+  private onLine(shell: JobShell, line: string): void {
     const [kind, id, value] = line.split(" ");
-    const job = this.jobs.get(id!);
-    if (!job) return;
+    const job = shell.job;
+    if (!job || job.id !== id) return;
     if (kind === "s") {
       job.pid = Number(value);
       if (job.killedFor) killTree(job.pid, "SIGTERM");
     } else if (kind === "x") {
-      this.jobs.delete(job.id);
+      shell.job = undefined;
+      this.busy.delete(shell);
+      if (!this.closed) this.idle.push(shell);
       this.finish(job, Number(value));
     }
+  }
+
+  /** A shell died (a job killed it, or it could not start): its job fails; later jobs get a new shell. */
+  private lost(shell: JobShell, message: string): void {
+    this.busy.delete(shell);
+    const i = this.idle.indexOf(shell);
+    if (i >= 0) this.idle.splice(i, 1);
+    const job = shell.job;
+    shell.job = undefined;
+    if (!job) return;
+    if (job.onAbort) job.spec.signal?.removeEventListener("abort", job.onAbort);
+    if (job.killTimer) clearTimeout(job.killTimer);
+    // Nobody waits for the command any more: stop it rather than leave it running unseen.
+    const pid = job.pid;
+    if (pid !== undefined) {
+      killTree(pid, "SIGTERM");
+      setTimeout(() => killTree(pid, "SIGKILL"), job.spec.killGraceMs ?? 2000).unref();
+    }
+    job.resolve(fail({ kind: "infra", message: `${message} while ${job.spec.argv[0]} ran` }, ""));
   }
 
   private abort(job: Job): void {
@@ -173,15 +205,12 @@ export class ProcessServer {
     // Output is not streamed through the server; hand it over in one piece at the end.
     job.resolve(result);
   }
+}
 
-  private die(message: string): void {
-    if (this.dead) return;
-    this.dead = message;
-    for (const job of this.jobs.values()) {
-      job.resolve(fail({ kind: "infra", message: `${message} while ${job.spec.argv[0]} ran` }, ""));
-    }
-    this.jobs.clear();
-  }
+interface JobShell {
+  proc: ChildProcess;
+  /** The job it runs now. */
+  job?: Job;
 }
 
 interface Job {

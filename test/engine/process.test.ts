@@ -121,3 +121,36 @@ describe.each(["auto", "direct"] as const)("child-process executor (spawn: %s)",
     expect(r.steps[0]!.error!.message).toBe("exited 0 but did not write its declared output never.txt");
   });
 });
+
+describe("the job shells (spawn: auto)", () => {
+  it("a step that kills its job shell fails alone, its command is stopped, and later steps run", async () => {
+    const t = flow();
+    const nap = uniqueSleep();
+    // $PPID of this sh is the job shell; the sleep would outlive it if nobody stopped it.
+    const killer = t.sh("killer")`sleep ${nap} & sleep 0.2; kill -9 $PPID; wait`;
+    t.sh("after")`echo fine ${killer}`;
+    t.sh("independent")`sleep 0.4; echo ok`;
+    const r = await t.run(undefined, { root: tempDir(), concurrency: 2, killGraceMs: 200 });
+    const byId = Object.fromEntries(r.steps.map((s) => [s.id, s]));
+    expect(byId.killer!.status).toBe("failed");
+    expect(byId.killer!.error).toMatchObject({
+      kind: "infra",
+      message: expect.stringMatching(/job shell exited/),
+    });
+    expect(byId.after!.status).toBe("blocked");
+    expect(byId.independent!.status).toBe("ok");
+    expect(r.outputs.independent).toBe("ok");
+    expect(await eventually(() => processesMatching(nap).length === 0)).toBe(true);
+  });
+
+  it("runs as many jobs at once as asked, each in its own shell", async () => {
+    const t = flow();
+    for (let i = 0; i < 4; i++) t.sh(`s${i}`)`sleep 0.3; echo ${String(i)}`;
+    const r = await t.run(undefined, { root: tempDir(), concurrency: 4 });
+    expect(r.ok).toBe(true);
+    // All four were running at the same moment: each started before any ended.
+    const lastStart = Math.max(...r.steps.map((s) => s.startMs!));
+    const firstEnd = Math.min(...r.steps.map((s) => s.endMs!));
+    expect(lastStart).toBeLessThan(firstEnd);
+  });
+});
