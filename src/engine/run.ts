@@ -597,8 +597,12 @@ class Run {
     this.partialValues.set(i, { ok, failed });
     t.startMs[i] = t.startMs[i] || this.now();
     if (failed.length === 0) return this.complete(i, "ok", { value: ok });
+    // The list did not fail by itself: it is blocked by its first failed item (one bad item counts as
+    // one failure in the summary), and its consumers are blocked by it unless they take partial results.
+    const cause = this.steps[m.first + failed[0]!.index]!.id;
     this.complete(i, "failed", {
-      error: { kind: "threw", message: `${failed.length} of ${m.count} items failed` },
+      error: { kind: "input", message: `blocked: ${failed.length} of ${m.count} items failed (${cause})` },
+      blockedBy: cause,
     });
   }
 
@@ -686,12 +690,13 @@ class Run {
   private complete(
     i: number,
     outcome: "ok" | "failed" | "cancelled",
-    r: { value?: unknown; error?: StepError; cached?: boolean },
+    r: { value?: unknown; error?: StepError; cached?: boolean; blockedBy?: StepId },
   ): void {
     const step = this.steps[i]!;
     this.live[i] = undefined;
     const endMs = this.now();
-    this.table.finish(i, outcome, endMs, r.value, r.error, r.cached);
+    if (r.blockedBy !== undefined) this.table.skip(i, "blocked", endMs, r.error!, r.blockedBy);
+    else this.table.finish(i, outcome, endMs, r.value, r.error, r.cached);
     if (this.bus.active) this.bus.emit({ type: "step-end", t: endMs, result: this.table.result(i, step)! });
     const blocked = this.scheduler.finish(i, outcome);
     for (const b of blocked) this.record(b, "blocked", step.id);

@@ -219,7 +219,9 @@ describe("map", () => {
     const s = byId((await t.run(undefined, { concurrency: 1 })).steps);
     expect(s["judged[1]"].status).toBe("failed");
     expect(s["judged[0]"].status).toBe("ok");
-    expect(s.judged.error.message).toBe("1 of 3 items failed");
+    // The list itself did not fail: it is blocked by its failed item, so one bad item counts once.
+    expect(s.judged).toMatchObject({ status: "blocked", blockedBy: "judged[1]" });
+    expect(s.judged.error.message).toBe("blocked: 1 of 3 items failed (judged[1])");
     expect(s.strict).toMatchObject({ status: "blocked", blockedBy: "judged" });
     expect(s.lenient.status).toBe("ok");
     expect(s.lenient.value).toEqual({
