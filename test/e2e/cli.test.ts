@@ -48,6 +48,26 @@ describe("tributary run on the examples", () => {
 });
 
 describe("exit codes and errors", () => {
+  it("--trace writes a Chrome/Perfetto trace of the run, also of one where everything is cached", async () => {
+    const dir = copyExample("make");
+    const ids = ["hello_o", "world_o", "app", "greeting", "summary"];
+    /** Names of the trace's events of kind `ph` (X: a slice of time, i: an instant). */
+    const events = (file: string, ph: string) => {
+      const trace = JSON.parse(readFileSync(join(dir, file), "utf8")) as {
+        traceEvents: { name: string; ph: string }[];
+      };
+      return trace.traceEvents.filter((e) => e.ph === ph).map((e) => e.name);
+    };
+    expect((await cli(["run", "--trace", "trace.json"], { cwd: dir })).code).toBe(0);
+    for (const id of ids) expect(events("trace.json", "X").some((n) => n.startsWith(id))).toBe(true);
+    // A second run restores everything: each step is an instant marked cached.
+    expect((await cli(["run", "--trace", "again.json"], { cwd: dir })).code).toBe(0);
+    expect(events("again.json", "i").sort()).toEqual(ids.map((id) => `${id} (cached)`).sort());
+    const bad = await cli(["run", "--trace", "no/such/dir/t.json"], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--trace: cannot write no\/such\/dir\/t.json/);
+  });
+
   it("an invalid flow: every error at once with file:line:col and a caret, exit 2", async () => {
     const dir = copyExample("profile");
     writeFileSync(

@@ -1,12 +1,13 @@
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { dropSnapshot, writeSnapshot, type SnapshotKey } from "../../cache/run-snapshot.js";
 import { snapshotScope } from "../../cache/snapshot-scope.js";
 import { DurationHistory } from "../../engine/history.js";
 import { runGraph } from "../../engine/run.js";
+import { ChromeTraceRecorder } from "../../reporters/chrome-trace.js";
 import type { Reporter } from "../../reporters/index.js";
 import type { RunFlags } from "../commands/run.js";
-import { EXIT } from "../exit-codes.js";
+import { CliError, EXIT } from "../exit-codes.js";
 import { loadFlow } from "../load-flow.js";
 import { printOutputs } from "../output.js";
 import { openProjectCache } from "../project-cache.js";
@@ -31,6 +32,8 @@ export async function runFlow(req: RunRequest): Promise<number> {
   const { fileArg, file, root, source, stateDir, inputs, concurrency, flags, reporter, key } = req;
   const flow = await loadFlow(fileArg, inputs, stderrColor(), { file, source });
   if (flow.warnings) process.stderr.write(`${flow.warnings}\n`);
+  // Named from where the command ran, before the working directory becomes the project root.
+  const traceFile = flags.trace === undefined ? undefined : resolve(flags.trace);
   // Steps see the project root as their working directory, whatever directory the command ran from.
   process.chdir(root);
   mkdirSync(stateDir, { recursive: true });
@@ -71,6 +74,9 @@ export async function runFlow(req: RunRequest): Promise<number> {
       return EXIT.ok;
     }
     dropSnapshot(stateDir);
+    const trace = traceFile === undefined ? undefined : new ChromeTraceRecorder();
+    // A trace that cannot be written is found out before the run, not after it.
+    if (traceFile !== undefined) writeTrace(traceFile, flags.trace!, undefined);
     const result = await runGraph(flow.graph, {
       concurrency,
       failFast: flags.failFast,
@@ -82,10 +88,11 @@ export async function runFlow(req: RunRequest): Promise<number> {
       handleSignals: true,
       // Live output costs the fast job shell; only pay for it when someone reads it as it happens.
       liveOutput: flags.verbose === true || flags.json === true,
-      onEvent: reporter.onEvent,
+      onEvent: trace ? [reporter.onEvent, (e) => trace.onEvent(e)] : reporter.onEvent,
     });
     reporter.close();
     reporting = false;
+    if (trace) writeTrace(traceFile!, flags.trace!, trace);
     if (history.record(result.steps)) await history.save();
     // Taken before anything is stat'ed for the snapshot: a write after it is racy (see run-snapshot.ts).
     const statsFrom = cache && result.ok ? cache.stepCache.writeClock() : 0;
@@ -128,5 +135,22 @@ export async function runFlow(req: RunRequest): Promise<number> {
     reporter.close();
     await cache?.close();
     await remote?.close();
+  }
+}
+
+/**
+ * Writes the trace file (`undefined`: an empty one, to find out early that it can be written). Atomic:
+ * a temp file renamed over it, so a viewer never reads half a trace.
+ */
+function writeTrace(file: string, asGiven: string, recorder: ChromeTraceRecorder | undefined): void {
+  const text = JSON.stringify(recorder ? recorder.trace() : { traceEvents: [], displayTimeUnit: "ms" });
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, `${text}\n`);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new CliError(`--trace: cannot write ${asGiven} (${why})`);
   }
 }

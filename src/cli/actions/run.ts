@@ -20,7 +20,11 @@ export async function runCommand(fileArg: string | undefined, flags: RunFlags): 
   const key: SnapshotKey = { flow, inputs, version: tributaryVersion() };
 
   // Nothing the last complete run depended on changed: every step would be restored. Done.
-  const unchanged = useCache && !flags.dryRun ? checkSnapshot(stateDir, root, key, process.env) : undefined;
+  // (A trace asks for the run itself: the normal path, in which every step shows as restored.)
+  const unchanged =
+    useCache && !flags.dryRun && flags.trace === undefined
+      ? checkSnapshot(stateDir, root, key, process.env)
+      : undefined;
   const choice = { json: flags.json, quiet: flags.quiet, verbose: flags.verbose };
   if (unchanged) {
     markNoOpRun(stateDir);

@@ -15,6 +15,8 @@ export interface RunFlags extends CacheFlags {
   /** redis:// URL: send steps to `tributary worker`s instead of running them here. */
   remote?: string;
   queue?: string;
+  /** Write a Chrome trace (Perfetto, chrome://tracing) of the run to this file. */
+  trace?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -35,7 +37,11 @@ export function registerRun(program: Command): void {
       "--remote <url>",
       "send steps to workers through Redis: redis://host:port (see `tributary worker`)",
     )
-    .option("--queue <name>", "with --remote: the workers' queue (default tributary)");
+    .option("--queue <name>", "with --remote: the workers' queue (default tributary)")
+    .option(
+      "--trace <file>",
+      "write a trace of the run (every step on the slot it ran in) for Perfetto or chrome://tracing",
+    );
   for (const o of cacheOptions()) cmd.addOption(o);
   cmd.action(async (file: string | undefined, flags: RawRunFlags) => {
     const { runCommand } = await import("../actions/run.js");
