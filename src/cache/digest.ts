@@ -1,5 +1,5 @@
 import { createHash, hash as oneShotHash } from "node:crypto";
-import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, createReadStream, fstatSync, openSync, readSync } from "node:fs";
 
 /**
  * SHA-256 throughout: it is what the Bazel remote-cache protocol addresses blobs by (bazel-remote
@@ -21,6 +21,15 @@ export function digestBytes(data: string | Uint8Array): string {
  */
 export const READ_WHOLE_LIMIT = 8 * 1024 * 1024;
 
+/**
+ * Opens a file to hash it without ever blocking this thread: a named pipe opened for reading would wait
+ * for a writer (O_NONBLOCK makes that open return at once; on a regular file it changes nothing). Callers
+ * check that they got a regular file before reading it synchronously.
+ */
+export function openToHash(path: string): number {
+  return openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+}
+
 /** Reads `size` bytes from the start of an open file (fewer if it shrank meanwhile). */
 export function readWholeSync(fd: number, size: number): Buffer {
   const buf = Buffer.allocUnsafe(size);
@@ -35,9 +44,10 @@ export function readWholeSync(fd: number, size: number): Buffer {
 
 /** The digest of a file of any size, read with synchronous calls (in 1 MiB pieces beyond the limit). */
 export function digestFileSync(path: string): string {
-  const fd = openSync(path, "r");
+  const fd = openToHash(path);
   try {
     const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error(`${path} is not a regular file`);
     if (st.size <= READ_WHOLE_LIMIT) return digestBytes(readWholeSync(fd, st.size));
     const hash = createHash(DIGEST_ALGORITHM);
     const buf = Buffer.allocUnsafe(1 << 20);
@@ -49,7 +59,7 @@ export function digestFileSync(path: string): string {
 }
 
 export async function digestFile(path: string): Promise<string> {
-  const fd = openSync(path, "r");
+  const fd = openToHash(path);
   try {
     const st = fstatSync(fd);
     if (st.size <= READ_WHOLE_LIMIT && st.isFile()) return digestBytes(readWholeSync(fd, st.size));

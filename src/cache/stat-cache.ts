@@ -13,7 +13,7 @@ import { open, rename, unlink, writeFile } from "node:fs/promises";
 import { endianness } from "node:os";
 import { dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
-import { DIGEST_ALGORITHM, digestFileSync, READ_WHOLE_LIMIT, readWholeSync } from "./digest.js";
+import { DIGEST_ALGORITHM, digestFileSync, openToHash, READ_WHOLE_LIMIT, readWholeSync } from "./digest.js";
 import { tempName } from "./layout.js";
 
 /**
@@ -267,7 +267,7 @@ export class StatCache {
   private hashSmallNow(abs: string): { digest: string; stable: boolean } | undefined {
     let fsClock = this.probeFsClock();
     const wall = Date.now() - 2000;
-    const fd = openSync(abs, "r");
+    const fd = openToHash(abs);
     try {
       const before = fstatSync(fd);
       if (before.isDirectory()) throw isDirectoryError(abs);
