@@ -1,3 +1,4 @@
+import { execFileSync, spawn } from "node:child_process";
 import { mkdir, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -17,6 +18,23 @@ const state = () => join(dir, "state", "stat-cache");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("stat cache", () => {
+  it("a named pipe as an input is read without blocking the event loop while it waits for a writer", async () => {
+    await mkdir(join(dir, "state"));
+    const fifo = join(dir, "pipe");
+    execFileSync("mkfifo", [fifo]);
+    const sc = StatCache.load(state(), () => {});
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    // The writer comes later, from another process.
+    const writer = spawn("sh", ["-c", `sleep 0.3; printf data > '${fifo}'`]);
+    const writerDone = new Promise((r) => writer.once("exit", r));
+    const digest = await sc.digest(fifo);
+    clearInterval(timer);
+    await writerDone;
+    expect(digest).toBe(digestBytes("data"));
+    expect(ticks).toBeGreaterThan(3);
+  });
+
   it("does not read an unchanged file again, also in the next process", async () => {
     await mkdir(join(dir, "state"));
     const f = join(dir, "f.txt");
