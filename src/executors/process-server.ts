@@ -125,7 +125,7 @@ export class ProcessServer {
     if (!job || job.id !== id) return;
     if (kind === "s") {
       job.pid = Number(value);
-      if (job.killedFor) killTree(job.pid, "SIGTERM");
+      if (job.killedFor) this.signalJob(job, "SIGTERM");
     } else if (kind === "x") {
       shell.job = undefined;
       this.busy.delete(shell);
@@ -157,21 +157,46 @@ export class ProcessServer {
     if (job.killedFor) return;
     const reason = job.spec.signal?.reason as { kind?: string } | undefined;
     job.killedFor = reason?.kind === "timeout" ? "timeout" : "cancelled";
-    if (job.pid !== undefined) killTree(job.pid, "SIGTERM");
-    job.killTimer = setTimeout(() => {
-      if (job.pid !== undefined) killTree(job.pid, "SIGKILL");
-    }, job.spec.killGraceMs ?? 2000);
+    this.signalJob(job, "SIGTERM");
+    job.killTimer = setTimeout(() => this.signalJob(job, "SIGKILL"), job.spec.killGraceMs ?? 2000);
     job.killTimer.unref();
   }
 
-  private finish(job: Job, status: number): void {
-    const { spec } = job;
-    if (job.onAbort) spec.signal?.removeEventListener("abort", job.onAbort);
-    if (job.killTimer) {
-      clearTimeout(job.killTimer);
-      // The leader is gone; make sure nothing it started outlives it.
-      if (job.pid !== undefined) killTree(job.pid, "SIGKILL");
+  /** Signals the job's process tree, remembering every process signalled (see reap). */
+  private signalJob(job: Job, signal: NodeJS.Signals): void {
+    if (job.pid === undefined) return;
+    job.signaled ??= new Map();
+    for (const p of killTree(job.pid, signal)) if (!job.signaled.has(p)) job.signaled.set(p, startTime(p));
+  }
+
+  /**
+   * A stopped job is over when its leader exits, but processes it started may still be on their way out
+   * (or, orphaned by the leader's death, out of reach of a tree walk). Kills what is left of every process
+   * it signalled and waits until they are gone: when a cancelled run returns, none of its processes runs.
+   */
+  private async reap(job: Job): Promise<void> {
+    const procs = [...(job.signaled ?? [])];
+    for (let round = 0; round < 200; round++) {
+      // Only the very process signalled: a pid reused since by another process is not ours to kill.
+      const alive = procs
+        .filter(([p, started]) => started !== undefined && startTime(p) === started)
+        .filter(([p]) => !isStoppedOrGone(p, false))
+        .map(([p]) => p);
+      if (alive.length === 0) return;
+      for (const p of alive) trySignal(p, "SIGKILL");
+      await new Promise((r) => setTimeout(r, 10));
     }
+  }
+
+  private finish(job: Job, status: number): void {
+    if (job.onAbort) job.spec.signal?.removeEventListener("abort", job.onAbort);
+    if (job.killTimer) clearTimeout(job.killTimer);
+    if (job.signaled) void this.reap(job).then(() => this.settle(job, status));
+    else this.settle(job, status);
+  }
+
+  private settle(job: Job, status: number): void {
+    const { spec } = job;
     const out = readCapped(`${job.base}.o`, spec.keepStdout);
     const err = readCapped(`${job.base}.e`, 0);
     const tail = (out.tail + err.tail).slice(-TAIL_CHARS);
@@ -224,6 +249,8 @@ interface Job {
   killedFor?: "timeout" | "cancelled";
   killTimer?: NodeJS.Timeout;
   onAbort?: () => void;
+  /** Every process of the job signalled to stop it, with its start time (a pid can be reused). */
+  signaled?: Map<number, string | undefined>;
 }
 
 /**
@@ -332,7 +359,26 @@ function readCapped(path: string, keep: number): { text: string; tail: string; o
 }
 
 /** Signals a process and every descendant, found through /proc (children first, so none escapes). */
-export function killTree(pid: number, signal: NodeJS.Signals): void {
+export function killTree(pid: number, signal: NodeJS.Signals): Set<number> {
+  // Stop the whole tree first, so that none forks a replacement while the others are killed. One walk is
+  // not enough: a process stopped in the middle of a fork shows its new child only afterwards. So walk
+  // again until every process found is stopped (a stopped process cannot fork) and none is new.
+  const stopped = new Set<number>();
+  for (let round = 0; round < 100; round++) {
+    const fresh = treeOf(pid).filter((p) => !stopped.has(p));
+    for (const p of fresh) {
+      trySignal(p, "SIGSTOP");
+      stopped.add(p);
+    }
+    if (fresh.length === 0 && [...stopped].every((p) => isStoppedOrGone(p, true))) break;
+  }
+  for (const p of stopped) trySignal(p, signal);
+  for (const p of stopped) trySignal(p, "SIGCONT");
+  return stopped;
+}
+
+/** A process and its descendants, found through /proc. */
+function treeOf(pid: number): number[] {
   const all: number[] = [];
   const walk = (p: number, depth: number): void => {
     all.push(p);
@@ -354,10 +400,32 @@ export function killTree(pid: number, signal: NodeJS.Signals): void {
     }
   };
   walk(pid, 0);
-  // Stop them all first, so none forks a replacement while the others are killed.
-  for (const p of all) trySignal(p, "SIGSTOP");
-  for (const p of all) trySignal(p, signal);
-  for (const p of all) trySignal(p, "SIGCONT");
+  return all;
+}
+
+/** When a process started (field 22 of /proc/<pid>/stat, in clock ticks since boot); undefined if gone. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after "(comm)": state is field 3, starttime field 22.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether /proc says the process is gone or a zombie (Z), or (with `stoppedCounts`) stopped (T). */
+function isStoppedOrGone(pid: number, stoppedCounts: boolean): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return true;
+  }
+  // "pid (comm) S ...": the state follows the last ")" (comm may contain spaces and parentheses).
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  if (state === "Z" || state === "X") return true;
+  return stoppedCounts && (state === "T" || state === "t");
 }
 
 function trySignal(pid: number, signal: NodeJS.Signals): void {

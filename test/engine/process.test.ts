@@ -70,6 +70,25 @@ describe.each(["auto", "direct"] as const)("child-process executor (spawn: %s)",
     expect(byId.killed!.error).toMatchObject({ kind: "signal", signal: "SIGKILL" });
   });
 
+  it("a cancelled run returns only once every process of a stopped step is gone, also one ignoring SIGTERM", async () => {
+    const marker = uniqueSleep();
+    const controller = new AbortController();
+    const t = flow();
+    // A grandchild that ignores SIGTERM, under a leader that dies of it.
+    t.sh("stubborn")`(trap '' TERM; exec sleep ${marker}) & sleep 30; wait`;
+    const r = await t.run(undefined, {
+      root: tempDir(),
+      spawn,
+      signal: controller.signal,
+      killGraceMs: 300,
+      onEvent: (e) => {
+        if (e.type === "step-start") setTimeout(() => controller.abort(), 200);
+      },
+    });
+    expect(r.steps[0]!.status).toBe("cancelled");
+    expect(processesMatching(marker)).toEqual([]);
+  });
+
   it("says 'command not found' instead of a raw ENOENT, and does not retry it", async () => {
     const t = flow();
     t.exec({ id: "cc", retries: 3 }, ["ccx", "-c", "a.c"]);
