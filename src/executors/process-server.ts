@@ -261,6 +261,9 @@ interface Job {
  * s, line) are not exported: the commands do not see them.
  */
 const JOB_SHELL =
+  // Ctrl-C in a terminal signals the whole process group: the engine stops the jobs and reports them
+  // cancelled; the shells must not die of it first (their background jobs ignore SIGINT anyway).
+  "trap '' INT QUIT; " +
   'j() { i=$1; if cd "$2" 2>/dev/null; then shift 2; "$@" </dev/null >"$D/$i.o" 2>"$D/$i.e" 3>&- & ' +
   'p=$!; echo "s $i $p" >&3; wait $p; s=$?; else s=200; fi; echo "x $i $s" >&3; }; ' +
   'while IFS= read -r line; do eval "$line"; done';

@@ -1,8 +1,9 @@
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { cli, copyExample } from "../helpers/cli.js";
-import { tempDir } from "../helpers/procs.js";
+import { BIN, cli, copyExample } from "../helpers/cli.js";
+import { eventually, processesMatching, tempDir, uniqueSleep } from "../helpers/procs.js";
 
 describe("tributary run on the examples", () => {
   it("profile: fan-out then join, prints the out value, exit 0", async () => {
@@ -66,6 +67,31 @@ describe("exit codes and errors", () => {
     const bad = await cli(["run", "--trace", "no/such/dir/t.json"], { cwd: dir });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--trace: cannot write no\/such\/dir\/t.json/);
+  });
+
+  it("Ctrl-C in a terminal (SIGINT to the whole process group): steps cancelled, exit 130, nothing left running", async () => {
+    const dir = tempDir();
+    const marker = uniqueSleep();
+    writeFileSync(
+      join(dir, "pipeline.flow"),
+      `a = sh("sleep ${marker} && echo a")\nb = sh("sleep ${marker} && echo b")\n`,
+    );
+    // Its own process group, as a terminal's foreground job is.
+    const child = spawn(process.execPath, [BIN, "run", "--no-cache"], {
+      cwd: dir,
+      detached: true,
+      env: { ...process.env, CI: "1", NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (b: Buffer) => (stderr += b));
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    expect(await eventually(() => processesMatching(marker).length >= 2, 20_000)).toBe(true);
+    process.kill(-child.pid!, "SIGINT");
+    expect(await exited).toBe(130);
+    expect(stderr).toMatch(/0 failed · 0 blocked · 2 cancelled/);
+    expect(stderr).not.toMatch(/infra/);
+    expect(processesMatching(marker)).toEqual([]);
   });
 
   it("an invalid flow: every error at once with file:line:col and a caret, exit 2", async () => {

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { tempDir } from "./procs.js";
 
 export const REPO = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = join(REPO, "bin", "tributary.js");
+export const BIN = join(REPO, "bin", "tributary.js");
 
 export interface CliResult {
   code: number | null;
