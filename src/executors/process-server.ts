@@ -52,7 +52,7 @@ export class ProcessServer {
     if (spec.onOutput || !AVAILABLE) return false;
     const env = Object.entries(spec.extraEnv ?? {});
     if (env.some(([k]) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))) return false;
-    const text = [...spec.argv, ...env.map(([, v]) => v)];
+    const text = [...spec.argv, ...env.map(([, v]) => v), spec.cwd];
     return !text.some((w) => w.includes("\n") || w.includes("\r"));
   }
 

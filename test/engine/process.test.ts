@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { EngineEvent } from "../../src/engine/events.js";
@@ -87,6 +87,15 @@ describe.each(["auto", "direct"] as const)("child-process executor (spawn: %s)",
     });
     expect(r.steps[0]!.status).toBe("cancelled");
     expect(processesMatching(marker)).toEqual([]);
+  });
+
+  it("runs in a project directory whose name holds a line break", async () => {
+    const root = join(tempDir(), "line\nbreak");
+    mkdirSync(root);
+    const t = flow();
+    t.sh("where")`pwd`;
+    const r = await t.run(undefined, { root, spawn });
+    expect(r.outputs.where).toBe(root);
   });
 
   it("says 'command not found' instead of a raw ENOENT, and does not retry it", async () => {
