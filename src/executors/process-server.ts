@@ -27,8 +27,8 @@ import { shellQuote } from "../engine/values.js";
  * Why: fork() copies the parent's page tables, so its cost grows with the parent's memory. Forking a
  * Node process that holds a large graph costs several milliseconds per step (measured: ~6 ms for a
  * 100 MB parent against ~1 ms for a 1 MB one), while a shell of a few hundred kilobytes forks in well
- * under a millisecond. Each job shell runs one job at a time: it reads a line, starts the command (one
- * fork), reports its pid, waits for it and reports its exit status on a separate pipe. There are as many
+ * under a millisecond. Each job shell runs one job at a time: it reads a line, runs the command (one
+ * fork) and reports its exit status on a separate pipe. There are as many
  * shells as jobs have run at once. (One shell for all jobs needed a second fork per job, a subshell to
  * wait in: ~0.2 ms more per job.) Output goes to files that are read once the job is done, so nothing is
  * streamed live: runs that want live output use the direct executor.
@@ -84,11 +84,12 @@ export class ProcessServer {
         env.length === 0
           ? `j ${id} ${shellQuote(spec.cwd)} ${quoted}\n`
           : `if cd ${shellQuote(spec.cwd)} 2>/dev/null; then ` +
-            `${env.map(([k, v]) => `${k}=${shellQuote(v)} `).join("")}${quoted} </dev/null >"$D/${id}.o" 2>"$D/${id}.e" 3>&- & ` +
-            `p=$!; echo "s ${id} $p" >&3; wait $p; s=$?; else s=200; fi; echo "x ${id} $s" >&3\n`;
+            `${env.map(([k, v]) => `${k}=${shellQuote(v)} `).join("")}${quoted} </dev/null >"$D/${id}.o" 2>"$D/${id}.e" 3>&-; ` +
+            `s=$?; else s=200; fi; echo "x ${id} $s" >&3\n`;
       spec.signal?.addEventListener("abort", (job.onAbort = () => this.abort(job)), { once: true });
       const shell = this.idle.pop() ?? this.startShell();
       shell.job = job;
+      job.shell = shell;
       this.busy.add(shell);
       shell.proc.stdin!.write(line);
     });
@@ -105,9 +106,12 @@ export class ProcessServer {
   }
 
   private startShell(): JobShell {
+    // Its own process group (and session): a terminal's Ctrl-C reaches Node, which stops the jobs itself,
+    // and what a job leaves behind after its shell died is still found, by the group.
     const proc = spawn(SHELL, ["-c", `D=${shellQuote(this.dir)}; ${JOB_SHELL}`], {
       env: this.env,
       stdio: ["pipe", "ignore", "ignore", "pipe"],
+      detached: true,
     });
     const shell: JobShell = { proc };
     proc.on("error", (err) => this.lost(shell, `cannot start ${SHELL}: ${err.message}`));
@@ -122,16 +126,11 @@ export class ProcessServer {
   private onLine(shell: JobShell, line: string): void {
     const [kind, id, value] = line.split(" ");
     const job = shell.job;
-    if (!job || job.id !== id) return;
-    if (kind === "s") {
-      job.pid = Number(value);
-      if (job.killedFor) this.signalJob(job, "SIGTERM");
-    } else if (kind === "x") {
-      shell.job = undefined;
-      this.busy.delete(shell);
-      if (!this.closed) this.idle.push(shell);
-      this.finish(job, Number(value));
-    }
+    if (!job || job.id !== id || kind !== "x") return;
+    shell.job = undefined;
+    this.busy.delete(shell);
+    if (!this.closed) this.idle.push(shell);
+    this.finish(job, Number(value));
   }
 
   /** A shell died (a job killed it, or it could not start): its job fails; later jobs get a new shell. */
@@ -144,11 +143,13 @@ export class ProcessServer {
     if (!job) return;
     if (job.onAbort) job.spec.signal?.removeEventListener("abort", job.onAbort);
     if (job.killTimer) clearTimeout(job.killTimer);
-    // Nobody waits for the command any more: stop it rather than leave it running unseen.
-    const pid = job.pid;
-    if (pid !== undefined) {
-      killTree(pid, "SIGTERM");
-      setTimeout(() => killTree(pid, "SIGKILL"), job.spec.killGraceMs ?? 2000).unref();
+    if (job.retry) clearInterval(job.retry);
+    // Nobody waits for the command any more: stop what is left of it (orphaned now, but still in the
+    // shell's process group) rather than leave it running unseen.
+    const group = shell.proc.pid;
+    if (group !== undefined) {
+      trySignal(-group, "SIGTERM");
+      setTimeout(() => trySignal(-group, "SIGKILL"), job.spec.killGraceMs ?? 2000).unref();
     }
     job.resolve(fail({ kind: "infra", message: `${message} while ${job.spec.argv[0]} ran` }, ""));
   }
@@ -158,15 +159,20 @@ export class ProcessServer {
     const reason = job.spec.signal?.reason as { kind?: string } | undefined;
     job.killedFor = reason?.kind === "timeout" ? "timeout" : "cancelled";
     this.signalJob(job, "SIGTERM");
+    // The shell may not have started the command yet when the signal came: look again until it ends.
+    job.retry = setInterval(() => this.signalJob(job, "SIGTERM"), 50);
+    job.retry.unref();
     job.killTimer = setTimeout(() => this.signalJob(job, "SIGKILL"), job.spec.killGraceMs ?? 2000);
     job.killTimer.unref();
   }
 
-  /** Signals the job's process tree, remembering every process signalled (see reap). */
+  /** Signals the job's processes (its shell's descendants), remembering each one signalled (see reap). */
   private signalJob(job: Job, signal: NodeJS.Signals): void {
-    if (job.pid === undefined) return;
+    const shellPid = job.shell?.proc.pid;
+    if (shellPid === undefined || job.shell?.job !== job) return;
     job.signaled ??= new Map();
-    for (const p of killTree(job.pid, signal)) if (!job.signaled.has(p)) job.signaled.set(p, startTime(p));
+    for (const p of killTree(shellPid, signal, { sparingRoot: true }))
+      if (!job.signaled.has(p)) job.signaled.set(p, startTime(p));
   }
 
   /**
@@ -191,6 +197,7 @@ export class ProcessServer {
   private finish(job: Job, status: number): void {
     if (job.onAbort) job.spec.signal?.removeEventListener("abort", job.onAbort);
     if (job.killTimer) clearTimeout(job.killTimer);
+    if (job.retry) clearInterval(job.retry);
     if (job.signaled) void this.reap(job).then(() => this.settle(job, status));
     else this.settle(job, status);
   }
@@ -245,27 +252,29 @@ interface Job {
   base: string;
   spec: ProcessSpec;
   resolve: (o: ProcessOutcome) => void;
-  pid?: number;
+  /** The shell running it. */
+  shell?: JobShell;
   killedFor?: "timeout" | "cancelled";
   killTimer?: NodeJS.Timeout;
+  /** While it is being stopped: signals it again, in case its command started after the first signal. */
+  retry?: NodeJS.Timeout;
   onAbort?: () => void;
   /** Every process of the job signalled to stop it, with its start time (a pid can be reused). */
   signaled?: Map<number, string | undefined>;
 }
 
 /**
- * What each job shell runs after setting D, the jobs' directory. `j ID DIR WORD...` runs one job: in DIR,
- * with stdin from /dev/null, stdout and stderr to $D/ID.o and $D/ID.e, and fd 3 (the status pipe)
- * closed, so that no command can read the next job or forge a status. It reports `s ID PID` once the
- * command started and `x ID STATUS` once it ended (200: DIR is missing). Plain shell variables (D, i, p,
- * s, line) are not exported: the commands do not see them.
+ * What each job shell runs after setting D, the jobs' directory. `j ID DIR WORD...` runs one job in the
+ * foreground: in DIR, with stdin from /dev/null, stdout and stderr to $D/ID.o and $D/ID.e, and fd 3 (the
+ * status pipe) closed, so that no command can read the next job or forge a status; then it reports
+ * `x ID STATUS` (200: DIR is missing). In the foreground, not as `cmd &`: a non-interactive shell starts
+ * background commands with SIGINT and SIGQUIT ignored, which a program would inherit (a Python step would
+ * never see KeyboardInterrupt). The job's processes are the shell's descendants. Plain shell variables
+ * (D, i, s, line) are not exported: the commands do not see them.
  */
 const JOB_SHELL =
-  // Ctrl-C in a terminal signals the whole process group: the engine stops the jobs and reports them
-  // cancelled; the shells must not die of it first (their background jobs ignore SIGINT anyway).
-  "trap '' INT QUIT; " +
-  'j() { i=$1; if cd "$2" 2>/dev/null; then shift 2; "$@" </dev/null >"$D/$i.o" 2>"$D/$i.e" 3>&- & ' +
-  'p=$!; echo "s $i $p" >&3; wait $p; s=$?; else s=200; fi; echo "x $i $s" >&3; }; ' +
+  'j() { i=$1; if cd "$2" 2>/dev/null; then shift 2; "$@" </dev/null >"$D/$i.o" 2>"$D/$i.e" 3>&-; s=$?; ' +
+  'else s=200; fi; echo "x $i $s" >&3; }; ' +
   'while IFS= read -r line; do eval "$line"; done';
 
 /**
@@ -362,13 +371,17 @@ function readCapped(path: string, keep: number): { text: string; tail: string; o
 }
 
 /** Signals a process and every descendant, found through /proc (children first, so none escapes). */
-export function killTree(pid: number, signal: NodeJS.Signals): Set<number> {
+export function killTree(
+  pid: number,
+  signal: NodeJS.Signals,
+  options: { sparingRoot?: boolean } = {},
+): Set<number> {
   // Stop the whole tree first, so that none forks a replacement while the others are killed. One walk is
   // not enough: a process stopped in the middle of a fork shows its new child only afterwards. So walk
   // again until every process found is stopped (a stopped process cannot fork) and none is new.
   const stopped = new Set<number>();
   for (let round = 0; round < 100; round++) {
-    const fresh = treeOf(pid).filter((p) => !stopped.has(p));
+    const fresh = treeOf(pid).filter((p) => !stopped.has(p) && !(options.sparingRoot && p === pid));
     for (const p of fresh) {
       trySignal(p, "SIGSTOP");
       stopped.add(p);

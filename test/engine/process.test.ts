@@ -89,6 +89,13 @@ describe.each(["auto", "direct"] as const)("child-process executor (spawn: %s)",
     expect(processesMatching(marker)).toEqual([]);
   });
 
+  it("a step's process starts with no signal ignored (SIGINT reaches a Python program, timeout -s INT works)", async () => {
+    const t = flow();
+    t.sh("mask")`grep SigIgn /proc/self/status`;
+    const r = await t.run(undefined, { root: tempDir(), spawn });
+    expect(r.outputs.mask).toBe("SigIgn:\t0000000000000000");
+  });
+
   it("runs in a project directory whose name holds a line break", async () => {
     const root = join(tempDir(), "line\nbreak");
     mkdirSync(root);
