@@ -159,20 +159,23 @@ export class ProcessServer {
     const reason = job.spec.signal?.reason as { kind?: string } | undefined;
     job.killedFor = reason?.kind === "timeout" ? "timeout" : "cancelled";
     this.signalJob(job, "SIGTERM");
-    // The shell may not have started the command yet when the signal came: look again until it ends.
-    job.retry = setInterval(() => this.signalJob(job, "SIGTERM"), 50);
+    // The shell may not have started the command yet when the signal came, and a process being stopped
+    // may start others: look again until the job ends, signalling only processes not signalled yet (one
+    // SIGTERM each, so that a graceful shutdown is not interrupted by more).
+    job.retry = setInterval(() => this.signalJob(job, "SIGTERM", true), 50);
     job.retry.unref();
     job.killTimer = setTimeout(() => this.signalJob(job, "SIGKILL"), job.spec.killGraceMs ?? 2000);
     job.killTimer.unref();
   }
 
   /** Signals the job's processes (its shell's descendants), remembering each one signalled (see reap). */
-  private signalJob(job: Job, signal: NodeJS.Signals): void {
+  private signalJob(job: Job, signal: NodeJS.Signals, onlyNew = false): void {
     const shellPid = job.shell?.proc.pid;
     if (shellPid === undefined || job.shell?.job !== job) return;
-    job.signaled ??= new Map();
-    for (const p of killTree(shellPid, signal, { sparingRoot: true }))
-      if (!job.signaled.has(p)) job.signaled.set(p, startTime(p));
+    const signaled = (job.signaled ??= new Map());
+    const except = onlyNew ? new Set(signaled.keys()) : undefined;
+    for (const p of killTree(shellPid, signal, { sparingRoot: true, except }))
+      if (!signaled.has(p)) signaled.set(p, startTime(p));
   }
 
   /**
@@ -374,14 +377,16 @@ function readCapped(path: string, keep: number): { text: string; tail: string; o
 export function killTree(
   pid: number,
   signal: NodeJS.Signals,
-  options: { sparingRoot?: boolean } = {},
+  options: { sparingRoot?: boolean; except?: ReadonlySet<number> } = {},
 ): Set<number> {
   // Stop the whole tree first, so that none forks a replacement while the others are killed. One walk is
   // not enough: a process stopped in the middle of a fork shows its new child only afterwards. So walk
   // again until every process found is stopped (a stopped process cannot fork) and none is new.
   const stopped = new Set<number>();
   for (let round = 0; round < 100; round++) {
-    const fresh = treeOf(pid).filter((p) => !stopped.has(p) && !(options.sparingRoot && p === pid));
+    const fresh = treeOf(pid).filter(
+      (p) => !stopped.has(p) && !(options.sparingRoot && p === pid) && !options.except?.has(p),
+    );
     for (const p of fresh) {
       trySignal(p, "SIGSTOP");
       stopped.add(p);
