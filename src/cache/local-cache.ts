@@ -404,7 +404,6 @@ export class LocalCache implements StepCache {
     return why ? { hit: false, key, reason: why } : { hit: false, key };
   }
 
-  /** @internal */
   /**
    * For the null-run snapshot: whether the content the cache hashed for this file (by its absolute path)
    * is what it holds now, at stat `st` (see StatCache.confirms). A file changed during the run, after
@@ -414,12 +413,15 @@ export class LocalCache implements StepCache {
     return this.stat.confirms(abs, st);
   }
 
-  /** A lower bound of the time stamps any write starting now will get (the file system's clock). */
+  /**
+   * A lower bound of the time stamps any write starting now will get: the earlier of the file system's
+   * clock and the wall clock (file time stamps can lag the wall clock by a tick or more).
+   */
   writeClock(): number {
-    const c = this.stat.clock();
-    return Math.min(c.fs, c.wall + 2000);
+    return Math.min(this.stat.clock().fs, Date.now());
   }
 
+  /** @internal */
   warn(message: string): void {
     this.counters.warnings++;
     this.warnings.push(message);

@@ -132,8 +132,7 @@ export function writeSnapshot(
   env: NodeJS.ProcessEnv,
   guard: SnapshotGuard,
 ): boolean {
-  // The earlier of the two clocks: file time stamps can lag the wall clock by a tick or more.
-  const statsFrom = Math.min(Date.now(), guard.statsFrom);
+  const { statsFrom } = guard;
   const stats = statAll(root, scope.files, guard.confirms);
   if (!stats) return false;
   const paths = scope.files.join(SEP);

@@ -175,7 +175,7 @@ export class ProcessServer {
     const signaled = (job.signaled ??= new Map());
     const except = onlyNew ? new Set(signaled.keys()) : undefined;
     for (const p of killTree(shellPid, signal, { sparingRoot: true, except }))
-      if (!signaled.has(p)) signaled.set(p, startTime(p));
+      if (!signaled.has(p)) signaled.set(p, procStat(p)?.started);
   }
 
   /**
@@ -188,8 +188,10 @@ export class ProcessServer {
     for (let round = 0; round < 200; round++) {
       // Only the very process signalled: a pid reused since by another process is not ours to kill.
       const alive = procs
-        .filter(([p, started]) => started !== undefined && startTime(p) === started)
-        .filter(([p]) => !isStoppedOrGone(p, false))
+        .filter(([p, started]) => {
+          const now = procStat(p);
+          return now !== undefined && now.started === started && now.state !== "Z" && now.state !== "X";
+        })
         .map(([p]) => p);
       if (alive.length === 0) return;
       for (const p of alive) trySignal(p, "SIGKILL");
@@ -424,28 +426,26 @@ function treeOf(pid: number): number[] {
   return all;
 }
 
-/** When a process started (field 22 of /proc/<pid>/stat, in clock ticks since boot); undefined if gone. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after "(comm)": state is field 3, starttime field 22.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether /proc says the process is gone or a zombie (Z), or (with `stoppedCounts`) stopped (T). */
-function isStoppedOrGone(pid: number, stoppedCounts: boolean): boolean {
+/**
+ * A process's state letter and start time (fields 3 and 22 of /proc/<pid>/stat; the start time, in clock
+ * ticks since boot, tells a process from a later one given the same pid). Undefined once it is gone.
+ */
+function procStat(pid: number): { state: string; started: string } | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   } catch {
-    return true;
+    return undefined;
   }
-  // "pid (comm) S ...": the state follows the last ")" (comm may contain spaces and parentheses).
-  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-  if (state === "Z" || state === "X") return true;
+  // "pid (comm) S ...": the fields follow the last ")" (comm may hold spaces and parentheses).
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { state: fields[0]!, started: fields[19]! };
+}
+
+/** Whether the process is gone or a zombie (Z), or (with `stoppedCounts`) stopped (T). */
+function isStoppedOrGone(pid: number, stoppedCounts: boolean): boolean {
+  const state = procStat(pid)?.state;
+  if (state === undefined || state === "Z" || state === "X") return true;
   return stoppedCounts && (state === "T" || state === "t");
 }
 

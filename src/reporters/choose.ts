@@ -1,3 +1,4 @@
+import type { Colors, colorEnabled, makeColors } from "./ansi.js";
 import type { OutputStream, Reporter } from "./types.js";
 
 /**
@@ -53,6 +54,42 @@ export function reporterTarget(o: ChooseReporterOptions): ReporterTarget {
   return { kind: reporterKind({ ...o, env, isTTY }), stream, env, isTTY };
 }
 
+/** Makes a reporter of one kind on a stream (JSON lines ignore the options). */
+export type ReporterMaker = (
+  stream: OutputStream,
+  o: { colors: Colors; verbose?: boolean; columns?: number; rows?: number },
+) => Reporter;
+
+/** Each kind's maker, from its own module: only the chosen one is loaded. */
+const LOADERS: Record<ReporterKind, () => Promise<ReporterMaker>> = {
+  json: async () => {
+    const { JsonLinesReporter } = await import("./json-lines.js");
+    return (stream) => new JsonLinesReporter(stream);
+  },
+  quiet: async () => (await import("./summary.js")).createQuietReporter,
+  tty: async () => {
+    const { TtyReporter } = await import("./tty.js");
+    return (stream, o) => new TtyReporter(stream, o);
+  },
+  plain: async () => {
+    const { PlainReporter } = await import("./plain.js");
+    return (stream, o) => new PlainReporter(stream, o);
+  },
+};
+
+/** The reporter for these options, made by `make` (chooseReporter and loadReporter share this). */
+export function buildReporter(
+  o: ChooseReporterOptions,
+  target: ReporterTarget,
+  make: ReporterMaker,
+  ansi: { colorEnabled: typeof colorEnabled; makeColors: typeof makeColors },
+): Reporter & { kind: ReporterKind } {
+  const { kind, stream, env, isTTY } = target;
+  const colors = ansi.makeColors(kind !== "json" && ansi.colorEnabled({ env, isTTY }));
+  const r = make(stream, { colors, verbose: o.verbose, columns: o.columns, rows: o.rows });
+  return { kind, onEvent: (e) => r.onEvent(e), close: () => r.close() };
+}
+
 /**
  * `chooseReporter`, loading only the chosen reporter's module: a command that may have nothing to
  * report at length (the null run) should not load the live view to print one line, or nothing.
@@ -60,33 +97,8 @@ export function reporterTarget(o: ChooseReporterOptions): ReporterTarget {
 export async function loadReporter(
   o: ChooseReporterOptions = {},
 ): Promise<Reporter & { kind: ReporterKind }> {
-  const { kind, stream, env, isTTY } = reporterTarget(o);
-  const { verbose } = o;
+  const target = reporterTarget(o);
   // The reporter's module first: it loads ansi.js, which then costs nothing more.
-  const colors = async () => {
-    const { colorEnabled, makeColors } = await import("./ansi.js");
-    return makeColors(colorEnabled({ env, isTTY }));
-  };
-  let r: Reporter;
-  switch (kind) {
-    case "json":
-      r = new (await import("./json-lines.js")).JsonLinesReporter(stream);
-      break;
-    case "quiet": {
-      const { createQuietReporter } = await import("./summary.js");
-      r = createQuietReporter(stream, { colors: await colors(), verbose });
-      break;
-    }
-    case "tty": {
-      const { TtyReporter } = await import("./tty.js");
-      r = new TtyReporter(stream, { colors: await colors(), verbose, columns: o.columns, rows: o.rows });
-      break;
-    }
-    case "plain": {
-      const { PlainReporter } = await import("./plain.js");
-      r = new PlainReporter(stream, { colors: await colors(), verbose });
-      break;
-    }
-  }
-  return { kind, onEvent: (e) => r.onEvent(e), close: () => r.close() };
+  const make = await LOADERS[target.kind]();
+  return buildReporter(o, target, make, await import("./ansi.js"));
 }

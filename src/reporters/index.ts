@@ -5,7 +5,13 @@
  */
 import type { EngineEvent } from "../engine/events.js";
 import { colorEnabled, makeColors } from "./ansi.js";
-import { reporterTarget, type ChooseReporterOptions, type ReporterKind } from "./choose.js";
+import {
+  buildReporter,
+  reporterTarget,
+  type ChooseReporterOptions,
+  type ReporterKind,
+  type ReporterMaker,
+} from "./choose.js";
 import { JsonLinesReporter } from "./json-lines.js";
 import { PlainReporter } from "./plain.js";
 import { createQuietReporter } from "./summary.js";
@@ -65,26 +71,18 @@ export {
   type TraceEvent,
 } from "./chrome-trace.js";
 
+/** The reporter of each kind, from the modules this one loads anyway. */
+const MAKERS: Record<ReporterKind, ReporterMaker> = {
+  json: (stream) => new JsonLinesReporter(stream),
+  quiet: createQuietReporter,
+  tty: (stream, o) => new TtyReporter(stream, o),
+  plain: (stream, o) => new PlainReporter(stream, o),
+};
+
 /** The reporter for these options (see reporterKind). `loadReporter` does the same, loading only it. */
 export function chooseReporter(o: ChooseReporterOptions = {}): Reporter & { kind: ReporterKind } {
-  const { kind, stream, env, isTTY } = reporterTarget(o);
-  const colors = makeColors(kind !== "json" && colorEnabled({ env, isTTY }));
-  let r: Reporter;
-  switch (kind) {
-    case "json":
-      r = new JsonLinesReporter(stream);
-      break;
-    case "quiet":
-      r = createQuietReporter(stream, { colors, verbose: o.verbose });
-      break;
-    case "tty":
-      r = new TtyReporter(stream, { colors, verbose: o.verbose, columns: o.columns, rows: o.rows });
-      break;
-    case "plain":
-      r = new PlainReporter(stream, { colors, verbose: o.verbose });
-      break;
-  }
-  return { kind, onEvent: (e) => r.onEvent(e), close: () => r.close() };
+  const target = reporterTarget(o);
+  return buildReporter(o, target, MAKERS[target.kind], { colorEnabled, makeColors });
 }
 
 /** Several reporters as one (e.g. the live view plus a trace file). */

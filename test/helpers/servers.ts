@@ -84,6 +84,26 @@ abstract class LoopbackServer {
 
   protected abstract launch(): Promise<void>;
 
+  /**
+   * Makes a server on `port` (default: a free one) and launches it. Another process may take a free port
+   * between freePort() and the bind: then it tries another one, a few times.
+   */
+  protected static async launchOnPort<S extends LoopbackServer>(
+    port: number | undefined,
+    make: (port: number) => S,
+  ): Promise<S> {
+    for (let tries = 0; ; tries++) {
+      const server = make(port ?? (await freePort()));
+      try {
+        await server.launch();
+        return server;
+      } catch (err) {
+        await server.stop();
+        if (port !== undefined || tries >= 3) throw err;
+      }
+    }
+  }
+
   /** Spawns `command` and resolves once `answers()` does; rejects with its stderr (and `log()`) if it never does. */
   protected async spawnAndWait(
     command: string,
@@ -154,18 +174,11 @@ export class RedisServer extends LoopbackServer {
     super(port, "tributary-redis-");
   }
 
-  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
-    for (let tries = 0; ; tries++) {
-      const server = new RedisServer(options.port ?? (await freePort()), options.persistence ?? "none");
-      try {
-        await server.launch();
-        return server;
-      } catch (err) {
-        await server.stop();
-        // Another process may have taken the port between freePort() and the bind: try another one.
-        if (options.port !== undefined || tries >= 3) throw err;
-      }
-    }
+  static start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    return LoopbackServer.launchOnPort(
+      options.port,
+      (port) => new RedisServer(port, options.persistence ?? "none"),
+    );
   }
 
   get url(): string {
@@ -243,17 +256,8 @@ export class NginxServer extends LoopbackServer {
     this.data = join(this.dir, "data");
   }
 
-  static async start(options: NginxOptions = {}): Promise<NginxServer> {
-    for (let tries = 0; ; tries++) {
-      const server = new NginxServer(options.port ?? (await freePort()), options);
-      try {
-        await server.launch();
-        return server;
-      } catch (err) {
-        await server.stop();
-        if (options.port !== undefined || tries >= 3) throw err;
-      }
-    }
+  static start(options: NginxOptions = {}): Promise<NginxServer> {
+    return LoopbackServer.launchOnPort(options.port, (port) => new NginxServer(port, options));
   }
 
   get url(): string {

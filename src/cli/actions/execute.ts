@@ -56,7 +56,7 @@ export async function runFlow(req: RunRequest): Promise<number> {
           projectRoot: root,
           // With a remote cache, workers' output files come through its CAS (no shared directory needed).
           transferOutputs: cache?.transferOutputs,
-          onWarning: (message) => reporter.onEvent({ type: "warning", t: 0, message }),
+          onWarning: warn,
         })
       : undefined;
   } catch (err) {
@@ -96,11 +96,11 @@ export async function runFlow(req: RunRequest): Promise<number> {
     if (history.record(result.steps)) await history.save();
     // Taken before anything is stat'ed for the snapshot: a write after it is racy (see run-snapshot.ts).
     const statsFrom = cache && result.ok ? cache.stepCache.writeClock() : 0;
-    if (cache && result.ok) {
-      await cache.close();
-    }
+    // Flushes the cache and waits for uploads to a remote cache: the record and the exit code need both.
+    await cache?.close();
+    const remoteProblems = cache?.remoteProblems() ?? [];
     // A run whose required remote cache failed must not be skipped next time as a no-op.
-    if (cache && result.ok && cache.remoteProblems().length === 0) {
+    if (cache && result.ok && remoteProblems.length === 0) {
       const scope = snapshotScope(flow.graph, root);
       // Flows whose work is not all described by data (see snapshotScope) get no record.
       if (!("reason" in scope)) {
@@ -119,16 +119,12 @@ export async function runFlow(req: RunRequest): Promise<number> {
       flags.json === true || flags.quiet === true,
     );
     if (result.cancelled) return EXIT.interrupted;
-    if (cache) {
+    if (remoteProblems.length > 0) {
       // --remote-cache-required: the build is not done until its results are on the remote.
-      await cache.close();
-      const problems = cache.remoteProblems();
-      if (problems.length > 0) {
-        process.stderr.write(
-          `the remote cache failed (--remote-cache-required):\n${problems.map((p) => `  ${p}`).join("\n")}\n`,
-        );
-        return EXIT.stepFailed;
-      }
+      process.stderr.write(
+        `the remote cache failed (--remote-cache-required):\n${remoteProblems.map((p) => `  ${p}`).join("\n")}\n`,
+      );
+      return EXIT.stepFailed;
     }
     return result.ok ? EXIT.ok : EXIT.stepFailed;
   } finally {
