@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { openCache, type LocalCache } from "../src/cache/index.js";
 import { openTieredCache, type TieredStore } from "../src/cache/stores/index.js";
 import type { CacheRequest } from "../src/engine/cache-port.js";
-import { runGraph } from "../src/engine/run.js";
+import { runGraph } from "../src/project/run-graph.js";
 import type { Graph, Step } from "../src/graph/ir.js";
 import { tempDir } from "../test/helpers/procs.js";
 import { startNginx } from "../test/helpers/servers.js";

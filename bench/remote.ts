@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runGraph } from "../src/engine/run.js";
+import { runGraph } from "../src/project/run-graph.js";
 import { createRedisExecutor } from "../src/executors/remote/index.js";
 import type { Graph, Step } from "../src/graph/ir.js";
 import { tempDir } from "../test/helpers/procs.js";

@@ -1,7 +1,9 @@
 /** The public TS API of Tributary. */
 export { flow, threadModule, FlowBuilder, Handle, FileInput, OutputFile } from "./api/builder.js";
 export type { Arg, Args, Word, StepSettings, ModuleSettings, ThreadModule } from "./api/builder.js";
-export { runGraph, type RunOptions } from "./engine/run.js";
+export { runGraph, type RunOptions } from "./project/run-graph.js";
+export type { Executor, Attempt } from "./engine/executor.js";
+export type { Outcome, StopReason } from "./engine/outcome.js";
 export { simulate, type SimulationOptions, type SimulationResult } from "./engine/simulate.js";
 export type { ScheduleMode } from "./engine/scheduler.js";
 export type { EngineEvent, EventType, EventOf, Listener, StepInfo } from "./engine/events.js";

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import type { Graph, ModuleLimits, Step, StepAction, StepOptions, ValueExpr } from "../graph/ir.js";
 import { parseDuration, parseRate } from "../graph/units.js";
-import { runGraph, type RunOptions } from "../engine/run.js";
+import { runGraph, type RunOptions } from "../project/run-graph.js";
 import type { RunResult } from "../engine/result.js";
 import { DEFAULT_BACKOFF } from "../engine/retry.js";
 

@@ -2,7 +2,7 @@ import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { rename, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { unescapeKey } from "./canonical.js";
-import { digestBytes } from "./digest.js";
+import { digestBytes } from "../graph/digest.js";
 import { tempName } from "./layout.js";
 
 /** What the cache decided for a step when the engine looked it up. */

@@ -1,10 +1,10 @@
 import { resolve } from "node:path";
 import type { CacheRequest } from "../engine/cache-port.js";
-import { displayPath, evalSync, toArgv } from "../engine/values.js";
+import { displayPath, evalSync, toArgv } from "../graph/eval.js";
 import type { StepId, ValueExpr } from "../graph/ir.js";
 import { isFileValue } from "../graph/ir.js";
 import { canonicalJson, NotCanonical } from "./canonical.js";
-import { digestBytes } from "./digest.js";
+import { digestBytes } from "../graph/digest.js";
 import type { CodeIdentity, ModuleGraph } from "./module-graph.js";
 
 /** Bumped when the meaning of a key changes, so old entries are simply never matched again. */

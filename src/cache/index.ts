@@ -14,4 +14,4 @@ export { fingerprint, FINGERPRINT_FORMAT } from "./fingerprint.js";
 export type { Components, Fingerprint, RichCacheRequest } from "./fingerprint.js";
 export { defaultCacheDir, resolveCacheDir, DEFAULT_CACHE_SUBDIR } from "./layout.js";
 export { StatCache } from "./stat-cache.js";
-export { digestBytes, digestFile, DIGEST_ALGORITHM } from "./digest.js";
+export { digestBytes, digestFile, DIGEST_ALGORITHM } from "../graph/digest.js";

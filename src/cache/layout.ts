@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
-import { digestBytes } from "./digest.js";
+import { digestBytes } from "../graph/digest.js";
 
 /**
  * Where things live in a cache directory:

@@ -12,7 +12,7 @@ import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import type { CacheLookup, StepCache } from "../engine/cache-port.js";
 import { isFileValue, type StepId } from "../graph/ir.js";
-import { digestBytes, digestFile } from "./digest.js";
+import { digestBytes, digestFile } from "../graph/digest.js";
 import { ExplainState, type Explanation } from "./explain.js";
 import {
   fingerprint,

@@ -1,4 +1,4 @@
-import { digestBytes } from "./digest.js";
+import { digestBytes } from "../graph/digest.js";
 import { isHex64 } from "./layout.js";
 
 /** An output file of a step as stored: its project-relative path, content digest, size and mode. */

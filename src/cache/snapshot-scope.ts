@@ -1,5 +1,5 @@
 import type { Graph, ValueExpr } from "../graph/ir.js";
-import { projectOutputs } from "../engine/values.js";
+import { projectOutputs } from "../graph/eval.js";
 
 /**
  * What a run snapshot (run-snapshot.ts) of a graph has to watch. Apart from the record itself so that

@@ -13,7 +13,13 @@ import { open, rename, unlink, writeFile } from "node:fs/promises";
 import { endianness } from "node:os";
 import { dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
-import { DIGEST_ALGORITHM, digestFileSync, openToHash, READ_WHOLE_LIMIT, readWholeSync } from "./digest.js";
+import {
+  DIGEST_ALGORITHM,
+  digestFileSync,
+  openToHash,
+  READ_WHOLE_LIMIT,
+  readWholeSync,
+} from "../graph/digest.js";
 import { tempName } from "./layout.js";
 
 /**

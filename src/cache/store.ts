@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { constants, createReadStream } from "node:fs";
 import { open, readdir, stat, unlink, utimes } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { DIGEST_ALGORITHM } from "./digest.js";
+import { DIGEST_ALGORITHM } from "../graph/digest.js";
 import { syncFsOps, threadPoolFsOps, type FsOps } from "./fs-ops.js";
 import { isHex64, isStaleTemp, Layout, tempName } from "./layout.js";
 

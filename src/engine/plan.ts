@@ -3,8 +3,8 @@ import { ancestorsOf, buildTopology } from "../graph/topology.js";
 import type { StepCache } from "./cache-port.js";
 import type { ScheduleMode } from "./scheduler.js";
 import { simulate } from "./simulate.js";
-import { evalAsync, projectOutputs, type EvalEnv } from "./values.js";
-import { digestFile } from "../cache/digest.js";
+import { evalAsync, projectOutputs, type EvalEnv } from "../graph/eval.js";
+import { digestFile } from "../graph/digest.js";
 
 export interface PlannedStep {
   id: string;

@@ -27,6 +27,8 @@ export interface StepError {
   exitCode?: number;
   signal?: string;
   stack?: string;
+  /** Another attempt would fail the same way (e.g. the shell could not find a command): not retried. */
+  permanent?: boolean;
 }
 
 export interface StepResult {

@@ -1,35 +1,36 @@
-import { mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { dirname, resolve } from "node:path";
-import { digestFile } from "../cache/digest.js";
-import type { FileValue, Graph, Step, StepContext, StepFn, StepId, ValueExpr } from "../graph/ir.js";
-import { ancestorsOf, sinks, type Topology } from "../graph/topology.js";
-import { validateGraph, InvalidGraphError } from "../graph/validate.js";
-import { killAllProcessGroups, runProcess, type ProcessSpec } from "../executors/child-process.js";
-import { ProcessServer } from "../executors/process-server.js";
-import { loadFunction } from "../executors/load-module.js";
-import { ThreadPool } from "../executors/worker-thread.js";
-import type { CacheRequest, StepCache } from "./cache-port.js";
-import type { RemoteExecutor } from "./remote-port.js";
-import { EventBus, type Listener, type StepInfo } from "./events.js";
-import type { RunResult, StepError, StepResult } from "./result.js";
-import { backoffDelay, isRetryable } from "./retry.js";
-import { ResultTable } from "./result-table.js";
-import { Scheduler, State, type ScheduleMode, type StepMeta } from "./scheduler.js";
-import { summarize } from "./summary.js";
+import { resolve } from "node:path";
+import { digestFile } from "../graph/digest.js";
 import {
   InputError,
-  projectOutputs,
   describe,
   evalAsync,
   evalSync,
   needsIO,
-  toArgv,
+  projectOutputs,
   whyNotPlainData,
   type EvalEnv,
-} from "./values.js";
+} from "../graph/eval.js";
+import type { Graph, Step, StepId, ValueExpr } from "../graph/ir.js";
+import { ancestorsOf, sinks, type Topology } from "../graph/topology.js";
+import { validateGraph, InvalidGraphError } from "../graph/validate.js";
+import { AttemptContext, type AttemptSettings } from "./attempt.js";
+import type { CacheRequest, StepCache } from "./cache-port.js";
+import { EventBus, type Listener, type StepInfo } from "./events.js";
+import type { Executor } from "./executor.js";
+import { isRetryable, stoppedError, thrownError, type Outcome } from "./outcome.js";
+import type { RunResult, StepError, StepResult } from "./result.js";
+import { ResultTable } from "./result-table.js";
+import { backoffDelay } from "./retry.js";
+import { Scheduler, State, type ScheduleMode, type StepMeta } from "./scheduler.js";
+import { summarize } from "./summary.js";
 
 export interface RunOptions {
+  /**
+   * Where steps run: the first executor that accepts a step's action runs it. The caller creates and
+   * closes them (project/ supplies the standard set).
+   */
+  executors: readonly Executor[];
   /** Slots for concurrently running steps (`-j`). Default: cores + 2, so I/O waits do not idle a core. */
   concurrency?: number;
   mode?: ScheduleMode;
@@ -49,20 +50,13 @@ export interface RunOptions {
   /** Learned duration of a step, used for its priority when it declares no estimate. */
   estimate?: (step: Step) => number | undefined;
   cache?: StepCache;
-  /** Send steps to other machines instead of running them here (see src/executors/remote). */
-  remote?: RemoteExecutor;
-  /**
-   * Stream step output as it happens (step-output events). Off by default: processes then start
-   * through a small job shell, much faster than forking Node, and their output arrives at the end.
-   */
+  /** Emit step-output events as output happens (executors that can stream then do). */
   liveOutput?: boolean;
-  /** "direct" forks every process from Node (the fallback where the job shell cannot be used). */
-  spawn?: "auto" | "direct";
   /** The largest stdout kept as a process step's value. Default 8 MiB. */
   stdoutLimit?: number;
   /**
    * Cancel on SIGINT/SIGTERM for the duration of the run (the CLI sets it): the first signal stops
-   * running steps gracefully, a second one kills their processes at once.
+   * running steps gracefully, a second one kills them at once.
    */
   handleSignals?: boolean;
   /** Random source for retry jitter (tests pass a fixed one). */
@@ -75,35 +69,8 @@ const DEFAULT_STDOUT_LIMIT = 8 * 1024 * 1024;
 const NO_ARGS: unknown[] = [];
 
 /** Runs a graph to completion and returns every step's outcome. Rejects only for an invalid graph. */
-export async function runGraph(graph: Graph, options: RunOptions = {}): Promise<RunResult> {
+export async function runGraph(graph: Graph, options: RunOptions): Promise<RunResult> {
   return new Run(graph, options).start();
-}
-
-/** The per-attempt context handed to in-process functions as `this`; its AbortController is lazy. */
-class Attempt implements StepContext {
-  private controller: AbortController | undefined;
-  timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    readonly stepId: StepId,
-    readonly attempt: number,
-    readonly root: string,
-  ) {}
-
-  get signal(): AbortSignal {
-    this.controller ??= new AbortController();
-    return this.controller.signal;
-  }
-
-  abort(reason: { kind: "timeout" | "cancelled" }): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.controller ??= new AbortController();
-    this.controller.abort(reason);
-  }
-
-  done(): void {
-    if (this.timer) clearTimeout(this.timer);
-  }
 }
 
 class Run {
@@ -114,14 +81,14 @@ class Run {
   private readonly root: string;
   private readonly t0 = performance.now();
   private readonly table: ResultTable;
+  private readonly settings: AttemptSettings;
   /** Values of map steps as seen by `partial` consumers: `{ ok, failed }`. */
   private readonly partialValues = new Map<number, unknown>();
-  private readonly live: (Attempt | undefined)[];
+  private readonly live: (AttemptContext | undefined)[];
   private readonly mapItems = new Map<number, { first: number; count: number; items: unknown[] }>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly needed: Uint8Array | undefined;
-  private threads: ThreadPool | undefined;
-  private processServer: ProcessServer | undefined;
+  private readonly digest: (absPath: string) => Promise<string>;
   private pumping = false;
   private pumpNow = 0;
   private dirty = false;
@@ -129,6 +96,7 @@ class Run {
   private failFastTripped = false;
   private wakeTimer: NodeJS.Timeout | undefined;
   private resolveRun!: (r: RunResult) => void;
+  private removeSignalHandlers: (() => void) | undefined;
 
   constructor(
     private readonly graph: Graph,
@@ -147,6 +115,16 @@ class Run {
     this.table = new ResultTable(n);
     this.live = new Array(n);
     for (const l of [options.onEvent ?? []].flat()) this.bus.on(l);
+    const cache = options.cache;
+    this.digest = cache?.digest ? cache.digest.bind(cache) : digestFile;
+    this.settings = {
+      root: this.root,
+      env: options.env ?? process.env,
+      killGraceMs: options.killGraceMs ?? 2000,
+      stdoutLimit: options.stdoutLimit ?? DEFAULT_STDOUT_LIMIT,
+      digest: this.digest,
+      warn: (message, id) => this.warn(message, id),
+    };
     const scratch = this.metaOf(
       this.steps[0] ?? { id: "", module: "", action: { kind: "process" }, inputs: [], options: {} },
     );
@@ -202,8 +180,10 @@ class Run {
     return { id: s.id, module: s.module, estimateMs: s.options.estimateMs ?? this.options.estimate?.(s) };
   }
 
-  /** Starts everything that can start. Re-entrant calls (a step finishing synchronously) just loop. */
-  /** `at`: the time, when the caller just read the clock (a step's end is the next ones' start). */
+  /**
+   * Starts everything that can start. Re-entrant calls (a step finishing synchronously) just loop.
+   * `at`: the time, when the caller just read the clock (a step's end is the next ones' start).
+   */
   private pump(at?: number): void {
     if (this.pumping) {
       this.dirty = true;
@@ -236,322 +216,186 @@ class Run {
     }
   }
 
+  /**
+   * The one path every step takes: evaluate its inputs, ask the cache, hand it to the executor that
+   * accepts it, settle the outcome. Synchronous as long as nothing needs I/O, so an in-process function
+   * without a cache is called with no await between the scheduler and the call.
+   */
   private launch(i: number): void {
     const step = this.steps[i]!;
     if (this.scheduler.isMapCollecting(i)) return this.collectMap(i);
     const attempt = ++this.table.attempts[i]!;
     this.table.startMs[i] = this.pumpNow;
-    const action = step.action;
-    const fn = this.runsInProcess(action) ? (action as { fn?: StepFn }).fn : undefined;
-    if (fn && !this.options.cache && !step.inputs.some(needsIO)) {
-      // The fast path for in-process functions: no awaits between the scheduler and the call.
-      let args: unknown[];
-      try {
-        args = this.evalInputsSync(step);
-      } catch (err) {
-        return this.failAttempt(i, attempt, inputError(err));
-      }
-      this.callInProcess(i, step, attempt, fn, args);
+    const ctx = new AttemptContext(step, attempt, this.settings);
+    this.live[i] = ctx;
+    if (step.inputs.some(needsIO)) {
+      this.evalInputsAsync(step).then(
+        (args) => this.prepare(i, ctx, args),
+        (err) => this.settle(i, ctx, inputFailure(err)),
+      );
       return;
     }
-    void this.launchAsync(i, step, attempt);
-  }
-
-  private callInProcess(i: number, step: Step, attempt: number, fn: StepFn, args: unknown[]): void {
-    const ctx = new Attempt(step.id, attempt, this.root);
-    this.live[i] = ctx;
-    if (this.bus.active) this.bus.emit({ type: "step-start", t: this.now(), id: step.id, attempt });
-    let r: unknown;
-    try {
-      r = fn.apply(ctx, args);
-    } catch (err) {
-      ctx.done();
-      return this.failAttempt(i, attempt, thrown(err));
-    }
-    if (r !== null && typeof (r as PromiseLike<unknown>)?.then === "function") {
-      const timeoutMs = step.options.timeoutMs;
-      if (timeoutMs !== undefined) {
-        ctx.timer = setTimeout(() => {
-          ctx.abort({ kind: "timeout" });
-          this.failAttempt(i, attempt, { kind: "timeout", message: `timed out after ${timeoutMs}ms` });
-        }, timeoutMs);
-      }
-      (r as PromiseLike<unknown>).then(
-        (v) => {
-          ctx.done();
-          this.succeed(i, attempt, v);
-        },
-        (err) => {
-          ctx.done();
-          this.failAttempt(i, attempt, thrown(err));
-        },
-      );
-    } else {
-      this.succeed(i, attempt, r);
-    }
-  }
-
-  private async launchAsync(i: number, step: Step, attempt: number): Promise<void> {
-    const ctx = new Attempt(step.id, attempt, this.root);
-    this.live[i] = ctx;
     let args: unknown[];
     try {
-      args = step.inputs.some(needsIO) ? await this.evalInputsAsync(step) : this.evalInputsSync(step);
+      args = this.evalInputsSync(step);
     } catch (err) {
-      return this.failAttempt(i, attempt, inputError(err));
+      return this.settle(i, ctx, inputFailure(err));
     }
-    if (!this.isCurrent(i, attempt)) return;
-    const action = step.action;
-    if (action.kind === "map") return this.expandMap(i, step, args);
+    this.prepare(i, ctx, args);
+  }
 
-    let outputs: string[] = [];
-    try {
-      if (action.kind === "process") outputs = projectOutputs(step, this.root);
-    } catch (err) {
-      return this.failAttempt(i, attempt, inputError(err));
+  private prepare(i: number, ctx: AttemptContext, args: unknown[]): void {
+    if (!this.isCurrent(i, ctx)) return;
+    const step = ctx.step;
+    if (step.action.kind === "map") return this.expandMap(i, step, args);
+    ctx.args = args;
+    if (step.action.kind === "process") {
+      try {
+        ctx.outputs = projectOutputs(step, this.root);
+      } catch (err) {
+        return this.settle(i, ctx, inputFailure(err));
+      }
     }
     const cache = step.options.cache === false ? undefined : this.options.cache;
-    const env = this.evalEnv(step);
-    const request: CacheRequest = { step, args, outputs, root: this.root, valueOfStep: env.valueOf };
-    let saveKey: string | undefined;
-    if (cache) {
-      try {
-        const found = await cache.lookup(request);
-        if (!this.isCurrent(i, attempt)) return;
-        if (found.hit) return this.succeed(i, attempt, found.value, true);
-        saveKey = found.key;
-      } catch (err) {
+    if (!cache) return this.execute(i, ctx, undefined);
+    const request: CacheRequest = {
+      step,
+      args,
+      outputs: ctx.outputs as string[],
+      root: this.root,
+      valueOfStep: this.evalEnv(step).valueOf,
+    };
+    cache.lookup(request).then(
+      (found) => {
+        if (!this.isCurrent(i, ctx)) return;
+        if (found.hit) return this.complete(i, "ok", { value: found.value, cached: true });
+        this.execute(i, ctx, found.key === undefined ? undefined : { cache, key: found.key, request });
+      },
+      (err) => {
         this.warn(`cache lookup failed for ${step.id}: ${(err as Error).message}; running it`, step.id);
-      }
-    }
+        if (this.isCurrent(i, ctx)) this.execute(i, ctx, undefined);
+      },
+    );
+  }
 
-    const timeoutMs = step.options.timeoutMs;
-    if (timeoutMs !== undefined) {
-      ctx.timer = setTimeout(() => ctx.abort({ kind: "timeout" }), timeoutMs);
+  private execute(i: number, ctx: AttemptContext, save: PendingSave | undefined): void {
+    const step = ctx.step;
+    if (ctx.stopped)
+      return this.settle(i, ctx, { ok: false, error: stoppedError(ctx.stopped, "before it started") });
+    const executor = this.executorFor(step);
+    if (!executor) {
+      return this.settle(i, ctx, {
+        ok: false,
+        error: { kind: "infra", message: `no executor runs ${step.action.kind} steps in this run` },
+      });
     }
-    let outcome: { ok: true; value: unknown } | { ok: false; error: StepError; tail?: string };
-    const remote = this.options.remote;
-    if (remote?.accepts(action)) {
-      outcome = await this.runRemoteStep(i, step, attempt, args, outputs, ctx, remote);
-    } else
-      switch (action.kind) {
-        case "process":
-          outcome = await this.runProcessStep(i, step, attempt, args, outputs, ctx);
-          break;
-        case "function":
-          if (action.thread) {
-            outcome = await this.runThreadStep(step, attempt, args, ctx);
-          } else {
-            outcome = await this.runFunctionStep(step, attempt, args, ctx);
-          }
-          break;
+    if (executor.commandOf) {
+      try {
+        ctx.command = executor.commandOf(ctx);
+      } catch (err) {
+        return this.settle(i, ctx, inputFailure(err));
       }
-    ctx.done();
-    if (!this.isCurrent(i, attempt)) return;
-    if (!outcome.ok) {
-      if (outcome.error.kind === "timeout") outcome.error.message = `timed out after ${timeoutMs}ms`;
-      return this.failAttempt(i, attempt, outcome.error, outcome.tail);
+      if (ctx.command) this.table.commands[i] = ctx.command as string[];
     }
-    if (cache && saveKey !== undefined) {
-      // A function that returns nothing is fine; anything it does return must be plain data.
-      const why = outcome.value === undefined ? undefined : whyNotPlainData(outcome.value);
-      if (why) {
-        return this.failAttempt(i, attempt, {
+    const id = step.id;
+    if (this.bus.active) {
+      this.bus.emit({
+        type: "step-start",
+        t: this.now(),
+        id,
+        attempt: ctx.attempt,
+        command: ctx.command as string[],
+      });
+      if (this.options.liveOutput)
+        ctx.onOutput = (stream, chunk) =>
+          this.bus.emit({ type: "step-output", t: this.now(), id, stream, chunk });
+    }
+    const timeoutMs = step.options.timeoutMs;
+    if (timeoutMs !== undefined) ctx.armTimeout(timeoutMs);
+    let r: Outcome | PromiseLike<Outcome>;
+    try {
+      r = executor.run(ctx);
+    } catch (err) {
+      r = executorFailure(executor, err);
+    }
+    if (isThenable(r)) {
+      r.then(
+        (o) => this.finishAttempt(i, ctx, o, save),
+        (err) => this.finishAttempt(i, ctx, executorFailure(executor, err), save),
+      );
+    } else this.finishAttempt(i, ctx, r, save);
+  }
+
+  private executorFor(step: Step): Executor | undefined {
+    for (const e of this.options.executors) if (e.accepts(step.action)) return e;
+    return undefined;
+  }
+
+  private finishAttempt(i: number, ctx: AttemptContext, o: Outcome, save: PendingSave | undefined): void {
+    ctx.done();
+    if (!this.isCurrent(i, ctx)) return;
+    if (o.tail !== undefined) this.table.tails[i] = o.tail;
+    if (!o.ok || !save) return this.settle(i, ctx, o);
+    // A function that returns nothing is fine; anything it does return must be plain data.
+    const why = o.value === undefined ? undefined : whyNotPlainData(o.value);
+    if (why) {
+      return this.settle(i, ctx, {
+        ok: false,
+        error: {
           kind: "value",
           message: `its value cannot be cached: ${why}; return plain data (JSON) or set cache: false`,
-        });
-      }
-      try {
-        await cache.save(saveKey, request, outcome.value);
-      } catch (err) {
-        this.warn(`could not save ${step.id} to the cache: ${(err as Error).message}`, step.id);
-      }
-      if (!this.isCurrent(i, attempt)) return;
-    }
-    this.succeed(i, attempt, outcome.value);
-  }
-
-  /** A function step this process runs itself (not in a thread, not on another machine). */
-  private runsInProcess(action: Step["action"]): boolean {
-    return action.kind === "function" && !action.thread && !this.options.remote?.accepts(action);
-  }
-
-  private async runFunctionStep(
-    step: Step,
-    attempt: number,
-    args: unknown[],
-    ctx: Attempt,
-  ): Promise<{ ok: true; value: unknown } | { ok: false; error: StepError }> {
-    const action = step.action as Extract<Step["action"], { kind: "function" }>;
-    let fn = action.fn;
-    if (!fn && action.ref) {
-      // Named by file and export only (e.g. a graph built for remote workers): load it here.
-      try {
-        fn = (await loadFunction(action.ref.file, action.ref.exportName)) as StepFn;
-      } catch (err) {
-        return { ok: false, error: { kind: "infra", message: (err as Error).message } };
-      }
-    }
-    if (!fn) return { ok: false, error: { kind: "infra", message: `step ${step.id} has no function` } };
-    const call = fn;
-    if (this.bus.active) this.bus.emit({ type: "step-start", t: this.now(), id: step.id, attempt });
-    const aborted = new Promise<{ ok: false; error: StepError }>((res) => {
-      ctx.signal.addEventListener("abort", () => res({ ok: false, error: abortError(ctx.signal.reason) }), {
-        once: true,
-      });
-    });
-    const settled = (async () => call.apply(ctx, args))().then(
-      (value) => ({ ok: true as const, value }),
-      (err) => ({ ok: false as const, error: thrown(err) }),
-    );
-    return Promise.race([settled, aborted]);
-  }
-
-  private async runThreadStep(
-    step: Step,
-    attempt: number,
-    args: unknown[],
-    ctx: Attempt,
-  ): Promise<{ ok: true; value: unknown } | { ok: false; error: StepError }> {
-    const action = step.action as Extract<Step["action"], { kind: "function" }>;
-    if (!action.ref) {
-      return {
-        ok: false,
-        error: { kind: "infra", message: `step ${step.id} is marked for a thread but names no module file` },
-      };
-    }
-    this.threads ??= new ThreadPool(this.scheduler.concurrency);
-    if (this.bus.active) this.bus.emit({ type: "step-start", t: this.now(), id: step.id, attempt });
-    try {
-      const value = await this.threads.run(
-        {
-          file: action.ref.file,
-          exportName: action.ref.exportName,
-          args,
-          stepId: step.id,
-          attempt,
-          root: this.root,
         },
-        ctx.signal,
-      );
-      return { ok: true, value };
-    } catch (err) {
-      if (ctx.signal.aborted) return { ok: false, error: abortError(ctx.signal.reason) };
-      if ((err as Error)?.name === "DataCloneError") {
-        return {
-          ok: false,
-          error: { kind: "value", message: `cannot send to a worker thread: ${(err as Error).message}` },
-        };
-      }
-      return { ok: false, error: thrown(err) };
+      });
     }
-  }
-
-  private async runRemoteStep(
-    i: number,
-    step: Step,
-    attempt: number,
-    args: unknown[],
-    outputs: string[],
-    ctx: Attempt,
-    remote: RemoteExecutor,
-  ): Promise<{ ok: true; value: unknown } | { ok: false; error: StepError; tail?: string }> {
-    const action = step.action as Exclude<Step["action"], { kind: "map" }>;
-    const env: Record<string, string> = {};
-    for (const name of step.options.env ?? []) {
-      const v = (this.options.env ?? process.env)[name];
-      if (v !== undefined) env[name] = v;
-    }
-    if (this.bus.active) this.bus.emit({ type: "step-start", t: this.now(), id: step.id, attempt });
-    const id = step.id;
-    const r = await remote.run(
-      {
-        stepId: id,
-        attempt,
-        module: step.module,
-        action,
-        args,
-        outputs,
-        timeoutMs: step.options.timeoutMs,
-        priority: step.options.priority ?? 0,
-        env,
+    save.cache.save(save.key, save.request, o.value).then(
+      () => this.settle(i, ctx, o),
+      (err) => {
+        this.warn(`could not save ${ctx.step.id} to the cache: ${(err as Error).message}`, ctx.step.id);
+        this.settle(i, ctx, o);
       },
-      ctx.signal,
-      this.bus.active
-        ? (stream, chunk) => this.bus.emit({ type: "step-output", t: this.now(), id, stream, chunk })
-        : undefined,
     );
-    if (action.kind === "process")
-      this.table.commands[i] = action.shell ? ["sh", "-c", String(args[0])] : toArgv(args);
-    if (!r.ok && r.tail !== undefined) this.table.tails[i] = r.tail;
-    return r;
   }
 
-  private async runProcessStep(
-    i: number,
-    step: Step,
-    attempt: number,
-    args: unknown[],
-    outputs: string[],
-    ctx: Attempt,
-  ): Promise<{ ok: true; value: unknown } | { ok: false; error: StepError; tail?: string }> {
-    const action = step.action as Extract<Step["action"], { kind: "process" }>;
-    let argv: string[];
-    try {
-      argv = action.shell ? [args.map(String).join(" ")] : toArgv(args);
-    } catch (err) {
-      return { ok: false, error: inputError(err) };
+  /** The attempt's outcome, final or retried. */
+  private settle(i: number, ctx: AttemptContext, o: Outcome): void {
+    ctx.done();
+    if (!this.isCurrent(i, ctx)) return;
+    if (o.ok) return this.complete(i, "ok", { value: o.value });
+    const step = ctx.step;
+    const error = o.error;
+    const retries = step.options.retries ?? 0;
+    if (isRetryable(error) && ctx.attempt <= retries && !this.cancelled && !this.failFastTripped) {
+      const delayMs = backoffDelay(step.options.backoff, ctx.attempt, this.options.random ?? Math.random);
+      this.live[i] = undefined;
+      this.scheduler.suspend(i);
+      if (this.bus.active)
+        this.bus.emit({
+          type: "step-retry",
+          t: this.now(),
+          id: step.id,
+          attempt: ctx.attempt,
+          maxAttempts: retries + 1,
+          delayMs,
+          error,
+        });
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.scheduler.resume(i);
+        this.pump();
+      }, delayMs);
+      this.timers.add(timer);
+      this.pump();
+      return;
     }
-    const command = action.shell ? ["sh", "-c", argv[0]!] : argv;
-    this.table.commands[i] = command;
-    // Synchronous: a syscall or two, against a thread-pool hand-off per output (see cache/fs-ops.ts).
-    for (const o of outputs) mkdirSync(dirname(resolve(this.root, o)), { recursive: true });
-    if (this.bus.active) this.bus.emit({ type: "step-start", t: this.now(), id: step.id, attempt, command });
-    const id = step.id;
-    const spec: ProcessSpec = {
-      argv,
-      shell: action.shell,
-      cwd: action.cwd ? resolve(this.root, action.cwd) : this.root,
-      env: this.options.env ?? process.env,
-      extraEnv: action.env,
-      signal: ctx.signal,
-      killGraceMs: this.options.killGraceMs,
-      keepStdout: outputs.length === 0 ? (this.options.stdoutLimit ?? DEFAULT_STDOUT_LIMIT) : 0,
-      onOutput:
-        this.options.liveOutput && this.bus.active
-          ? (stream, chunk) => this.bus.emit({ type: "step-output", t: this.now(), id, stream, chunk })
-          : undefined,
-    };
-    const r =
-      this.options.spawn !== "direct" && ProcessServer.accepts(spec)
-        ? await (this.processServer ??= new ProcessServer(spec.env)).run(spec)
-        : await runProcess(spec);
-    this.table.tails[i] = r.tail;
-    if (!r.ok) return { ok: false, error: r.error!, tail: r.tail };
-    if (outputs.length === 0) return { ok: true, value: r.stdout.replace(/\n+$/, "") };
-    const digest = this.options.cache?.digest?.bind(this.options.cache) ?? digestFile;
-    const files: FileValue[] = [];
-    for (const o of outputs) {
-      try {
-        files.push({ $file: o, digest: await digest(resolve(this.root, o)) });
-      } catch {
-        return {
-          ok: false,
-          error: { kind: "exit", message: `exited 0 but did not write its declared output ${o}` },
-          tail: r.tail,
-        };
-      }
-    }
-    return { ok: true, value: files.length === 1 ? files[0] : files };
+    this.complete(i, error.kind === "cancelled" ? "cancelled" : "failed", { error });
   }
 
   private expandMap(i: number, step: Step, args: unknown[]): void {
     const action = step.action as Extract<Step["action"], { kind: "map" }>;
     const list = args[0];
     if (!Array.isArray(list)) {
-      return this.failAttempt(i, this.table.attempts[i]!, {
-        kind: "input",
-        message: `map needs a list, but got ${describe(list)}`,
+      return this.complete(i, "failed", {
+        error: { kind: "input", message: `map needs a list, but got ${describe(list)}` },
       });
     }
     const extra = args.slice(1);
@@ -611,7 +455,7 @@ class Run {
     const partial = step.options.partial === true;
     return {
       root: this.root,
-      digest: this.options.cache?.digest?.bind(this.options.cache) ?? digestFile,
+      digest: this.digest,
       valueOf: (id) => {
         const j = index.get(id)!;
         if (partial && this.partialValues.has(j)) return this.partialValues.get(j);
@@ -647,44 +491,8 @@ class Run {
     return Promise.all(step.inputs.map((e) => evalAsync(e, env)));
   }
 
-  private isCurrent(i: number, attempt: number): boolean {
-    return this.table.attempts[i] === attempt && this.scheduler.state[i] === State.Running;
-  }
-
-  private succeed(i: number, attempt: number, value: unknown, cached = false): void {
-    if (!this.isCurrent(i, attempt)) return;
-    this.complete(i, "ok", { value, cached });
-  }
-
-  private failAttempt(i: number, attempt: number, error: StepError, tail?: string): void {
-    if (!this.isCurrent(i, attempt)) return;
-    const step = this.steps[i]!;
-    const retries = step.options.retries ?? 0;
-    if (isRetryable(error.kind) && attempt <= retries && !this.cancelled && !this.failFastTripped) {
-      const delayMs = backoffDelay(step.options.backoff, attempt, this.options.random ?? Math.random);
-      this.live[i] = undefined;
-      this.scheduler.suspend(i);
-      if (this.bus.active)
-        this.bus.emit({
-          type: "step-retry",
-          t: this.now(),
-          id: step.id,
-          attempt,
-          maxAttempts: retries + 1,
-          delayMs,
-          error,
-        });
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        this.scheduler.resume(i);
-        this.pump();
-      }, delayMs);
-      this.timers.add(timer);
-      this.pump();
-      return;
-    }
-    if (tail !== undefined) this.table.tails[i] = tail;
-    this.complete(i, error.kind === "cancelled" ? "cancelled" : "failed", { error });
+  private isCurrent(i: number, ctx: AttemptContext): boolean {
+    return this.live[i] === ctx && this.scheduler.state[i] === State.Running;
   }
 
   private complete(
@@ -720,24 +528,15 @@ class Run {
       this.bus.emit({ type: "step-end", t, result: this.table.result(i, this.steps[i]!)! });
   }
 
+  /** Stops everything: pending steps are cancelled, running ones stopped; each reports back when it is gone. */
   private cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
     for (const c of this.scheduler.cancelPending())
       this.record(c, "cancelled", undefined, "cancelled before it started");
-    for (let i = 0; i < this.live.length; i++) {
-      const a = this.live[i];
-      if (!a) continue;
-      a.abort({ kind: "cancelled" });
-      // Processes and threads report back once they are really gone; an in-process promise cannot be
-      // stopped, so it is marked cancelled now and its late result ignored.
-      if (this.runsInProcess(this.steps[i]!.action))
-        this.failAttempt(i, a.attempt, { kind: "cancelled", message: "cancelled while running" });
-    }
+    for (const a of this.live) a?.stop({ kind: "cancelled" });
     this.pump();
   }
-
-  private removeSignalHandlers: (() => void) | undefined;
 
   private installSignalHandlers(): void {
     let count = 0;
@@ -746,7 +545,7 @@ class Run {
       if (count === 1) {
         this.warn(`${sig}: stopping running steps (again to kill them at once)`);
         this.cancel();
-      } else killAllProcessGroups();
+      } else for (const e of this.options.executors) e.killNow?.();
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
@@ -764,7 +563,6 @@ class Run {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const t of this.timers) clearTimeout(t);
     this.removeSignalHandlers?.();
-    this.processServer?.close();
     const steps: StepResult[] = [];
     let ok = true;
     for (let i = 0; i < this.steps.length; i++) {
@@ -781,12 +579,8 @@ class Run {
       enumerable: true,
       get: () => (outputs ??= this.outputValues()),
     });
-    const done = (): void => {
-      if (this.bus.active) this.bus.emit({ type: "run-end", t: this.now(), result });
-      this.resolveRun(result);
-    };
-    if (this.threads) void this.threads.close().then(done, done);
-    else done();
+    if (this.bus.active) this.bus.emit({ type: "run-end", t: this.now(), result });
+    this.resolveRun(result);
   }
 
   private outputValues(): Record<StepId, unknown> {
@@ -801,30 +595,28 @@ class Run {
   }
 }
 
-function thrown(err: unknown): StepError {
-  if (err instanceof Error) {
-    // Errors may say what kind of failure they are (a module's schema check says "value"), which
-    // decides whether a retry could help.
-    const kind = (err as { kind?: unknown }).kind;
-    const known = kind === "value" || kind === "input" || kind === "infra" ? kind : "threw";
-    return { kind: known, message: err.message || err.name, stack: err.stack };
-  }
-  let text: string;
-  try {
-    text = typeof err === "string" ? JSON.stringify(err) : (JSON.stringify(err) ?? String(err));
-  } catch {
-    text = describe(err);
-  }
-  return { kind: "threw", message: `threw a non-Error value: ${text}` };
+interface PendingSave {
+  cache: StepCache;
+  key: string;
+  request: CacheRequest;
 }
 
-function inputError(err: unknown): StepError {
-  if (err instanceof InputError) return { kind: "input", message: err.message };
-  return thrown(err);
+function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof (v as PromiseLike<T>).then === "function";
 }
 
-function abortError(reason: unknown): StepError {
-  return (reason as { kind?: string })?.kind === "timeout"
-    ? { kind: "timeout", message: "timed out" }
-    : { kind: "cancelled", message: "cancelled while running" };
+function inputFailure(err: unknown): Outcome {
+  if (err instanceof InputError) return { ok: false, error: { kind: "input", message: err.message } };
+  return { ok: false, error: thrownError(err) };
+}
+
+/** An executor broke its promise never to throw: the step fails with what it said, as an infra failure. */
+function executorFailure(executor: Executor, err: unknown): Outcome {
+  return {
+    ok: false,
+    error: {
+      kind: "infra",
+      message: `the ${executor.name} executor failed: ${(err as Error)?.message ?? String(err)}`,
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runGraph, type RunOptions } from "../../src/engine/run.js";
+import { runGraph, type RunOptions } from "../../src/project/run-graph.js";
 import type { RunResult } from "../../src/engine/result.js";
 import type { Graph, Step, StepAction, ValueExpr } from "../../src/graph/ir.js";
 import { openCache, type LocalCache, type OpenCacheOptions } from "../../src/cache/index.js";

@@ -2,8 +2,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { RemoteTask } from "../../src/engine/remote-port.js";
-import { runGraph } from "../../src/engine/run.js";
+import type { RemoteTask } from "../../src/executors/remote/task.js";
+import { runGraph } from "../../src/project/run-graph.js";
 import type { Graph } from "../../src/graph/ir.js";
 import { createRedisExecutor, type RedisExecutor } from "../../src/executors/remote/index.js";
 import { eventually, processesMatching, uniqueSleep } from "../helpers/procs.js";
@@ -87,9 +87,9 @@ it("orders jobs waiting in Redis by priority, higher first, when the worker is b
     priority,
   });
   // The only slot is busy; six more steps wait in Redis, enqueued in an order unrelated to priority.
-  const blocker = remote.run(task("blocker", 1000, 0), signal);
+  const blocker = remote.runTask(task("blocker", 1000, 0), signal);
   expect(await eventually(() => marks().includes("blocker start"), 10_000)).toBe(true);
-  const queued = [-5, 0, 1, 2, 10, 3].map((p) => remote.run(task(`p${p}`, 1, p), signal));
+  const queued = [-5, 0, 1, 2, 10, 3].map((p) => remote.runTask(task(`p${p}`, 1, p), signal));
   const outcomes = await Promise.all([blocker, ...queued]);
   expect(outcomes.every((o) => o.ok)).toBe(true);
   const order = marks()

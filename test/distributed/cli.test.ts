@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, expect, it } from "vitest";
-import { runGraph } from "../../src/engine/run.js";
+import { runGraph } from "../../src/project/run-graph.js";
 import { createRedisExecutor, type RedisExecutor } from "../../src/executors/remote/index.js";
 import { Cluster, fnStep, lit, procStep } from "./cluster.js";
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { runGraph } from "../../src/engine/run.js";
+import { runGraph } from "../../src/project/run-graph.js";
 import type { Graph } from "../../src/graph/ir.js";
 import { createRedisExecutor, type RedisExecutor } from "../../src/executors/remote/index.js";
 import { eventually } from "../helpers/procs.js";

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { runGraph } from "../../src/engine/run.js";
+import { runGraph } from "../../src/project/run-graph.js";
 import { compileFlow, formatDiagnostics } from "../../src/language/index.js";
 import { cleanup, project } from "./helpers.js";
 

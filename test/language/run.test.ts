@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runGraph } from "../../src/engine/run.js";
+import { runGraph } from "../../src/project/run-graph.js";
 import type { EngineEvent } from "../../src/engine/events.js";
 import type { Graph } from "../../src/graph/ir.js";
 import { IMPORTS, cleanup, compileIn, project } from "./helpers.js";

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, expect, it } from "vitest";
-import { digestBytes } from "../../src/cache/digest.js";
+import { digestBytes } from "../../src/graph/digest.js";
 import { decodeAcEntry } from "../../src/cache/manifest.js";
 import { SharedDirStore } from "../../src/cache/stores/shared-dir.js";
 import { cli, REPO } from "../helpers/cli.js";

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { digestBytes } from "../../src/cache/digest.js";
+import { digestBytes } from "../../src/graph/digest.js";
 import { encodeAcEntry } from "../../src/cache/manifest.js";
 import { LocalDirStore } from "../../src/cache/store.js";
 import {
@@ -20,7 +20,7 @@ import {
   SharedDirStore,
   TieredStore,
 } from "../../src/cache/stores/index.js";
-import { runGraph } from "../../src/engine/run.js";
+import { runGraph } from "../../src/project/run-graph.js";
 import { tempDir } from "../helpers/procs.js";
 import { freePort, startNginx, type NginxServer } from "../helpers/servers.js";
 import { file, out, sh } from "../cache/helpers.js";

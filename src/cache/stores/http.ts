@@ -12,7 +12,7 @@ import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { DIGEST_ALGORITHM, digestBytes } from "../digest.js";
+import { DIGEST_ALGORITHM, digestBytes } from "../../graph/digest.js";
 import { isHex64 } from "../layout.js";
 import type { Namespace, PutOptions } from "../store.js";
 import { CacheUnreachableError, short, type RemoteStore, type WarningSink } from "./remote.js";

@@ -15,7 +15,7 @@
 import { constants } from "node:fs";
 import { access, copyFile, mkdir, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { digestBytes, digestFile } from "../digest.js";
+import { digestBytes, digestFile } from "../../graph/digest.js";
 import { LocalDirStore, type Namespace } from "../store.js";
 import { short, type RemoteStore, type WarningSink } from "./remote.js";
 

@@ -17,7 +17,7 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { digestBytes } from "../digest.js";
+import { digestBytes } from "../../graph/digest.js";
 
 const ENVELOPE_TAG = "signed-ac";
 const SIG_CONTEXT = "tributary-ac-sig 1\n";

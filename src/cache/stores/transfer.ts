@@ -7,7 +7,7 @@
 import { chmod, mkdir, rename, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { OutputFile, TransferOutputs } from "../../executors/remote/protocol.js";
-import { digestFile } from "../digest.js";
+import { digestFile } from "../../graph/digest.js";
 import { tempName } from "../layout.js";
 import type { BlobStore } from "../store.js";
 import { short, type RemoteStore } from "./remote.js";

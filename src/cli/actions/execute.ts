@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { dropSnapshot, writeSnapshot, type SnapshotKey } from "../../cache/run-snapshot.js";
 import { snapshotScope } from "../../cache/snapshot-scope.js";
 import { DurationHistory } from "../../engine/history.js";
-import { runGraph } from "../../engine/run.js";
+import { runGraph } from "../../project/run-graph.js";
 import { ChromeTraceRecorder } from "../../reporters/chrome-trace.js";
 import type { Reporter } from "../../reporters/index.js";
 import type { RunFlags } from "../commands/run.js";

@@ -2,18 +2,18 @@
  * Runs one task on a worker: process steps with runProcess in the worker's checkout, function steps by
  * loading the module from the worker's checkout. Everything that comes back is plain data.
  */
-import { lstat, mkdir, stat } from "node:fs/promises";
-import { dirname, isAbsolute, relative, resolve } from "node:path";
-import { digestFile } from "../../cache/digest.js";
-import type { RemoteTask } from "../../engine/remote-port.js";
+import { lstat, stat } from "node:fs/promises";
+import { isAbsolute, relative, resolve } from "node:path";
+import { AttemptContext } from "../../engine/attempt.js";
+import type { Executor } from "../../engine/executor.js";
+import { stoppedError, type Outcome, type StopReason } from "../../engine/outcome.js";
 import type { StepError } from "../../engine/result.js";
-import { InputError, describe, toArgv } from "../../engine/values.js";
-import { isFileValue, type FileValue } from "../../graph/ir.js";
-import { runProcess } from "../child-process.js";
+import { digestFile } from "../../graph/digest.js";
+import { isFileValue, type FileValue, type Step } from "../../graph/ir.js";
 import { callableOf, loadModuleFile } from "../load-module.js";
-import type { ThreadPool } from "../worker-thread.js";
 import { moduleCodeDigest } from "./code-digest.js";
 import { whyNotWireData, type TransferOutputs, type WireOutcome } from "./protocol.js";
+import type { RemoteTask } from "./task.js";
 
 const DEFAULT_STDOUT_LIMIT = 8 * 1024 * 1024;
 
@@ -32,7 +32,11 @@ export interface ExecuteContext {
   stdoutLimit?: number;
   onOutput?: (stream: "stdout" | "stderr", chunk: string) => void;
   modules: ModuleCache;
-  threads: () => ThreadPool;
+  /**
+   * The worker's local executors (threads, processes, in-process functions): a step runs here exactly
+   * as it would on the orchestrator, judged by the same classifier.
+   */
+  executors: readonly Executor[];
   /** Checks input files against the orchestrator's digests; undefined skips the check. */
   inputs?: InputVerifier;
   transferOutputs?: TransferOutputs;
@@ -41,72 +45,131 @@ export interface ExecuteContext {
 export async function executeTask(task: RemoteTask, ctx: ExecuteContext): Promise<WireOutcome> {
   const worker = ctx.identity;
   const fail = (error: StepError, tail?: string): WireOutcome => ({ ok: false, error, tail, worker });
-  if (ctx.signal.aborted) return fail(abortError(ctx.signal.reason, "before it started"));
+  const stopReason = (): StopReason =>
+    (ctx.signal.reason as { kind?: string } | undefined)?.kind === "timeout"
+      ? { kind: "timeout", afterMs: task.timeoutMs ?? 0 }
+      : { kind: "cancelled" };
+  if (ctx.signal.aborted) return fail(stoppedError(stopReason(), "before it started"));
   try {
     if (ctx.inputs) {
       const why = await ctx.inputs.check(task.args);
       if (why) return fail({ kind: "infra", message: `worker ${worker} ${why}` });
     }
-    const action = task.action;
-    if (action.kind === "process") return await runProcessTask(task, action, ctx);
-    if (!action.ref)
-      return fail({ kind: "infra", message: `step ${task.stepId} has no module file to load` });
-    return await runFunctionTask(task, action.ref, action.thread === true, ctx);
+    const step = await localStep(task, ctx);
+    if ("error" in step) return fail(step.error);
+    const executor = ctx.executors.find((e) => e.accepts(step.action));
+    if (!executor)
+      return fail({ kind: "infra", message: `worker ${worker} cannot run ${step.action.kind} steps` });
+    const attempt = new AttemptContext(step, task.attempt, {
+      root: ctx.root,
+      env: { ...ctx.env, ...task.env, ...ctx.stepEnv },
+      killGraceMs: ctx.killGraceMs ?? 2000,
+      stdoutLimit: ctx.stdoutLimit ?? DEFAULT_STDOUT_LIMIT,
+      digest: digestFile,
+      warn: () => {},
+    });
+    attempt.args = task.args;
+    attempt.outputs = task.outputs;
+    attempt.onOutput = ctx.onOutput;
+    const onAbort = () => attempt.stop(stopReason());
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    // The orchestrator times the step out too; this is the backstop should its message be lost.
+    if (task.timeoutMs !== undefined) attempt.armTimeout(task.timeoutMs);
+    let outcome: Outcome;
+    try {
+      attempt.command = executor.commandOf?.(attempt);
+      outcome = await executor.run(attempt);
+    } finally {
+      attempt.done();
+      ctx.signal.removeEventListener("abort", onAbort);
+    }
+    return await wireOutcome(task, outcome, ctx);
   } catch (err) {
-    if (err instanceof InputError) return fail({ kind: "input", message: err.message });
     return fail({
-      kind: "infra",
+      kind: (err as { name?: string }).name === "InputError" ? "input" : "infra",
       message: `worker ${worker} failed: ${(err as Error)?.message ?? String(err)}`,
     });
   }
 }
 
-async function runProcessTask(
-  task: RemoteTask,
-  action: Extract<RemoteTask["action"], { kind: "process" }>,
-  ctx: ExecuteContext,
-): Promise<WireOutcome> {
+/** The task as a step of this checkout: a function's module is loaded (and its code checked) here. */
+async function localStep(task: RemoteTask, ctx: ExecuteContext): Promise<Step | { error: StepError }> {
   const worker = ctx.identity;
-  const argv = action.shell ? [task.args.map(String).join(" ")] : toArgv(task.args);
-  const outputs = task.outputs;
-  await Promise.all(outputs.map((o) => mkdir(dirname(resolve(ctx.root, o)), { recursive: true })));
-  const r = await withTimeout(task, ctx, (signal) =>
-    runProcess({
-      argv,
-      shell: action.shell,
-      cwd: action.cwd ? resolve(ctx.root, action.cwd) : ctx.root,
-      env: { ...ctx.env, ...task.env, ...action.env, ...ctx.stepEnv },
-      signal,
-      killGraceMs: ctx.killGraceMs,
-      keepStdout: outputs.length === 0 ? (ctx.stdoutLimit ?? DEFAULT_STDOUT_LIMIT) : 0,
-      onOutput: ctx.onOutput,
-    }),
-  );
-  if (!r.ok) {
-    const error = { ...r.error! };
-    if (error.kind !== "cancelled" && error.kind !== "timeout") error.message += ` (on worker ${worker})`;
-    return { ok: false, error, tail: r.tail, worker };
+  const base = { id: task.stepId, module: task.module, inputs: [], options: { timeoutMs: task.timeoutMs } };
+  const action = task.action;
+  if (action.kind === "process") return { ...base, action };
+  const ref = action.ref;
+  if (!ref) return { error: { kind: "infra", message: `step ${task.stepId} has no module file to load` } };
+  if (isAbsolute(ref.file) || ref.file.startsWith("file:")) {
+    return {
+      error: { kind: "infra", message: `module file ${ref.file} must be relative to the project root` },
+    };
   }
-  if (outputs.length === 0) return { ok: true, value: r.stdout.replace(/\n+$/, ""), worker };
-  const files: FileValue[] = [];
-  const modes: number[] = [];
-  for (const o of outputs) {
-    try {
-      const abs = resolve(ctx.root, o);
-      files.push({ $file: o, digest: await digestFile(abs) });
-      modes.push((await stat(abs)).mode & 0o777);
-    } catch {
+  const abs = resolve(ctx.root, ref.file);
+  const thread = action.thread === true;
+  let mod: LoadedModule;
+  try {
+    mod = await ctx.modules.get(abs, !thread);
+  } catch (err) {
+    ctx.modules.forget(abs);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "it does not exist" : (err as Error).message;
+    return {
+      error: {
+        kind: "infra",
+        message: `worker ${worker} cannot load ${ref.file} from its checkout ${ctx.root}: ${why}`,
+      },
+    };
+  }
+  if (task.codeDigest !== undefined && mod.digest !== task.codeDigest) {
+    return {
+      error: { kind: "infra", message: await codeMismatch(task.codeDigest, mod, ref.file, abs, ctx) },
+    };
+  }
+  if (thread)
+    return {
+      ...base,
+      action: { kind: "function", thread: true, ref: { file: abs, exportName: ref.exportName } },
+    };
+  const fn = callableOf(mod.exports![ref.exportName]);
+  if (!fn) {
+    return {
+      error: {
+        kind: "infra",
+        message: `${ref.file} on worker ${worker} has no function export "${ref.exportName}"`,
+      },
+    };
+  }
+  return { ...base, action: { kind: "function", fn } };
+}
+
+/** The outcome as it travels back: errors say where they happened, output files go to the remote cache. */
+async function wireOutcome(task: RemoteTask, outcome: Outcome, ctx: ExecuteContext): Promise<WireOutcome> {
+  const worker = ctx.identity;
+  if (!outcome.ok) {
+    const error = { ...outcome.error };
+    if (error.kind !== "cancelled" && error.kind !== "timeout") error.message += ` (on worker ${worker})`;
+    return { ok: false, error, tail: outcome.tail, worker };
+  }
+  const value = outcome.value;
+  if (task.action.kind !== "process" || task.outputs.length === 0) {
+    const why = value === undefined ? undefined : whyNotWireData(value);
+    if (why) {
       return {
         ok: false,
         error: {
-          kind: "exit",
-          message: `exited 0 but did not write its declared output ${o} (on worker ${worker})`,
+          kind: "value",
+          message: `its value cannot travel back from worker ${worker}: ${why}; return plain data (JSON)`,
         },
-        tail: r.tail,
         worker,
       };
     }
+    return { ok: true, value, worker };
   }
+  const files = (Array.isArray(value) ? value : [value]) as FileValue[];
+  const modes = await Promise.all(
+    files.map(async (f) => (await stat(resolve(ctx.root, f.$file))).mode & 0o777),
+  );
   if (ctx.transferOutputs) {
     try {
       await ctx.transferOutputs(
@@ -120,104 +183,12 @@ async function runProcessTask(
           kind: "infra",
           message: `worker ${worker} could not upload the outputs: ${(err as Error).message}`,
         },
-        tail: r.tail,
+        tail: outcome.tail,
         worker,
       };
     }
   }
-  return { ok: true, value: files.length === 1 ? files[0] : files, worker, modes };
-}
-
-async function runFunctionTask(
-  task: RemoteTask,
-  ref: { file: string; exportName: string },
-  thread: boolean,
-  ctx: ExecuteContext,
-): Promise<WireOutcome> {
-  const worker = ctx.identity;
-  const fail = (error: StepError): WireOutcome => ({ ok: false, error, worker });
-  if (isAbsolute(ref.file) || ref.file.startsWith("file:")) {
-    return fail({ kind: "infra", message: `module file ${ref.file} must be relative to the project root` });
-  }
-  const abs = resolve(ctx.root, ref.file);
-  const loaded = ctx.modules.get(abs, !thread);
-  let mod: LoadedModule;
-  try {
-    mod = await loaded;
-  } catch (err) {
-    ctx.modules.forget(abs);
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "it does not exist" : (err as Error).message;
-    return fail({
-      kind: "infra",
-      message: `worker ${worker} cannot load ${ref.file} from its checkout ${ctx.root}: ${why}`,
-    });
-  }
-  if (task.codeDigest !== undefined && mod.digest !== task.codeDigest) {
-    return fail({ kind: "infra", message: await codeMismatch(task.codeDigest, mod, ref.file, abs, ctx) });
-  }
-  const context = { stepId: task.stepId, attempt: task.attempt };
-  let value: unknown;
-  if (thread) {
-    const outcome = await withTimeout(task, ctx, async (signal): Promise<Settled> => {
-      try {
-        const file = { file: abs, exportName: ref.exportName };
-        return { ok: true, value: await ctx.threads().run({ ...file, args: task.args, ...context }, signal) };
-      } catch (err) {
-        if (signal.aborted) return { ok: false, error: abortError(signal.reason) };
-        return { ok: false, error: thrown(err, worker) };
-      }
-    });
-    if (!outcome.ok) return fail(outcome.error);
-    value = outcome.value;
-  } else {
-    const fn = callableOf(mod.exports![ref.exportName]);
-    if (!fn) {
-      return fail({
-        kind: "infra",
-        message: `${ref.file} on worker ${worker} has no function export "${ref.exportName}"`,
-      });
-    }
-    const outcome = await withTimeout(task, ctx, async (signal): Promise<Settled> => {
-      let r: unknown;
-      try {
-        r = fn.apply({ ...context, signal }, task.args);
-      } catch (err) {
-        return { ok: false, error: thrown(err, worker) };
-      }
-      // A plain value needs no race against the signal.
-      if (r === null || typeof (r as PromiseLike<unknown> | undefined)?.then !== "function") {
-        return { ok: true, value: r };
-      }
-      let onAbort = () => {};
-      const aborted = new Promise<Settled>((res) => {
-        onAbort = () => res({ ok: false, error: abortError(signal.reason) });
-        if (signal.aborted) onAbort();
-        else signal.addEventListener("abort", onAbort, { once: true });
-      });
-      const call = Promise.resolve(r).then(
-        (v): Settled => ({ ok: true, value: v }),
-        (err): Settled => ({ ok: false, error: thrown(err, worker) }),
-      );
-      try {
-        return await Promise.race([call, aborted]);
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-      }
-    });
-    if (!outcome.ok) return fail(outcome.error);
-    value = outcome.value;
-  }
-  if (value !== undefined) {
-    const why = whyNotWireData(value);
-    if (why) {
-      return fail({
-        kind: "value",
-        message: `its value cannot travel back from worker ${worker}: ${why}; return plain data (JSON)`,
-      });
-    }
-  }
-  return { ok: true, value, worker };
+  return { ok: true, value, worker, modes };
 }
 
 async function codeMismatch(
@@ -235,27 +206,6 @@ async function codeMismatch(
   if (onDisk === expected) return `${head}: restart it, its checkout was updated after it loaded the module`;
   return `${head}: update its checkout`;
 }
-
-/** Runs `fn` with a signal that also fires when the task's own timeout expires (a backstop). */
-async function withTimeout<T>(
-  task: RemoteTask,
-  ctx: ExecuteContext,
-  fn: (signal: AbortSignal) => Promise<T>,
-): Promise<T> {
-  if (task.timeoutMs === undefined) return fn(ctx.signal);
-  const controller = new AbortController();
-  const onAbort = () => controller.abort(ctx.signal.reason);
-  ctx.signal.addEventListener("abort", onAbort, { once: true });
-  const timer = setTimeout(() => controller.abort({ kind: "timeout" }), task.timeoutMs);
-  try {
-    return await fn(controller.signal);
-  } finally {
-    clearTimeout(timer);
-    ctx.signal.removeEventListener("abort", onAbort);
-  }
-}
-
-type Settled = { ok: true; value: unknown } | { ok: false; error: StepError };
 
 export interface LoadedModule {
   digest: string;
@@ -342,23 +292,4 @@ function collectFiles(v: unknown, out: FileValue[], depth: number): void {
   }
   if (Array.isArray(v)) for (const x of v) collectFiles(x, out, depth + 1);
   else for (const k in v) collectFiles((v as Record<string, unknown>)[k], out, depth + 1);
-}
-
-function abortError(reason: unknown, when = "while running"): StepError {
-  return (reason as { kind?: string })?.kind === "timeout"
-    ? { kind: "timeout", message: "timed out" }
-    : { kind: "cancelled", message: `cancelled ${when}` };
-}
-
-function thrown(err: unknown, worker: string): StepError {
-  const where = ` (on worker ${worker})`;
-  if (err instanceof Error)
-    return { kind: "threw", message: (err.message || err.name) + where, stack: err.stack };
-  let text: string;
-  try {
-    text = JSON.stringify(err) ?? String(err);
-  } catch {
-    text = describe(err);
-  }
-  return { kind: "threw", message: `threw a non-Error value: ${text}${where}` };
 }

@@ -5,9 +5,9 @@
  */
 import { hostname } from "node:os";
 import type { ConnectionOptions } from "bullmq";
-import { whyNotPlainData } from "../../engine/values.js";
+import { whyNotPlainData } from "../../graph/eval.js";
 import { Redis, type RedisOptions } from "ioredis";
-import type { RemoteTask } from "../../engine/remote-port.js";
+import type { RemoteTask } from "./task.js";
 import type { StepError } from "../../engine/result.js";
 import type { FileValue } from "../../graph/ir.js";
 

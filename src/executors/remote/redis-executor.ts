@@ -9,9 +9,12 @@ import { isAbsolute, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Queue, QueueEvents, type JobsOptions } from "bullmq";
 import { Redis } from "ioredis";
-import { digestFile } from "../../cache/digest.js";
-import type { RemoteExecutor, RemoteOutcome, RemoteTask } from "../../engine/remote-port.js";
+import { digestFile } from "../../graph/digest.js";
+import type { Attempt, Executor } from "../../engine/executor.js";
+import { stoppedError, type Outcome } from "../../engine/outcome.js";
 import type { StepError } from "../../engine/result.js";
+import { commandLine } from "../process/spec.js";
+import type { RemoteOutcome, RemoteTask } from "./task.js";
 import { isFileValue, type FileValue, type StepAction } from "../../graph/ir.js";
 import { CodeDigests } from "./code-digest.js";
 import {
@@ -62,7 +65,13 @@ export interface RedisExecutorOptions extends ConnectionSettings {
 }
 
 /** The executor plus what a CLI or a test may want to know about it. */
-export interface RedisExecutor extends RemoteExecutor {
+export interface RedisExecutor extends Executor {
+  /** Runs one task on a worker (what `run` does for an attempt, without the attempt). */
+  runTask(
+    task: RemoteTask,
+    signal: AbortSignal,
+    onOutput?: (stream: "stdout" | "stderr", chunk: string) => void,
+  ): Promise<RemoteOutcome>;
   /** This orchestrator's id in Redis (job ids start with it). */
   readonly client: string;
   /** Job ids in flight, by step id (for tests and diagnostics). */
@@ -100,6 +109,7 @@ interface Pending {
 }
 
 class BullExecutor implements RedisExecutor {
+  readonly name = "remote";
   readonly client = `${hostname().replace(/[^A-Za-z0-9.-]/g, "_")}-${process.pid}-${randomBytes(4).toString("hex")}`;
   private readonly root: string;
   private readonly queueName: string;
@@ -168,7 +178,36 @@ class BullExecutor implements RedisExecutor {
     return m;
   }
 
-  async run(
+  commandOf(attempt: Attempt): string[] | undefined {
+    return attempt.step.action.kind === "process" ? commandLine(attempt) : undefined;
+  }
+
+  /** An attempt as a task: its declared env vars travel by value, since the worker has its own env. */
+  async run(attempt: Attempt): Promise<Outcome> {
+    const step = attempt.step;
+    const env: Record<string, string> = {};
+    for (const name of step.options.env ?? []) {
+      const v = attempt.env[name];
+      if (v !== undefined) env[name] = v;
+    }
+    const task: RemoteTask = {
+      stepId: step.id,
+      attempt: attempt.attempt,
+      module: step.module,
+      action: step.action as RemoteTask["action"],
+      args: attempt.args as unknown[],
+      outputs: attempt.outputs as string[],
+      timeoutMs: step.options.timeoutMs,
+      priority: step.options.priority ?? 0,
+      env,
+    };
+    const o = await this.runTask(task, attempt.signal, attempt.onOutput);
+    // Stopped by the engine: whatever the worker saw of it, the engine's reason is the outcome.
+    if (!o.ok && attempt.stopped) return { ok: false, error: stoppedError(attempt.stopped), tail: o.tail };
+    return o;
+  }
+
+  async runTask(
     task: RemoteTask,
     signal: AbortSignal,
     onOutput?: (stream: "stdout" | "stderr", chunk: string) => void,
@@ -548,7 +587,9 @@ function failure(error: StepError): RemoteOutcome {
 }
 
 function abortError(reason: unknown, when = "while running"): StepError {
-  return (reason as { kind?: string })?.kind === "timeout"
-    ? { kind: "timeout", message: "timed out" }
-    : { kind: "cancelled", message: `cancelled ${when}` };
+  const r = reason as { kind?: string; afterMs?: number } | undefined;
+  return stoppedError(
+    r?.kind === "timeout" ? { kind: "timeout", afterMs: r.afterMs ?? 0 } : { kind: "cancelled" },
+    when,
+  );
 }

@@ -6,7 +6,10 @@ import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { WaitingError, Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
-import { ThreadPool } from "../worker-thread.js";
+import type { Executor } from "../../engine/executor.js";
+import { InlineExecutor } from "../inline.js";
+import { ProcessExecutor } from "../process/index.js";
+import { ThreadExecutor } from "../thread.js";
 import { executeTask, InputVerifier, ModuleCache } from "./execute.js";
 import { startReaper, type Reaper } from "./reaper.js";
 import {
@@ -117,7 +120,7 @@ class TributaryWorker implements RemoteWorker {
   private readonly sub: { client: Redis; ready: Promise<void> };
   private readonly modules: ModuleCache;
   private readonly inputs: InputVerifier | undefined;
-  private threads: ThreadPool | undefined;
+  private readonly executors: Executor[];
   private reaper: Reaper | undefined;
   private readonly actives = new Map<string, Active>();
   /** Cancel requests for jobs not (yet) running here, by job id → when they arrived. */
@@ -140,6 +143,12 @@ class TributaryWorker implements RemoteWorker {
     this.modules = new ModuleCache(this.root);
     this.inputs = options.verifyInputs === false ? undefined : new InputVerifier(this.root);
     const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
+    // Functions arrive already loaded (localStep in execute.ts), so the in-process loader is never asked.
+    this.executors = [
+      new ThreadExecutor(concurrency),
+      new ProcessExecutor(),
+      new InlineExecutor(() => Promise.reject(new Error("functions are loaded by the worker"))),
+    ];
     this.pub = new Redis(options.url, plainConnection(options));
     this.sub = subscriber(options, [this.ch.cancel], (channel, message) => {
       if (channel === this.ch.cancel) this.onCancel(message);
@@ -271,7 +280,7 @@ class TributaryWorker implements RemoteWorker {
         killGraceMs: this.options.killGraceMs,
         onOutput: output?.write,
         modules: this.modules,
-        threads: () => (this.threads ??= new ThreadPool(this.bull.concurrency)),
+        executors: this.executors,
         inputs: this.inputs,
         transferOutputs: this.options.transferOutputs,
       });
@@ -413,7 +422,7 @@ class TributaryWorker implements RemoteWorker {
     } finally {
       clearTimeout(timer);
       await Promise.allSettled([
-        this.threads?.close(),
+        ...this.executors.map((e) => e.close()),
         withDeadline(this.sub.client.quit(), 1000).catch(() => this.sub.client.disconnect()),
         withDeadline(this.pub.quit(), 1000).catch(() => this.pub.disconnect()),
       ]);

@@ -1,5 +1,5 @@
-import type { StepAction, StepId } from "../graph/ir.js";
-import type { StepError } from "./result.js";
+import type { Outcome } from "../../engine/outcome.js";
+import type { StepAction, StepId } from "../../graph/ir.js";
 
 /**
  * One step sent to another machine: everything a worker needs, as plain data. Module files are named
@@ -22,16 +22,4 @@ export interface RemoteTask {
   codeDigest?: string;
 }
 
-export type RemoteOutcome = { ok: true; value: unknown } | { ok: false; error: StepError; tail?: string };
-
-/** Runs steps elsewhere. The orchestrator keeps the graph, the priorities and every limit. */
-export interface RemoteExecutor {
-  /** Whether this step can run remotely (e.g. in-process closures cannot). */
-  accepts(action: StepAction): boolean;
-  run(
-    task: RemoteTask,
-    signal: AbortSignal,
-    onOutput?: (stream: "stdout" | "stderr", chunk: string) => void,
-  ): Promise<RemoteOutcome>;
-  close(): Promise<void>;
-}
+export type RemoteOutcome = Outcome;

@@ -1,0 +1,80 @@
+import type { Attempt, Executor } from "../../engine/executor.js";
+import { processOutcome, type Outcome, type ProcessEnd } from "../../engine/outcome.js";
+import type { StepAction } from "../../graph/ir.js";
+import { spawnDirect, type SpawnControl } from "./direct.js";
+import { killAllGroups } from "./group.js";
+import { JobServers } from "./job-server.js";
+import { collectOutputs, prepareOutputs } from "./outputs.js";
+import { commandLine, processSpec, type ProcessSpec } from "./spec.js";
+
+export interface ProcessExecutorOptions {
+  /**
+   * "auto" starts processes through the job server where it can (probed once, falling back to direct
+   * spawns with one warning); "direct" always spawns from Node. TRIBUTARY_SPAWN=direct forces direct.
+   */
+  spawn?: "auto" | "direct";
+}
+
+/**
+ * Runs process steps (`exec`, `sh`): argv without a shell, or a /bin/sh command line. Which spawner
+ * starts a process is an optimisation; both report the same raw facts and the one classifier
+ * (engine/outcome.ts) judges them.
+ */
+export class ProcessExecutor implements Executor {
+  readonly name = "process";
+  private server: JobServers | undefined;
+  private serverEnv: NodeJS.ProcessEnv | undefined;
+  private warned = false;
+  private readonly useServer: boolean;
+
+  constructor(options: ProcessExecutorOptions = {}) {
+    this.useServer =
+      options.spawn !== "direct" && process.env.TRIBUTARY_SPAWN !== "direct" && process.platform !== "win32";
+  }
+
+  accepts(action: StepAction): boolean {
+    return action.kind === "process";
+  }
+
+  commandOf(attempt: Attempt): string[] {
+    return commandLine(attempt);
+  }
+
+  async run(attempt: Attempt): Promise<Outcome> {
+    const prepared = processSpec(attempt);
+    if ("end" in prepared) return processOutcome(prepared.end);
+    const { spec } = prepared;
+    prepareOutputs(attempt.root, attempt.outputs);
+    const end = await this.spawn(spec, attempt);
+    const outcome = processOutcome(end);
+    if (!outcome.ok || attempt.outputs.length === 0) return outcome;
+    return collectOutputs(attempt, outcome.tail);
+  }
+
+  killNow(): void {
+    killAllGroups();
+  }
+
+  async close(): Promise<void> {
+    this.server?.close();
+    this.server = undefined;
+  }
+
+  private spawn(spec: ProcessSpec, attempt: Attempt): Promise<ProcessEnd> {
+    const control: SpawnControl = attempt;
+    // The server cannot stream output, and serves one environment (the one it was started with).
+    if (!this.useServer || attempt.onOutput) return spawnDirect(spec, control);
+    if (!this.server) {
+      this.serverEnv = attempt.env;
+      this.server = new JobServers(attempt.env, attempt.killGraceMs, spawnDirect);
+    }
+    if (this.serverEnv !== attempt.env) return spawnDirect(spec, control);
+    const server = this.server;
+    return server.run(spec, control).finally(() => {
+      if (server.failure !== undefined && !this.warned) {
+        this.warned = true;
+        attempt.warn(server.failure);
+      }
+    });
+  }
+}

@@ -1,0 +1,263 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { constants, tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import type { ProcessEnd } from "../../engine/outcome.js";
+import { readCaptured, TAIL_BYTES } from "./capture.js";
+import type { SpawnControl } from "./direct.js";
+import { GroupStopper, signalGroup } from "./group.js";
+import { JOB_SERVER_SCRIPT } from "./job-server-script.js";
+import { spawnFailure, type ProcessSpec } from "./spec.js";
+
+/** How long a server may take to say it is ready before it is given up on. */
+const READY_TIMEOUT_MS = 10_000;
+
+type Spawner = (spec: ProcessSpec, control: SpawnControl) => Promise<ProcessEnd>;
+
+/**
+ * Starts step processes through small Python processes instead of forking Node.
+ *
+ * Why: Node's spawn forks the whole Node process and resets every signal in the child; measured here,
+ * 6–8 ms per process, growing with the heap. posix_spawn in a small helper costs a fraction of that
+ * (`npm run bench -- --only spawn`). Python, because its posix_spawn reports the raw wait status (a
+ * shell's `$?` cannot tell `exit 137` from a SIGKILL) and puts each job in a process group of its own,
+ * so that a job is stopped exactly as a directly spawned process is (process/group.ts).
+ *
+ * One server per job running at once, reused: a step that kills its server loses only itself. It is an
+ * optimisation, not a semantics: the first server must say it is ready (the probe), any failure to
+ * start sends the jobs to the direct spawner, and the conformance suite runs every case through both.
+ * Output goes to files read when the job ends, so nothing streams: runs that want live output use the
+ * direct spawner.
+ */
+export class JobServers {
+  private readonly dir: string;
+  private readonly idle: JobServer[] = [];
+  private readonly all = new Set<JobServer>();
+  private nextId = 0;
+  /** Why the servers cannot be used; undefined while they can. */
+  failure: string | undefined;
+
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly killGraceMs: number,
+    private readonly fallback: Spawner,
+  ) {
+    this.dir = mkdtempSync(join(tmpdir(), "tributary-jobs-"));
+  }
+
+  async run(spec: ProcessSpec, control: SpawnControl): Promise<ProcessEnd> {
+    if (this.failure !== undefined) return this.fallback(spec, control);
+    let server = this.idle.pop();
+    while (server && !server.alive) server = this.idle.pop();
+    server ??= this.start();
+    if (!(await server.ready)) {
+      this.all.delete(server);
+      // Never ready: python3 is missing or cannot run the server. Only then is the optimisation off.
+      if (!server.everReady) {
+        this.failure ??= `the job server is unavailable (${server.death}); starting processes from Node instead, which is slower`;
+      }
+      return this.run(spec, control);
+    }
+    const id = String(this.nextId++);
+    const end = await server.run(id, join(this.dir, id), spec, control);
+    if (server.alive) this.idle.push(server);
+    else this.all.delete(server);
+    return end;
+  }
+
+  close(): void {
+    for (const s of this.all) s.close();
+    this.all.clear();
+    this.idle.length = 0;
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private start(): JobServer {
+    const s = new JobServer(this.env, this.killGraceMs);
+    this.all.add(s);
+    return s;
+  }
+}
+
+/** One Python process, running one job at a time. */
+class JobServer {
+  readonly ready: Promise<boolean>;
+  everReady = false;
+  alive = true;
+  /** Why it stopped being usable. */
+  death = "";
+  private readonly proc: ChildProcess;
+  private job: Job | undefined;
+  private markReady!: (ok: boolean) => void;
+
+  constructor(env: NodeJS.ProcessEnv, killGraceMs: number) {
+    this.ready = new Promise((resolve) => (this.markReady = resolve));
+    // Its own process group: a terminal's Ctrl-C reaches Node, which stops the jobs itself.
+    this.proc = spawn(pythonPath(env), ["-I", "-S", "-c", JOB_SERVER_SCRIPT, String(killGraceMs / 1000)], {
+      env,
+      stdio: ["pipe", "ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    let stderr = "";
+    this.proc.stderr!.on("data", (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
+    this.proc.on("error", (err) => this.died(`cannot start python3: ${err.message}`));
+    this.proc.on("exit", (code, sig) =>
+      this.died(`the job server exited (${sig ?? code})${stderr ? `: ${stderr.trim()}` : ""}`),
+    );
+    this.proc.stdin!.on("error", () => {});
+    const lines = createInterface({ input: this.proc.stdio[3] as NodeJS.ReadableStream });
+    lines.on("line", (line) => this.onMessage(line));
+    const timer = setTimeout(
+      () => this.kill(`it did not start within ${READY_TIMEOUT_MS / 1000} s`),
+      READY_TIMEOUT_MS,
+    );
+    timer.unref();
+    // Busy until ready: a job waits for it.
+    void this.ready.then(() => {
+      clearTimeout(timer);
+      if (!this.job) this.setBusy(false);
+    });
+  }
+
+  run(id: string, base: string, spec: ProcessSpec, control: SpawnControl): Promise<ProcessEnd> {
+    return new Promise((resolve) => {
+      const job: Job = {
+        id,
+        spec,
+        resolve,
+        stopper: new GroupStopper(spec.killGraceMs),
+        out: `${base}.o`,
+        err: `${base}.e`,
+      };
+      control.onStop((reason) => job.stopper.stop(reason));
+      this.job = job;
+      this.setBusy(true);
+      const line = JSON.stringify({
+        id,
+        file: spec.file,
+        argv: spec.argv,
+        cwd: spec.cwd,
+        env: spec.extraEnv,
+        out: job.out,
+        err: job.err,
+      });
+      this.proc.stdin!.write(`${line}\n`);
+    });
+  }
+
+  close(): void {
+    this.alive = false;
+    this.proc.stdin!.end();
+    this.setBusy(false);
+  }
+
+  private onMessage(line: string): void {
+    let m: Message;
+    try {
+      m = JSON.parse(line) as Message;
+    } catch {
+      return this.kill(`it sent a line that is not JSON: ${line.slice(0, 80)}`);
+    }
+    if ("ready" in m) {
+      this.everReady = true;
+      return this.markReady(true);
+    }
+    const job = this.job;
+    if (!job || job.id !== m.id) return;
+    if ("pid" in m) {
+      job.pid = m.pid;
+      return job.stopper.started(m.pid);
+    }
+    this.job = undefined;
+    this.setBusy(false);
+    job.stopper.ended();
+    job.resolve(endOf(job, m));
+  }
+
+  private kill(why: string): void {
+    this.died(why);
+    this.proc.kill("SIGKILL");
+  }
+
+  /** Gone (or unusable): its job, if any, is lost; what the job started is stopped, not left unseen. */
+  private died(why: string): void {
+    if (!this.alive && this.death) return;
+    this.alive = false;
+    this.death = why;
+    this.markReady(false);
+    const job = this.job;
+    this.job = undefined;
+    this.setBusy(false);
+    if (!job) return;
+    if (job.pid !== undefined) signalGroup(job.pid, "SIGKILL");
+    job.stopper.ended();
+    job.resolve({
+      exitCode: null,
+      signal: null,
+      stdout: "",
+      stdoutOverflow: false,
+      stdoutLimit: job.spec.keepStdout,
+      tail: "",
+      shell: job.spec.shell,
+      lost: `${why} while ${job.spec.argv[0]} ran`,
+    });
+  }
+
+  /** A job in flight keeps Node alive; an idle server does not. */
+  private setBusy(busy: boolean): void {
+    const handles = [this.proc, this.proc.stdio[3], this.proc.stderr] as unknown as {
+      ref?(): void;
+      unref?(): void;
+    }[];
+    for (const h of handles) (busy ? h?.ref : h?.unref)?.call(h);
+  }
+}
+
+interface Job {
+  id: string;
+  spec: ProcessSpec;
+  resolve: (end: ProcessEnd) => void;
+  stopper: GroupStopper;
+  pid?: number;
+  out: string;
+  err: string;
+}
+
+type Ended =
+  | { id: string; exit: number }
+  | { id: string; signal: number }
+  | { id: string; error: string; at: "cwd" | "exec" };
+type Message = { ready: 1 } | { id: string; pid: number } | Ended;
+
+function endOf(job: Job, m: Ended): ProcessEnd {
+  const { spec } = job;
+  const out = readCaptured(job.out, spec.keepStdout);
+  const err = readCaptured(job.err, 0);
+  const base = {
+    exitCode: null,
+    signal: null,
+    stopped: job.stopper.stoppedFor,
+    stdout: out.text,
+    stdoutOverflow: out.overflow,
+    stdoutLimit: spec.keepStdout,
+    tail: (out.tail + err.tail).slice(-TAIL_BYTES),
+    shell: spec.shell,
+  };
+  if ("error" in m) {
+    const failure = spawnFailure(m.error, spec.argv[0] ?? spec.file, spec.cwd);
+    if (m.at === "cwd") failure.missingCwd = true;
+    return { ...base, spawnError: failure };
+  }
+  if ("signal" in m) return { ...base, signal: SIGNAL_NAMES.get(m.signal) ?? `signal ${m.signal}` };
+  return { ...base, exitCode: m.exit };
+}
+
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n as number, name]));
+
+/** The system's python3 first: a version manager's shim on PATH costs a shell script per start. */
+function pythonPath(env: NodeJS.ProcessEnv): string {
+  if (env.TRIBUTARY_PYTHON) return env.TRIBUTARY_PYTHON;
+  for (const p of ["/usr/bin/python3", "/usr/local/bin/python3"]) if (existsSync(p)) return p;
+  return "python3";
+}
