@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { toolPath } from "./tools.js";
 
 /** A port the kernel just handed out on 127.0.0.1 (free at the time of the call). */
 export function freePort(): Promise<number> {
@@ -196,7 +197,7 @@ export class RedisServer extends LoopbackServer {
   protected launch(): Promise<void> {
     // With persistence, Redis answers -LOADING (not +PONG) until the data set is back.
     return this.spawnAndWait(
-      "redis-server",
+      toolPath("redis-server"),
       this.args(),
       async () => (await redisCommand(this.port, "PING")) === "+PONG",
     );
@@ -229,8 +230,6 @@ function httpStatus(port: number, path: string, timeoutMs = 500): Promise<number
     sock.on("error", () => done(undefined));
   });
 }
-
-export const NGINX = process.env.TRIBUTARY_NGINX ?? "/usr/sbin/nginx";
 
 export interface NginxOptions {
   port?: number;
@@ -318,7 +317,7 @@ http {
       }
     };
     await this.spawnAndWait(
-      NGINX,
+      toolPath("nginx"),
       ["-c", conf, "-p", `${this.dir}/`, "-e", join(this.dir, "error.log")],
       async () => (await httpStatus(this.port, "/")) !== undefined,
       errorLog,
