@@ -7,8 +7,8 @@
  *                      [--tools make,ninja,xargs,tributary]
  *
  * Environment: TRIBUTARY_BENCH_DIST (a build dir for bench/child.mjs instead of dist/),
- * TRIBUTARY_BENCH_CLI (the command for the tributary tool instead of `node bin/tributary.js`),
- * TRIBUTARY_SHARED_BENCH (the shared data instead of ../shared/bench). See bench/README.md.
+ * TRIBUTARY_BENCH_CLI (the command for the tributary tool instead of `node bin/tributary.js`). The workloads
+ * and STG graphs are read from bench/data. See bench/README.md.
  */
 import { spawnSync } from "node:child_process";
 import { cpus, hostname, loadavg, totalmem } from "node:os";

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Graph } from "../src/graph/ir.js";
 import { simulate } from "../src/engine/simulate.js";
 import type { ScheduleMode } from "../src/engine/scheduler.js";
-import { sharedBench } from "./workloads.js";
+import { BENCH_DATA } from "./workloads.js";
 
 /** One STG task graph: durations and predecessors, dummy entry/exit nodes included (duration 0). */
 export interface StgGraph {
@@ -49,7 +49,7 @@ export interface StgCase {
 }
 
 export function loadStgCases(): StgCase[] {
-  const dir = join(sharedBench(), "stg");
+  const dir = join(BENCH_DATA, "stg");
   const cache = new Map<string, StgGraph>();
   const cases: StgCase[] = [];
   for (const slots of [2, 4, 8, 16]) {

@@ -1,18 +1,9 @@
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** ../shared/bench beside the project (as in CI), or TRIBUTARY_SHARED_BENCH. */
-export function sharedBench(): string {
-  const fromEnv = process.env.TRIBUTARY_SHARED_BENCH;
-  if (fromEnv) return fromEnv;
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidate = resolve(here, "..", "..", "shared", "bench");
-  if (!existsSync(candidate)) {
-    throw new Error(`shared benchmark data not found at ${candidate}; set TRIBUTARY_SHARED_BENCH`);
-  }
-  return candidate;
-}
+/** The benchmark data vendored into the repository (see bench/data/README.md). */
+export const BENCH_DATA = join(dirname(fileURLToPath(import.meta.url)), "data");
 
 export interface WorkloadNode {
   id: string;
@@ -33,5 +24,5 @@ export interface Workload {
 }
 
 export function loadWorkload(id: string): Workload {
-  return JSON.parse(readFileSync(join(sharedBench(), "workloads", `${id}.json`), "utf8")) as Workload;
+  return JSON.parse(readFileSync(join(BENCH_DATA, "workloads", `${id}.json`), "utf8")) as Workload;
 }

@@ -1,15 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { generateFlow, identifiers } from "../../bench/flowgen.js";
-import { loadWorkload, sharedBench, type Workload, type WorkloadNode } from "../../bench/workloads.js";
-
-const haveShared = (() => {
-  try {
-    sharedBench();
-    return true;
-  } catch {
-    return false;
-  }
-})();
+import { loadWorkload, type Workload, type WorkloadNode } from "../../bench/workloads.js";
 
 function workload(nodes: Partial<WorkloadNode>[]): Workload {
   return {
@@ -77,7 +68,7 @@ describe("flowgen rewriting", () => {
   });
 });
 
-describe.skipIf(!haveShared)("flowgen on the shared workloads", () => {
+describe("flowgen on the vendored workloads", () => {
   it("W4: sources become file(), the dep's output a variable, outputs output()", () => {
     expect(generateFlow(loadWorkload("w4"))).toBe(
       [

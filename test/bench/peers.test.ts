@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import {
   coneOf,
@@ -10,17 +9,7 @@ import {
   skewCheck,
   xargsLevels,
 } from "../../bench/peers.js";
-import { loadWorkload, sharedBench, type Workload } from "../../bench/workloads.js";
-
-const has = (cmd: string): boolean => spawnSync(cmd, ["--version"]).status === 0;
-const haveShared = (() => {
-  try {
-    sharedBench();
-    return true;
-  } catch {
-    return false;
-  }
-})();
+import { loadWorkload, type Workload } from "../../bench/workloads.js";
 
 const diamond: Workload = {
   id: "diamond",
@@ -83,7 +72,7 @@ describe("peer build files", () => {
   });
 });
 
-describe.skipIf(!haveShared || !has("make"))("W4 with make", () => {
+describe("W4 with make", () => {
   it("finds make's stale outputs after a content change with an old mtime", () => {
     const w = loadWorkload("w4");
     const r = skewCheck(make, w, materialize(w, make, 2), 2);

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdir, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -23,16 +23,25 @@ describe("stat cache", () => {
     const fifo = join(dir, "pipe");
     execFileSync("mkfifo", [fifo]);
     const sc = StatCache.load(state(), () => {});
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 10);
-    // The writer comes later, from another process.
-    const writer = spawn("sh", ["-c", `sleep 0.3; printf data > '${fifo}'`]);
-    const writerDone = new Promise((r) => writer.once("exit", r));
-    const digest = await sc.digest(fifo);
-    clearInterval(timer);
-    await writerDone;
-    expect(digest).toBe(digestBytes("data"));
-    expect(ticks).toBeGreaterThan(3);
+    const writers: ChildProcess[] = [];
+    const writer = (script: string) => {
+      // Its own process group, so that stopping it also stops a `sleep` it is waiting for.
+      const child = spawn("sh", ["-c", script], { detached: true, stdio: "ignore" });
+      writers.push(child);
+      return new Promise((r) => child.once("exit", r));
+    };
+    try {
+      // The writer starts only when the event loop runs again while the digest waits. Had the read blocked
+      // the loop, only the fallback writer (started first) would ever end it, and the digest would be of "late".
+      void writer(`sleep 30; printf late > '${fifo}'`);
+      const digest = sc.digest(fifo);
+      const started = new Promise((r) => setImmediate(r)).then(() => writer(`printf data > '${fifo}'`));
+      expect(await digest).toBe(digestBytes("data"));
+      await started;
+    } finally {
+      for (const w of writers)
+        if (w.exitCode === null && w.signalCode === null) process.kill(-w.pid!, "SIGKILL");
+    }
   });
 
   it("does not read an unchanged file again, also in the next process", async () => {

@@ -26,7 +26,12 @@ export function uniqueSleep(): string {
   return `${300 + Math.floor(Math.random() * 600)}.${process.pid}${Math.floor(Math.random() * 1000)}`;
 }
 
-export async function eventually(check: () => boolean, ms = 5000): Promise<boolean> {
+/**
+ * Polls `check` until it holds. `ms` is a hang guard, not a measurement: a test never asserts how soon
+ * something happens, only that it does, long before what it is compared with (a `uniqueSleep()` lasts
+ * 300 s and more).
+ */
+export async function eventually(check: () => boolean, ms = 20_000): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (check()) return true;

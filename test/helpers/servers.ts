@@ -4,9 +4,10 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { toolPath } from "./tools.js";
 
 /** A port the kernel just handed out on 127.0.0.1 (free at the time of the call). */
 export function freePort(): Promise<number> {
@@ -196,7 +197,7 @@ export class RedisServer extends LoopbackServer {
   protected launch(): Promise<void> {
     // With persistence, Redis answers -LOADING (not +PONG) until the data set is back.
     return this.spawnAndWait(
-      "redis-server",
+      toolPath("redis-server"),
       this.args(),
       async () => (await redisCommand(this.port, "PING")) === "+PONG",
     );
@@ -230,7 +231,38 @@ function httpStatus(port: number, path: string, timeoutMs = 500): Promise<number
   });
 }
 
-export const NGINX = process.env.TRIBUTARY_NGINX ?? "/usr/sbin/nginx";
+/**
+ * A loopback TCP listener that misbehaves on purpose and counts the connections it gets: "reset" answers
+ * each one with a TCP reset (a server going down), "silent" accepts and never answers (a hung server).
+ * Counting connections shows retries and give-ups without measuring time.
+ */
+export interface BrokenServer {
+  port: number;
+  url: string;
+  connections(): number;
+  close(): Promise<void>;
+}
+
+export async function startBrokenServer(behaviour: "reset" | "silent"): Promise<BrokenServer> {
+  let connections = 0;
+  const held: Socket[] = [];
+  const srv = createServer((socket) => {
+    connections++;
+    if (behaviour === "reset") socket.resetAndDestroy();
+    else held.push(socket);
+  });
+  await new Promise<void>((resolveListen) => srv.listen(0, "127.0.0.1", resolveListen));
+  const port = (srv.address() as { port: number }).port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    connections: () => connections,
+    close: () => {
+      for (const socket of held) socket.destroy();
+      return new Promise((resolveClose) => srv.close(() => resolveClose()));
+    },
+  };
+}
 
 export interface NginxOptions {
   port?: number;
@@ -318,7 +350,7 @@ http {
       }
     };
     await this.spawnAndWait(
-      NGINX,
+      toolPath("nginx"),
       ["-c", conf, "-p", `${this.dir}/`, "-e", join(this.dir, "error.log")],
       async () => (await httpStatus(this.port, "/")) !== undefined,
       errorLog,

@@ -1,5 +1,4 @@
 import { cpSync, readFileSync } from "node:fs";
-import { execFileSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -20,15 +19,6 @@ async function compileExample(rel: string, inputs: Record<string, string> = {}) 
   expect(formatDiagnostics(r.diagnostics, source)).toBe("");
   return { ...r, root };
 }
-
-const hasCC = (() => {
-  try {
-    execFileSync("cc", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 describe("examples", () => {
   it("profile.flow: three lookups in parallel, then the profile", async () => {
@@ -67,7 +57,28 @@ describe("examples", () => {
     expect(JSON.parse(readFileSync(join(root, "out/report.json"), "utf8"))).toEqual(r.outputs.report);
   });
 
-  it.skipIf(!hasCC)("make/pipeline.flow: compiles, links, runs and aggregates", async () => {
+  it("words/pipeline.flow (the README's first command): splits both texts in parallel, counts, keeps the top", async () => {
+    const { graph, root } = await compileExample("words/pipeline.flow");
+    expect(graph!.steps.map((s) => s.id)).toEqual(["source_words", "delta_words", "counts", "top"]);
+    const r = await runGraph(graph!, { root, concurrency: 2 });
+    expect(r.ok).toBe(true);
+    expect(r.outputs.top).toMatchObject({ $file: "build/top.txt" });
+    expect(readFileSync(join(root, "build/source.words"), "utf8").split("\n").slice(0, 4)).toEqual([
+      "a",
+      "river",
+      "starts",
+      "as",
+    ]);
+    expect(readFileSync(join(root, "build/top.txt"), "utf8")).toBe(
+      ["     16 the", "      5 and", "      4 a", "      4 river", "      4 water", ""].join("\n"),
+    );
+    // The two splits do not depend on each other: each started before the other ended.
+    const step = (id: string) => r.steps.find((s) => s.id === id)!;
+    expect(step("source_words").startMs!).toBeLessThan(step("delta_words").endMs!);
+    expect(step("delta_words").startMs!).toBeLessThan(step("source_words").endMs!);
+  });
+
+  it("make/pipeline.flow: compiles, links, runs and aggregates", async () => {
     const { graph, root } = await compileExample("make/pipeline.flow");
     expect(graph!.steps.map((s) => s.id)).toEqual(["hello_o", "world_o", "app", "greeting", "summary"]);
     const r = await runGraph(graph!, { root });

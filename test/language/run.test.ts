@@ -1,6 +1,5 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runGraph } from "../../src/project/run-graph.js";
 import type { EngineEvent } from "../../src/engine/events.js";
@@ -31,9 +30,9 @@ export async function Flaky(x: string) {
   if (flaky < 3) throw new Error("flaky failure " + flaky);
   return x + " after " + flaky;
 }
-export async function Slow(ms: number) {
-  await new Promise((r) => setTimeout(r, ms));
-  return "slow done";
+/** Never settles: a run that waited for it after its timeout would never end. */
+export function Hangs(): Promise<never> {
+  return new Promise(() => {});
 }
 export function Id(x: unknown) { return x; }
 export function Concat(...xs: unknown[]) { return xs.map(String).join("+"); }
@@ -133,11 +132,9 @@ out echo, r`);
     expect(stepOf(r, "f")).toMatchObject({ status: "ok", attempts: 3, value: "v after 3" });
   });
 
-  it("timeout: a step that takes too long fails with a timeout error", async () => {
-    const g = await compile("s = Slow(5000) with timeout: 50ms");
-    const t0 = Date.now();
+  it("timeout: a step that takes too long fails with a timeout error, and the run does not wait for it", async () => {
+    const g = await compile("s = Hangs() with timeout: 50ms");
     const r = await runGraph(g, { root: dir });
-    expect(Date.now() - t0).toBeLessThan(3000);
     expect(stepOf(r, "s").status).toBe("failed");
     expect(stepOf(r, "s").error?.kind).toBe("timeout");
   });
@@ -316,16 +313,7 @@ out cat`);
     expect(r.outputs.cat).toBe("abhello\nuser 7");
   });
 
-  const hasCC = (() => {
-    try {
-      execFileSync("cc", ["--version"], { stdio: "ignore" });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
-
-  it.skipIf(!hasCC)("compiles C in parallel, links, and writes an aggregate file", async () => {
+  it("compiles C in parallel, links, and writes an aggregate file", async () => {
     const d = project({
       "hello.c":
         '#include <stdio.h>\nvoid world(void);\nint main(void) { printf("hello "); world(); return 0; }\n',

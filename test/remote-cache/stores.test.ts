@@ -22,7 +22,7 @@ import {
 } from "../../src/cache/stores/index.js";
 import { runGraph } from "../../src/project/run-graph.js";
 import { tempDir } from "../helpers/procs.js";
-import { freePort, startNginx, type NginxServer } from "../helpers/servers.js";
+import { freePort, startBrokenServer, startNginx, type NginxServer } from "../helpers/servers.js";
 import { file, out, sh } from "../cache/helpers.js";
 
 let nginx: NginxServer;
@@ -133,45 +133,42 @@ describe("HttpStore (Bazel HTTP cache protocol on nginx)", () => {
     }
   });
 
-  it("a server that is down: retries, then fails fast with the reason until it is back", async () => {
-    const port = await freePort();
-    const store = new HttpStore(`http://127.0.0.1:${port}/x`, { retries: 2, backoffMs: 20 });
+  it("a server that is down: the reason, retries, then taken for down: later requests fail at once", async () => {
+    const refusedPort = await freePort();
+    const refused = new HttpStore(`http://127.0.0.1:${refusedPort}/x`, { retries: 2, backoffMs: 1 });
+    const resetting = await startBrokenServer("reset");
+    const store = new HttpStore(`${resetting.url}/x`, { retries: 2, backoffMs: 1 });
     try {
-      const t0 = Date.now();
-      const err = await store.get("ac", sha("k")).catch((e: unknown) => e);
+      const err = await refused.get("ac", sha("k")).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CacheUnreachableError);
       expect((err as Error).message).toBe(
-        `cannot reach the cache at http://127.0.0.1:${port}/x: ECONNREFUSED`,
+        `cannot reach the cache at http://127.0.0.1:${refusedPort}/x: ECONNREFUSED`,
       );
-      expect(Date.now() - t0).toBeGreaterThanOrEqual(50); // two backoffs: 20 + 40 ms at least
-      const t1 = Date.now();
-      await expect(store.has("cas", sha("k"))).rejects.toThrow(/ECONNREFUSED/);
-      expect(Date.now() - t1).toBeLessThan(20);
+      // Down: the next request gets the same error back without trying again.
+      expect(await refused.has("cas", sha("k")).catch((e: unknown) => e)).toBe(err);
+
+      // Counted on a server that resets every connection: the first try and 2 retries, then nothing.
+      await expect(store.get("ac", sha("k"))).rejects.toThrow(/ECONNRESET/);
+      expect(resetting.connections()).toBe(3);
+      await expect(store.has("cas", sha("k"))).rejects.toThrow(/ECONNRESET/);
+      expect(resetting.connections()).toBe(3);
     } finally {
-      await store.close();
+      await Promise.all([refused.close(), store.close(), resetting.close()]);
     }
   });
 
-  it("a server that accepts connections but never answers: one timeout, then down", async () => {
-    const { createServer } = await import("node:net");
-    const sockets: import("node:net").Socket[] = [];
-    const hung = createServer((s) => sockets.push(s));
-    await new Promise<void>((r) => hung.listen(0, "127.0.0.1", r));
-    const port = (hung.address() as { port: number }).port;
-    const store = new HttpStore(`http://127.0.0.1:${port}`, { timeoutMs: 300 });
+  it("a server that accepts connections but never answers: one timeout, not retried, then down", async () => {
+    const silent = await startBrokenServer("silent");
+    const store = new HttpStore(silent.url, { timeoutMs: 300, retries: 3, backoffMs: 1 });
     try {
-      const t0 = Date.now();
-      await expect(store.get("ac", sha("k"))).rejects.toThrow(
-        `cannot reach the cache at http://127.0.0.1:${port}: no answer within 300ms`,
-      );
-      expect(Date.now() - t0).toBeLessThan(2000); // not retried
-      const t1 = Date.now();
-      await expect(store.has("cas", sha("k"))).rejects.toThrow(/no answer within/);
-      expect(Date.now() - t1).toBeLessThan(50);
+      const err = await store.get("ac", sha("k")).catch((e: unknown) => e);
+      expect((err as Error).message).toBe(`cannot reach the cache at ${silent.url}: no answer within 300ms`);
+      expect(silent.connections()).toBe(1);
+      expect(await store.has("cas", sha("k")).catch((e: unknown) => e)).toBe(err);
+      expect(silent.connections()).toBe(1);
     } finally {
       await store.close();
-      for (const s of sockets) s.destroy();
-      hung.close();
+      await silent.close();
     }
   });
 

@@ -25,7 +25,7 @@ describe("plain reporter", () => {
     expect(text).toMatch(/^flaky retry 2\/4 in 1ms: flaky failure 1$/m);
     expect(text).toMatch(/^flaky retry 3\/4 in 2ms: flaky failure 2$/m);
     expect(text).toMatch(/^\[\d\/5\] compile FAILED exit code 3 \(after [\d.]+m?s\)/m);
-    expect(text).toMatch(/^\[5\/5\] link blocked by compile$/m);
+    expect(text).toMatch(/^\[\d\/5\] link blocked by compile( \(\d left(, ETA [^)]+)?\))?$/m);
 
     // The summary: the failed step's command (quoted for the shell), exit code and output tail.
     const summary = text.slice(text.indexOf("\n✗ compile"));
@@ -42,7 +42,8 @@ describe("plain reporter", () => {
     );
     const s = result.summary;
     expect(summary).toContain(`parallelism ${(s.workMs / s.wallMs).toFixed(1)}×`);
-    expect(summary).toMatch(/critical path [\d.]+m?s: compile/);
+    // Which chain is longest depends on how fast the machine starts a process: only that one is named.
+    expect(summary).toMatch(/critical path [\d.]+m?s: (compile|load → flaky → report)/);
     // Without colours there are no escape codes at all.
     expect(text).not.toContain("\x1b");
   });

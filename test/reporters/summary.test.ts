@@ -10,6 +10,7 @@ import {
   truncate,
   visibleWidth,
 } from "../../src/reporters/index.js";
+import { tempDir } from "../helpers/procs.js";
 import { MemoryStream, mixedFlow, sleep } from "./helpers.js";
 
 describe("final summary", () => {
@@ -20,7 +21,8 @@ describe("final summary", () => {
     t.exec("killed", ["sh", "-c", "echo about to die; kill -KILL $$"]);
     t.sh("shell")`echo one && false`;
     t.exec("missing", ["definitely-not-a-command-xyz", "--flag"]);
-    const r = await t.run(undefined, { liveOutput: true, concurrency: 4 });
+    // In a scratch directory: the output's directory is created before the step runs, not in the repo.
+    const r = await t.run(undefined, { liveOutput: true, concurrency: 4, root: tempDir() });
     const text = formatSummary(r).join("\n");
     expect(text).toContain("✗ exits: exit code 7");
     expect(text).toContain(

@@ -2,7 +2,7 @@
  * The cache's share of a null build: N process steps, each with one input file and one output, all
  * cached and unchanged. Not a vitest test; run it directly:
  *
- *     node_modules/.bin/tsx test/cache/null-lookup.bench.ts [--steps 10000] [--runs 5] [--dir /tmp/x]
+ *     node_modules/.bin/tsx bench/null-lookup.ts [--steps 10000] [--runs 5] [--dir /tmp/x]
  *
  * First populates the cache (every step a miss + save), then runs `--runs` times, each as a fresh
  * "process" (a new cache opened from disk): per step the engine's calls — digest(input), lookup —
@@ -14,9 +14,9 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { openCache } from "../../src/cache/index.js";
-import type { CacheRequest } from "../../src/engine/cache-port.js";
-import { copyGraph } from "../../bench/remote-cache.js";
+import { openCache } from "../src/cache/index.js";
+import type { CacheRequest } from "../src/engine/cache-port.js";
+import { copyGraph } from "./remote-cache.js";
 
 const { values } = parseArgs({
   options: { steps: { type: "string" }, runs: { type: "string" }, dir: { type: "string" } },
