@@ -2,7 +2,7 @@ import { dirname, resolve } from "node:path";
 import type { Graph } from "../graph/ir.js";
 import { validateGraph } from "../graph/validate.js";
 import type { Statement } from "./ast.js";
-import { Checker, type FlowInfo } from "./checker.js";
+import { Checker, type FlowInfo } from "./checker/index.js";
 import { DiagnosticSink, LineMap, sortDiagnostics, type Diagnostic } from "./diagnostics.js";
 import { loadModules, type FlowModule } from "./modules.js";
 import { parseWith } from "./parser.js";
