@@ -1,4 +1,5 @@
 import type { Step, StepAction, StepId, ValueExpr } from "../../graph/ir.js";
+import type { StepKind } from "../../graph/options.js";
 import type { Expr, OptionNode, Span } from "../ast.js";
 import { BUILTINS, type FlowModule } from "../modules.js";
 import { T, assignable, showType, whyNotAssignable, type Type } from "../types.js";
@@ -59,12 +60,14 @@ export abstract class CallChecker extends OptionChecker {
     let inputs: ValueExpr[];
     let type: Type;
     let limitModule: string;
+    /** For the option table; undefined when the callee is unknown. */
+    let kind: StepKind | undefined;
     let version: string | undefined;
     let isMap = false;
     switch (call.callee) {
       case "exec": {
         ctx.allowOutput = true;
-        module = limitModule = "exec";
+        module = limitModule = kind = "exec";
         action = { kind: "process" };
         inputs = [];
         if (call.args.length === 0) {
@@ -103,7 +106,7 @@ export abstract class CallChecker extends OptionChecker {
       }
       case "sh": {
         ctx.allowOutput = true;
-        module = limitModule = "sh";
+        module = limitModule = kind = "sh";
         action = { kind: "process", shell: true };
         const tpl = call.args[0];
         inputs = [];
@@ -139,7 +142,7 @@ export abstract class CallChecker extends OptionChecker {
       }
       case "map": {
         isMap = true;
-        module = "map";
+        module = kind = "map";
         const built = this.buildMap(call, ctx);
         action = built.action;
         inputs = built.inputs;
@@ -157,6 +160,7 @@ export abstract class CallChecker extends OptionChecker {
           this.usedModules.add(mod.name);
           this.checkArgs(mod, call, args, 0);
           action = mod.action;
+          kind = action.kind === "function" && action.thread ? "thread" : "function";
           type = mod.result;
           version = mod.version;
         } else {
@@ -175,7 +179,7 @@ export abstract class CallChecker extends OptionChecker {
     };
     if (version !== undefined) step.options.version = version;
     this.steps.push(step);
-    if (options.length > 0) this.applyOptions(step, limitModule, options, ctx.step!.mapRefs);
+    if (options.length > 0) this.applyOptions(step, kind, limitModule, options, ctx.step!.mapRefs);
     return { type, isMap };
   }
 

@@ -1,7 +1,7 @@
 import type { ValueExpr } from "../../graph/ir.js";
+import { PRIORITY_WORDS } from "../../graph/options.js";
 import type { Expr, Span } from "../ast.js";
 import { BUILTINS } from "../modules.js";
-import { PRIORITY_WORDS } from "../options.js";
 import { T, fieldType, join, showType, type Type } from "../types.js";
 import { FileCallChecker } from "./file-calls.js";
 import { suggest } from "./hints.js";

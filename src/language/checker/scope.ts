@@ -1,4 +1,5 @@
 import type { SourceSpan, Step, StepId, ValueExpr } from "../../graph/ir.js";
+import { WITH_OPTIONS, type WithOption } from "../../graph/options.js";
 import type { Expr, OptionNode, Span, Statement } from "../ast.js";
 import type { DiagnosticSink } from "../diagnostics.js";
 import { BUILTINS, type FlowModule } from "../modules.js";
@@ -42,6 +43,8 @@ export interface CheckInput {
   modulesFailed: boolean;
   inputs: Record<string, unknown>;
   file: string;
+  /** The `with` options there are: the graph's table, unless a test narrows it. */
+  withOptions?: readonly WithOption[];
 }
 
 export type Binding =
@@ -91,6 +94,8 @@ export abstract class CheckScope {
   protected readonly outputs: StepId[] = [];
   protected hasOut = false;
   protected readonly inputInfo: InputInfo[] = [];
+  /** The option table by name. */
+  protected readonly withOptions: ReadonlyMap<string, WithOption>;
 
   constructor(
     protected readonly sink: DiagnosticSink,
@@ -98,6 +103,7 @@ export abstract class CheckScope {
     protected readonly input: CheckInput,
   ) {
     this.limits = new ModuleLimitSet(sink);
+    this.withOptions = new Map((input.withOptions ?? WITH_OPTIONS).map((o) => [o.name, o]));
   }
 
   /** Compiles an expression to a value expression and its type (reporting every problem inside). */
