@@ -1,6 +1,7 @@
 /** The flow language: parse, check and compile `.flow` files to the graph IR. */
 export { parseFlow } from "./parser.js";
 export { compileFlow, type CompileOptions, type CompileResult } from "./compiler.js";
+export type { ModuleLoader } from "./module-loader.js";
 export type { FlowInfo, InputInfo } from "./checker/index.js";
 export {
   formatDiagnostic,
