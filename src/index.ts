@@ -30,7 +30,6 @@ export type * from "./graph/ir.js";
 export { isFileValue } from "./graph/ir.js";
 export { parseDuration, parseRate } from "./graph/units.js";
 export {
-  compileFlow,
   parseFlow,
   formatDiagnostic,
   formatDiagnostics,
@@ -42,3 +41,15 @@ export {
   type ModuleDef,
 } from "./language/index.js";
 export { chooseReporter, type Reporter } from "./reporters/index.js";
+
+import { loadModuleFile } from "./executors/load-module.js";
+import { compileFlow as compileWith, type CompileOptions, type CompileResult } from "./language/index.js";
+
+/** The language's compileFlow, importing the flow's `use` files in this process (TypeScript through tsx). */
+export function compileFlow(
+  source: string,
+  file: string,
+  options: CompileOptions = {},
+): Promise<CompileResult> {
+  return compileWith(source, file, { loadModule: loadModuleFile, ...options });
+}

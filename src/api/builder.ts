@@ -1,9 +1,9 @@
 import { fileURLToPath } from "node:url";
 import type { Graph, ModuleLimits, Step, StepAction, StepOptions, ValueExpr } from "../graph/ir.js";
+import { DEFAULT_BACKOFF, PRIORITY_WORDS, WITH_OPTIONS, type WithOption } from "../graph/options.js";
 import { parseDuration, parseRate } from "../graph/units.js";
 import { runGraph, type RunOptions } from "../project/run-graph.js";
 import type { RunResult } from "../engine/result.js";
-import { DEFAULT_BACKOFF } from "../engine/retry.js";
 
 const HANDLE = Symbol("tributary.handle");
 
@@ -240,8 +240,6 @@ function toExpr(v: unknown): ValueExpr {
   return { kind: "lit", value: v };
 }
 
-const PRIORITY_WORDS = { low: -10, normal: 0, high: 10 } as const;
-
 function ms(v: string | number | undefined, what: string): number | undefined {
   if (v === undefined || typeof v === "number") return v;
   const d = parseDuration(v);
@@ -264,26 +262,39 @@ function stepOptions(s: StepSettings): StepOptions {
   return NO_OPTIONS;
 }
 
+/** The options of the table that land in StepOptions (module limits are set with limit()). */
+const STEP_SETTINGS = WITH_OPTIONS.flatMap((opt) =>
+  "step" in opt.target ? [{ opt, field: opt.target.step }] : [],
+);
+
 function readStepOptions(s: StepSettings): StepOptions {
-  const o: StepOptions = {};
-  if (s.priority !== undefined)
-    o.priority = typeof s.priority === "number" ? s.priority : PRIORITY_WORDS[s.priority];
-  if (s.retries !== undefined) o.retries = s.retries;
-  if (s.backoff) {
-    o.backoff = {
-      initialMs: ms(s.backoff.initial, "backoff") ?? DEFAULT_BACKOFF.initialMs,
-      maxMs: ms(s.backoff.max, "backoff max") ?? DEFAULT_BACKOFF.maxMs,
-      factor: s.backoff.factor ?? DEFAULT_BACKOFF.factor,
-      jitter: s.backoff.jitter ?? DEFAULT_BACKOFF.jitter,
-    };
+  const o: Record<string, unknown> = {};
+  for (const { opt, field } of STEP_SETTINGS) {
+    const v = fromSetting(opt, (s as unknown as Record<string, unknown>)[opt.setting]);
+    if (v !== undefined) o[field] = v;
   }
-  if (s.timeout !== undefined) o.timeoutMs = ms(s.timeout, "timeout");
-  if (s.pool !== undefined) o.pool = s.pool;
-  if (s.cpus !== undefined) o.cpus = s.cpus;
-  if (s.cache !== undefined) o.cache = s.cache;
-  if (s.estimate !== undefined) o.estimateMs = ms(s.estimate, "estimate");
-  if (s.partial !== undefined) o.partial = s.partial;
-  if (s.version !== undefined) o.version = s.version;
-  if (s.env !== undefined) o.env = s.env;
-  return o;
+  return o as StepOptions;
+}
+
+/** A setting's value as the IR holds it: durations may be text ("2s"), priorities words. */
+function fromSetting(opt: WithOption, v: unknown): unknown {
+  if (v === undefined) return undefined;
+  switch (opt.value.kind) {
+    case "priority":
+      return typeof v === "number" ? v : PRIORITY_WORDS[v as string];
+    case "duration":
+      return ms(v as string | number, opt.setting);
+    case "backoff": {
+      if (!v) return undefined;
+      const b = v as NonNullable<StepSettings["backoff"]>;
+      return {
+        initialMs: ms(b.initial, "backoff") ?? DEFAULT_BACKOFF.initialMs,
+        maxMs: ms(b.max, "backoff max") ?? DEFAULT_BACKOFF.maxMs,
+        factor: b.factor ?? DEFAULT_BACKOFF.factor,
+        jitter: b.jitter ?? DEFAULT_BACKOFF.jitter,
+      };
+    }
+    default:
+      return v;
+  }
 }

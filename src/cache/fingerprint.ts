@@ -3,6 +3,7 @@ import type { CacheRequest } from "../engine/cache-port.js";
 import { displayPath, evalSync, toArgv } from "../graph/eval.js";
 import type { StepId, ValueExpr } from "../graph/ir.js";
 import { isFileValue } from "../graph/ir.js";
+import { NOT_IN_KEY_OPTIONS } from "../graph/options.js";
 import { canonicalJson, NotCanonical } from "./canonical.js";
 import { digestBytes } from "../graph/digest.js";
 import type { CodeIdentity, ModuleGraph } from "./module-graph.js";
@@ -11,22 +12,11 @@ import type { CodeIdentity, ModuleGraph } from "./module-graph.js";
 export const FINGERPRINT_FORMAT = 1;
 
 /**
- * Options that only affect when or how a step is scheduled, never its result: left out of the key.
- * Every other option is in it, so an option added later counts unless it is listed here.
- * (`version` and `env` are in the key as `code` and `env`.)
+ * Options that only affect when or how a step is scheduled, never its result, are left out of the key
+ * (the option table says which; `version` and `env` are in the key as `code` and `env`). Every other
+ * option is in it, so a StepOptions field that no table entry lands in counts.
  */
-const SCHEDULING_ONLY = new Set([
-  "priority",
-  "retries",
-  "backoff",
-  "timeoutMs",
-  "pool",
-  "cpus",
-  "cache",
-  "estimateMs",
-  "version",
-  "env",
-]);
+const SCHEDULING_ONLY = NOT_IN_KEY_OPTIONS;
 
 /**
  * What the cache key of a step is the SHA-256 of (as canonical JSON; see docs/caching.md):

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { loadModuleFile as loadModule } from "../executors/load-module.js";
 import type { Graph } from "../graph/ir.js";
 import { compileFlow, formatDiagnostics, type FlowInfo } from "../language/index.js";
 import { CliError, EXIT } from "./exit-codes.js";
@@ -25,7 +26,7 @@ export async function loadFlow(
   const file = read?.file ?? resolveFlowFile(arg);
   const root = dirname(file);
   const source = read?.source ?? readFileSync(file, "utf8");
-  const { graph, diagnostics, info } = await compileFlow(source, file, { inputs, root });
+  const { graph, diagnostics, info } = await compileFlow(source, file, { inputs, root, loadModule });
   const errors = diagnostics.filter((d) => d.severity !== "warning");
   const warnings = diagnostics.filter((d) => d.severity === "warning");
   if (errors.length > 0 || !graph) {

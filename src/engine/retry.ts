@@ -1,7 +1,6 @@
 import type { Backoff } from "../graph/ir.js";
+import { DEFAULT_BACKOFF } from "../graph/options.js";
 import type { StepErrorKind } from "./result.js";
-
-export const DEFAULT_BACKOFF: Backoff = { initialMs: 100, factor: 2, maxMs: 30_000, jitter: 0.5 };
 
 /**
  * Delay before retry number `attempt` (1 = the first retry): exponential, capped, and shortened by a

@@ -2,8 +2,9 @@ import { dirname, resolve } from "node:path";
 import type { Graph } from "../graph/ir.js";
 import { validateGraph } from "../graph/validate.js";
 import type { Statement } from "./ast.js";
-import { Checker, type FlowInfo } from "./checker.js";
+import { Checker, type FlowInfo } from "./checker/index.js";
 import { DiagnosticSink, LineMap, sortDiagnostics, type Diagnostic } from "./diagnostics.js";
+import type { ModuleLoader } from "./module-loader.js";
 import { loadModules, type FlowModule } from "./modules.js";
 import { parseWith } from "./parser.js";
 
@@ -15,6 +16,8 @@ export interface CompileOptions {
   inputs?: Record<string, unknown>;
   /** Project root: where file(), glob() and output() paths start. Default: the flow file's directory. */
   root?: string;
+  /** Imports the files of `use` lines; without it, a flow that has any is an error at each. */
+  loadModule?: ModuleLoader;
 }
 
 export interface CompileResult {
@@ -44,18 +47,8 @@ export async function compileFlow(
   try {
     const ast = parseWith(source, file, sink);
     const uses = ast.statements.filter((s): s is Extract<Statement, { kind: "use" }> => s.kind === "use");
-    let modules = new Map<string, FlowModule>();
-    let failed = false;
-    if (uses.length > 0) {
-      const loaded = await loadModules(
-        uses.map((u) => ({ path: u.path, pathSpan: u.pathSpan, span: { start: u.start, end: u.end } })),
-        flowDir,
-        sink,
-      );
-      modules = loaded.modules;
-      failed = loaded.failed;
-      info.modules = loaded.files;
-    }
+    const { modules, failed, files } = await useModules(uses, flowDir, sink, options.loadModule);
+    info.modules = files;
     const checker = new Checker(sink, source, {
       statements: ast.statements,
       modules,
@@ -99,4 +92,32 @@ export async function compileFlow(
     );
   }
   return { graph: sink.errors === 0 ? graph : undefined, diagnostics: sortDiagnostics(sink.list), info };
+}
+
+/** The modules of the `use` lines, loaded with `load`; without a loader, each line is an error. */
+async function useModules(
+  uses: Extract<Statement, { kind: "use" }>[],
+  flowDir: string,
+  sink: DiagnosticSink,
+  load: ModuleLoader | undefined,
+): Promise<{ modules: Map<string, FlowModule>; failed: boolean; files: string[] }> {
+  if (uses.length === 0) return { modules: new Map(), failed: false, files: [] };
+  if (!load) {
+    for (const u of uses) {
+      sink.error(
+        "no-module-loader",
+        `cannot use ${u.path}: modules cannot be loaded in this context`,
+        u.pathSpan.start,
+        u.pathSpan.end,
+        "compile with the tributary package's compileFlow, or pass loadModule in the compile options",
+      );
+    }
+    return { modules: new Map(), failed: true, files: [] };
+  }
+  return loadModules(
+    uses.map((u) => ({ path: u.path, pathSpan: u.pathSpan, span: { start: u.start, end: u.end } })),
+    flowDir,
+    sink,
+    load,
+  );
 }

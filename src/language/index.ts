@@ -1,7 +1,8 @@
 /** The flow language: parse, check and compile `.flow` files to the graph IR. */
 export { parseFlow } from "./parser.js";
 export { compileFlow, type CompileOptions, type CompileResult } from "./compiler.js";
-export type { FlowInfo, InputInfo } from "./checker.js";
+export type { ModuleLoader } from "./module-loader.js";
+export type { FlowInfo, InputInfo } from "./checker/index.js";
 export {
   formatDiagnostic,
   formatDiagnostics,
@@ -12,7 +13,7 @@ export {
 export type { FlowAst, Statement, Expr, TypeNode, Span } from "./ast.js";
 export { tokenize, type Token, type TokenKind } from "./lexer.js";
 export { showType, type Type } from "./types.js";
-export { OPTION_NAMES } from "./options.js";
+export { OPTION_NAMES } from "../graph/options.js";
 export {
   module,
   isModuleDef,

@@ -3,10 +3,10 @@ import { basename, dirname, resolve } from "node:path";
 import type { Rate, StepAction, StepFn } from "../graph/ir.js";
 import { suggest } from "../graph/topology.js";
 import { parseRate } from "../graph/units.js";
-import { loadModuleFile } from "../executors/load-module.js";
 import type { Span } from "./ast.js";
 import type { DiagnosticSink } from "./diagnostics.js";
 import { isModuleDef, type ModuleDef } from "./module-def.js";
+import type { ModuleLoader } from "./module-loader.js";
 import { T, typeFromJsonSchema, type Type } from "./types.js";
 
 /** Names the language defines itself; a module export with one of these names cannot be called. */
@@ -41,13 +41,14 @@ export interface UseRef {
 const SCHEMA_TARGET = { target: "draft-2020-12" } as const;
 
 /**
- * Imports every `use` file (relative to `baseDir`, in parallel) and turns each exported function or
- * `module(...)` into a FlowModule. Failures are diagnostics at the `use` line; it never throws.
+ * Imports every `use` file (relative to `baseDir`, in parallel, with `load`) and turns each exported
+ * function or `module(...)` into a FlowModule. Failures are diagnostics at the `use` line; it never throws.
  */
 export async function loadModules(
   uses: readonly UseRef[],
   baseDir: string,
   sink: DiagnosticSink,
+  load: ModuleLoader,
 ): Promise<{ modules: Map<string, FlowModule>; files: string[]; failed: boolean }> {
   const modules = new Map<string, FlowModule>();
   const files: string[] = [];
@@ -81,7 +82,7 @@ export async function loadModules(
         return { use, abs, error: `cannot find module file ${use.path}`, hint: await nearbyFile(abs) };
       }
       try {
-        return { use, abs, exports: await loadModuleFile(abs) };
+        return { use, abs, exports: await load(abs) };
       } catch (err) {
         return { use, abs, ...describeLoadError(err, abs, use.path) };
       }

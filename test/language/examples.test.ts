@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { runGraph } from "../../src/project/run-graph.js";
+import { loadModuleFile as loadModule } from "../../src/executors/load-module.js";
 import { compileFlow, formatDiagnostics } from "../../src/language/index.js";
 import { cleanup, project } from "./helpers.js";
 
@@ -15,7 +16,7 @@ async function compileExample(rel: string, inputs: Record<string, string> = {}) 
   const source = readFileSync(file, "utf8");
   const root = project();
   cpSync(join(file, ".."), root, { recursive: true });
-  const r = await compileFlow(source, file, { inputs, root });
+  const r = await compileFlow(source, file, { inputs, root, loadModule });
   expect(formatDiagnostics(r.diagnostics, source)).toBe("");
   return { ...r, root };
 }

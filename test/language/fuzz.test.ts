@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadModuleFile as loadModule } from "../../src/executors/load-module.js";
 import { compileFlow, formatDiagnostics, parseFlow, type Diagnostic } from "../../src/language/index.js";
 import { IMPORTS, cleanup, project } from "./helpers.js";
 import { join } from "node:path";
@@ -181,7 +182,10 @@ const soup = fc
 describe("fuzz: only diagnostics, never exceptions", () => {
   it("the corpus itself is valid", async () => {
     for (const src of CORPUS) {
-      const r = await compileFlow(`use "./modules.ts"\n${src}`, join(dir, "f.flow"), { root: dir });
+      const r = await compileFlow(`use "./modules.ts"\n${src}`, join(dir, "f.flow"), {
+        root: dir,
+        loadModule,
+      });
       expect(formatDiagnostics(r.diagnostics, src)).toBe("");
       expect(r.graph).toBeDefined();
     }
@@ -234,7 +238,7 @@ describe("fuzz: only diagnostics, never exceptions", () => {
         fc.array(mutation, { minLength: 1, maxLength: 4 }),
         async (src, ms) => {
           const s = mutate(`use "./modules.ts"\n${src}`, ms);
-          const r = await compileFlow(s, join(dir, "f.flow"), { root: dir });
+          const r = await compileFlow(s, join(dir, "f.flow"), { root: dir, loadModule });
           wellFormed(r.diagnostics, s);
         },
       ),

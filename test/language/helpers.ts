@@ -2,6 +2,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { loadModuleFile as loadModule } from "../../src/executors/load-module.js";
 import { compileFlow, formatDiagnostics, type CompileOptions } from "../../src/language/index.js";
 
 const repo = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -33,7 +34,7 @@ export function cleanup(): void {
 export async function compileIn(dir: string, source: string, options: CompileOptions = {}) {
   const file = join(dir, "main.flow");
   writeFileSync(file, source);
-  const r = await compileFlow(source, file, { root: dir, ...options });
+  const r = await compileFlow(source, file, { root: dir, loadModule, ...options });
   const text = formatDiagnostics(r.diagnostics, source).split(file).join("main.flow");
   return { ...r, text };
 }

@@ -1,0 +1,129 @@
+import type { Expr } from "../ast.js";
+import { T, showType } from "../types.js";
+import { normalizePath, outputPathProblem } from "./paths.js";
+import { CheckScope, ERR, type CallExpr, type Compiled, type Ctx } from "./scope.js";
+
+/** The built-ins that name files: file(), glob() and output(), and the checks between them. */
+export abstract class FileCallChecker extends CheckScope {
+  protected oneArg(e: CallExpr, ctx: Ctx, usage: string): { c: Compiled; e: Expr } | undefined {
+    if (e.args.length !== 1) {
+      this.sink.error("arity", `${e.callee} takes one argument: ${usage}`, e.start, e.end);
+      for (const a of e.args) this.compileExpr(a, ctx);
+      return undefined;
+    }
+    const a = e.args[0]!;
+    return { c: this.compileExpr(a, ctx), e: a };
+  }
+
+  protected compileFile(e: CallExpr, ctx: Ctx): Compiled {
+    const arg = this.oneArg(e, ctx, 'file("path")');
+    if (!arg) return ERR;
+    const { c } = arg;
+    if (!c.bad && !(c.type.kind === "String" || c.type.kind === "File" || c.type.kind === "Any")) {
+      this.sink.error(
+        "type-mismatch",
+        `file expects a path (String), got ${showType(c.type)}`,
+        arg.e.start,
+        arg.e.end,
+      );
+      return ERR;
+    }
+    if (c.expr.kind === "lit" && typeof c.expr.value === "string") {
+      if (c.expr.value === "") {
+        this.sink.error("bad-path", "file needs a path", arg.e.start, arg.e.end);
+        return ERR;
+      }
+      this.fileLiterals.push({ path: normalizePath(c.expr.value), span: arg.e, step: ctx.step?.id });
+    }
+    return { expr: { kind: "file", path: c.expr }, type: T.File, bad: c.bad };
+  }
+
+  /** `glob(pattern)`: the pattern must be known before the run. */
+  protected compileGlob(e: CallExpr, ctx: Ctx): Compiled {
+    const arg = this.oneArg(e, ctx, "glob(pattern)");
+    if (!arg) return ERR;
+    if (arg.c.expr.kind !== "lit" || typeof arg.c.expr.value !== "string") {
+      if (!arg.c.bad) {
+        this.sink.error(
+          "not-constant",
+          "the pattern of glob must be a string known before the run",
+          arg.e.start,
+          arg.e.end,
+        );
+      }
+      return ERR;
+    }
+    return { expr: { kind: "glob", pattern: arg.c.expr.value }, type: T.list(T.File) };
+  }
+
+  protected compileOutput(e: CallExpr, ctx: Ctx): Compiled {
+    if (!ctx.allowOutput) {
+      this.sink.error(
+        "output-outside-command",
+        "output() declares a file that a command writes; use it in the arguments of exec() or sh()",
+        e.start,
+        e.end,
+      );
+      for (const a of e.args) this.compileExpr(a, ctx);
+      return ERR;
+    }
+    const arg = this.oneArg(e, ctx, 'output("path")');
+    if (!arg) return ERR;
+    const { c } = arg;
+    if (c.expr.kind !== "lit" || typeof c.expr.value !== "string") {
+      if (!c.bad) {
+        this.sink.error(
+          "not-constant",
+          "the path of output must be a string known before the run",
+          arg.e.start,
+          arg.e.end,
+          'use a literal, or interpolate inputs: output("out/${name}.txt")',
+        );
+      }
+      return ERR;
+    }
+    const path = c.expr.value;
+    const problem = outputPathProblem(path);
+    if (problem) {
+      this.sink.error(
+        "bad-output-path",
+        `output path ${JSON.stringify(path)} ${problem}`,
+        arg.e.start,
+        arg.e.end,
+        "outputs are written inside the project: use a relative path like out/result.txt",
+      );
+      return ERR;
+    }
+    const norm = normalizePath(path);
+    const step = ctx.step!;
+    const prev = this.outputPaths.get(norm);
+    if (prev && prev.step !== step.id) {
+      const { line } = this.sink.lines.position(prev.span.start);
+      this.sink.error(
+        "duplicate-output",
+        `${norm} is already written by step ${prev.step} (line ${line})`,
+        arg.e.start,
+        arg.e.end,
+        "every file must have one producer",
+      );
+    } else if (!prev) {
+      this.outputPaths.set(norm, { step: step.id, span: arg.e });
+    }
+    step.outputs.push(norm);
+    return { expr: { kind: "output", path }, type: T.String };
+  }
+
+  protected checkFileLiterals(): void {
+    for (const f of this.fileLiterals) {
+      const producer = this.outputPaths.get(f.path);
+      if (!producer || producer.step === f.step) continue;
+      this.sink.error(
+        "file-is-output",
+        `${f.path} is written by step ${producer.step}; reading it with file() does not wait for that step`,
+        f.span.start,
+        f.span.end,
+        `use ${producer.step} (its value is the file) instead of file(${JSON.stringify(f.path)})`,
+      );
+    }
+  }
+}

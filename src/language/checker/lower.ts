@@ -1,0 +1,91 @@
+import type { Graph, SourceSpan, StepId } from "../../graph/ir.js";
+import type { Span, Statement } from "../ast.js";
+import { DeclarationChecker } from "./declarations.js";
+import { suggest } from "./hints.js";
+import type { FlowInfo } from "./scope.js";
+import { identity } from "./step-types.js";
+
+/**
+ * Names, types, options and outputs of a parsed flow, compiled to the graph IR in one pass. Every error
+ * goes to the sink; the graph is built even then (with placeholder actions) so that cycles are found in
+ * the same run.
+ */
+export class Checker extends DeclarationChecker {
+  run(): { graph: Graph; info: Omit<FlowInfo, "root" | "modules"> } {
+    const { statements } = this.input;
+    this.declare(statements);
+    this.resolveInputs(statements);
+    this.declarePools(statements);
+    this.compileValues();
+    for (const s of statements) {
+      if (s.kind !== "assign") continue;
+      const b = this.bindings.get(s.name);
+      if (b?.kind === "step" && b.stmt === s) this.compileStepBinding(b);
+    }
+    for (const s of statements) if (s.kind === "out") this.compileOut(s);
+    this.checkFileLiterals();
+
+    // Lowering: what was built and declared, as the graph IR.
+    const limits = this.limits.lower([...this.usedModules].map((name) => this.input.modules.get(name)!));
+    const pools: Record<string, number> = {};
+    for (const [name, p] of this.pools) pools[name] = p.size;
+    const graph: Graph = { steps: this.steps, pools, limits };
+    if (this.hasOut) graph.outputs = this.outputs;
+    const info = { file: this.input.file, inputs: this.inputInfo, outputs: this.outputs, pools } as Omit<
+      FlowInfo,
+      "root" | "modules"
+    >;
+    // Built on first use: a 10,000-key record costs more than the rest of a small check.
+    const steps = this.steps;
+    let memo: Record<StepId, SourceSpan> | undefined;
+    Object.defineProperty(info, "steps", {
+      enumerable: true,
+      configurable: true,
+      get: () => {
+        if (!memo) {
+          memo = {};
+          for (const s of steps) if (s.source) memo[s.id] = s.source;
+        }
+        return memo;
+      },
+    });
+    return { graph, info };
+  }
+
+  /** The span (offsets) a step's diagnostics point at. */
+  spanOfStep(id: StepId): Span | undefined {
+    return this.stepSpans.get(id);
+  }
+
+  protected compileOut(s: Extract<Statement, { kind: "out" }>): void {
+    for (const { name, span } of s.names) {
+      if (this.outputs.includes(name)) continue;
+      const b = this.bindings.get(name);
+      if (!b) {
+        this.sink.error(
+          "unknown-name",
+          `unknown name ${name} in out`,
+          span.start,
+          span.end,
+          suggest(name, this.bindings.keys()) ??
+            (this.input.modules.has(name) ? "out lists values, not modules" : undefined),
+        );
+        continue;
+      }
+      if (b.kind !== "step") {
+        // A value (or an input) that is an output: a tiny step that passes it on.
+        const at = b.kind === "input" ? b.stmt.nameSpan : { start: b.stmt.start, end: b.stmt.value.end };
+        this.steps.push({
+          id: name,
+          module: "value",
+          action: { kind: "function", fn: identity },
+          inputs: [b.expr],
+          options: { cache: false },
+          source: this.sink.lines.span(this.input.file, at.start, at.end),
+        });
+        this.stepSpans.set(name, b.stmt.nameSpan);
+      }
+      this.outputs.push(name);
+    }
+  }
+}
