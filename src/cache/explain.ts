@@ -1,9 +1,8 @@
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
-import { rename, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { writeFileAtomic } from "./atomic-write.js";
 import { unescapeKey } from "./canonical.js";
 import { digestBytes } from "../graph/digest.js";
-import { tempName } from "./layout.js";
 
 /** What the cache decided for a step when the engine looked it up. */
 export type Outcome = "hit" | "miss" | "forced" | "uncacheable";
@@ -123,15 +122,7 @@ export class ExplainState {
     for (const [id, r] of merged)
       text +=
         JSON.stringify([id, r.key ?? null, r.prev ?? null, r.cause, r.decision, r.detail ?? null]) + "\n";
-    const tmp = join(dirname(this.stepsFile), tempName());
-    mkdirSync(dirname(tmp), { recursive: true });
-    await writeFile(tmp, text);
-    try {
-      await rename(tmp, this.stepsFile);
-    } catch (err) {
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
+    await writeFileAtomic(this.stepsFile, text, { createDirs: true });
     await this.compactFingerprints(merged);
     return digest;
   }
@@ -252,9 +243,7 @@ export class ExplainState {
     const texts = this.fingerprintTexts(wanted);
     let out = "";
     for (const [k, t] of texts) out += `${k}\t${t}\n`;
-    const tmp = join(dirname(this.fingerprintsFile), tempName());
-    await writeFile(tmp, out);
-    await rename(tmp, this.fingerprintsFile).catch(() => unlink(tmp).catch(() => {}));
+    await writeFileAtomic(this.fingerprintsFile, out);
   }
 }
 

@@ -29,7 +29,7 @@ export interface FsOps {
   readFile(path: string): Maybe<Buffer>;
   stat(path: string): Maybe<Stats>;
   /** Creates `path` (failing with EEXIST when it exists) holding `data`, with permission bits `mode`. */
-  writeNew(path: string, data: Uint8Array, mode: number): Maybe<void>;
+  writeNew(path: string, data: string | Uint8Array, mode: number): Maybe<void>;
   rename(from: string, to: string): Maybe<void>;
   link(existing: string, path: string): Maybe<void>;
   unlink(path: string): Maybe<void>;

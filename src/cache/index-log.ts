@@ -1,8 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
-import { rename, unlink, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
-import { tempName } from "./layout.js";
+import { writeFileAtomic } from "./atomic-write.js";
 
 /**
  * The per-project index: key → manifest of the entries this project saved or restored, read once at
@@ -151,14 +150,7 @@ export class IndexLog {
       const body = Buffer.from(kept.slice(i, i + 4096).join(""));
       blocks.push(body, Buffer.from(`#\t${body.length}\t${crc32(body).toString(16)}\n`));
     }
-    const tmp = join(dirname(this.file), tempName());
-    await writeFile(tmp, Buffer.concat(blocks));
-    try {
-      await rename(tmp, this.file);
-    } catch (err) {
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
+    await writeFileAtomic(this.file, Buffer.concat(blocks));
     this.lines = kept.length - 1;
     return true;
   }

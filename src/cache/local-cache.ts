@@ -1,17 +1,9 @@
-import {
-  chmodSync,
-  copyFileSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  type Stats,
-} from "node:fs";
-import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { chmodSync, mkdirSync, readFileSync, statSync, type Stats } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import type { CacheLookup, StepCache } from "../engine/cache-port.js";
 import { isFileValue, type StepId } from "../graph/ir.js";
+import { moveIntoPlace, withTempFile, writeFileAtomic } from "./atomic-write.js";
 import { digestBytes, digestFile } from "../graph/digest.js";
 import { ExplainState, type Explanation } from "./explain.js";
 import {
@@ -21,6 +13,7 @@ import {
   type FingerprintEnv,
   type RichCacheRequest,
 } from "./fingerprint.js";
+import { syncFsOps } from "./fs-ops.js";
 import { IndexLog } from "./index-log.js";
 import { defaultCacheDir, Layout, tempName } from "./layout.js";
 import {
@@ -382,8 +375,8 @@ export class LocalCache implements StepCache {
         runDigest,
       };
       const text = JSON.stringify(last, null, 2) + "\n";
-      await writeAtomic(join(this.stateDir, "run.json"), text);
-      await writeAtomic(this.layout.lastRun, text);
+      await writeFileAtomic(join(this.stateDir, "run.json"), text, { createDirs: true });
+      await writeFileAtomic(this.layout.lastRun, text, { createDirs: true });
     } catch (err) {
       this.warn(`could not write the run's explain data: ${(err as Error).message}`);
     }
@@ -530,19 +523,18 @@ export class LocalCache implements StepCache {
     // Hard links share the inode with the cache: only for read-only files (the blob's own mode), so
     // that an in-place edit of the restored file cannot silently change the cached blob.
     const link = o.mode === 0o444;
-    let tmp = join(this.layout.tmp, tempName());
     mkdirSync(this.layout.tmp, { recursive: true });
-    let got: boolean;
-    try {
-      got = await this.store.getFile(o.digest, tmp, { link });
-    } catch (err) {
-      this.warn(
-        `cannot read cache blob ${o.digest.slice(0, 12)} (${o.path} of ${id}): ${(err as Error).message}`,
-      );
-      return "an output blob could not be read";
-    }
-    if (!got) return `the blob of ${o.path} is missing from the cache (evicted?)`;
-    try {
+    const fill = async (tmp: string): Promise<string | undefined> => {
+      let got: boolean;
+      try {
+        got = await this.store.getFile(o.digest, tmp, { link });
+      } catch (err) {
+        this.warn(
+          `cannot read cache blob ${o.digest.slice(0, 12)} (${o.path} of ${id}): ${(err as Error).message}`,
+        );
+        return "an output blob could not be read";
+      }
+      if (!got) return `the blob of ${o.path} is missing from the cache (evicted?)`;
       const clock = this.stat.clock();
       const d = await digestFile(tmp);
       if (d !== o.digest) {
@@ -551,34 +543,14 @@ export class LocalCache implements StepCache {
         return `the blob of ${o.path} was damaged`;
       }
       if (!link) chmodSync(tmp, o.mode);
-      try {
-        renameSync(tmp, abs);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
-        // The cache is on another file system: stage the copy beside the destination instead.
-        const near = join(dirname(abs), `.${tempName()}`);
-        copyFileSync(tmp, near);
-        chmodSync(near, o.mode);
-        unlinkQuietly(tmp);
-        tmp = near;
-        renameSync(near, abs);
-      }
+      // Across file systems (the cache elsewhere than the project) the copy is staged beside `abs`.
+      await moveIntoPlace(tmp, abs, { io: syncFsOps });
       this.stat.note(abs, statSync(abs), d, clock);
       this.counters.restoredFiles++;
       this.counters.restoredBytes += o.size;
       return undefined;
-    } finally {
-      unlinkQuietly(tmp);
-    }
-  }
-}
-
-/** Removes a temp file that may already have been renamed away. */
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // Gone already.
+    };
+    return withTempFile(join(this.layout.tmp, tempName()), fill, syncFsOps);
   }
 }
 
@@ -613,18 +585,6 @@ export async function openCache(options: OpenCacheOptions): Promise<LocalCache> 
 
 const CACHEDIR_TAG =
   "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by tributary.\n# For information about cache directory tags see https://bford.info/cachedir/\n";
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = join(dirname(path), tempName());
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(tmp, text);
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
-}
 
 function sameStat(a: Stats, b: Stats): boolean {
   return (

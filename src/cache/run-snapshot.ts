@@ -1,6 +1,7 @@
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
+import { readFileSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import type { StepId } from "../graph/ir.js";
+import { writeFileAtomicSync } from "./atomic-write.js";
 import type { SnapshotScope } from "./snapshot-scope.js";
 
 /**
@@ -148,10 +149,7 @@ export function writeSnapshot(
     flowBytes: key.flow.byteLength,
     files: scope.files.length,
   };
-  const path = join(stateDir, FILE);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, encodeRecord({ header, stats, paths, steps, flow: key.flow }));
-  renameSync(tmp, path);
+  writeFileAtomicSync(join(stateDir, FILE), encodeRecord({ header, stats, paths, steps, flow: key.flow }));
   return true;
 }
 

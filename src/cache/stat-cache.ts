@@ -9,10 +9,11 @@ import {
   writeSync,
   type Stats,
 } from "node:fs";
-import { open, rename, unlink, writeFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { endianness } from "node:os";
 import { dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
+import { writeFileAtomic } from "./atomic-write.js";
 import {
   DIGEST_ALGORITHM,
   digestFileSync,
@@ -20,7 +21,6 @@ import {
   READ_WHOLE_LIMIT,
   readWholeSync,
 } from "../graph/digest.js";
-import { tempName } from "./layout.js";
 
 /**
  * Remembers the content digest of files by (device, inode, size, mtime, ctime), so that unchanged files
@@ -419,15 +419,7 @@ export class StatCache {
       ...digestParts.slice(0, count),
     ]);
     const header = `${MAGIC} ${DIGEST_ALGORITHM} ${endianness()} ${count} ${crc32(body).toString(16)}\n`;
-    const tmp = join(dirname(this.file), tempName());
-    mkdirSync(dirname(tmp), { recursive: true });
-    await writeFile(tmp, Buffer.concat([Buffer.from(header), body]));
-    try {
-      await rename(tmp, this.file);
-    } catch (err) {
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
+    await writeFileAtomic(this.file, Buffer.concat([Buffer.from(header), body]), { createDirs: true });
     this.dirty = false;
   }
 

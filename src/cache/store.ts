@@ -3,6 +3,7 @@ import { constants, createReadStream } from "node:fs";
 import { open, readdir, stat, unlink, utimes } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { DIGEST_ALGORITHM } from "../graph/digest.js";
+import { moveIntoPlace, withTempFile, writeFileAtomic } from "./atomic-write.js";
 import { syncFsOps, threadPoolFsOps, type FsOps } from "./fs-ops.js";
 import { isHex64, isStaleTemp, Layout, tempName } from "./layout.js";
 
@@ -88,9 +89,13 @@ export class LocalDirStore implements BlobStore {
   }
 
   async put(ns: Namespace, key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
-    const final = this.path(ns, key);
-    const tmp = await this.writeTemp(data, ns === "cas" ? 0o444 : 0o644);
-    await this.publish(tmp, final, options.mode ?? "create");
+    await writeFileAtomic(this.path(ns, key), data, {
+      overwrite: options.mode === "replace",
+      mode: ns === "cas" ? 0o444 : 0o644,
+      tempDir: this.layout.tmp,
+      createDirs: true,
+      io: this.io,
+    });
   }
 
   async putFile(path: string): Promise<{ digest: string; size: number }> {
@@ -103,31 +108,31 @@ export class LocalDirStore implements BlobStore {
       return { digest, size: data.length };
     }
     // Large: hash while copying into a temp file, then publish it under the digest it turned out to have.
-    const tmp = join(this.layout.tmp, tempName());
-    const hash = createHash(DIGEST_ALGORITHM);
-    let written = 0;
-    await this.ensureDir(this.layout.tmp);
-    const out = await open(tmp, "wx", 0o444);
-    try {
-      for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-        const b = chunk as Buffer;
-        hash.update(b);
-        await out.write(b);
-        written += b.length;
-      }
-    } catch (err) {
-      await out.close();
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
-    await out.close();
-    const digest = hash.digest("hex");
-    if (await this.hasBlob(digest, written)) {
-      await unlink(tmp).catch(() => {});
-    } else {
-      await this.publish(tmp, this.layout.casPath(digest), "replace");
-    }
-    return { digest, size: written };
+    await this.io.mkdirs(this.layout.tmp);
+    return withTempFile(
+      this.tempPath(),
+      async (tmp) => {
+        const hash = createHash(DIGEST_ALGORITHM);
+        let written = 0;
+        const out = await open(tmp, "wx", 0o444);
+        try {
+          for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+            const b = chunk as Buffer;
+            hash.update(b);
+            await out.write(b);
+            written += b.length;
+          }
+        } finally {
+          await out.close();
+        }
+        const digest = hash.digest("hex");
+        if (!(await this.hasBlob(digest, written))) {
+          await moveIntoPlace(tmp, this.layout.casPath(digest), { createDirs: true, io: this.io });
+        }
+        return { digest, size: written };
+      },
+      this.io,
+    );
   }
 
   async getFile(digest: string, dest: string, options: { link?: boolean } = {}): Promise<boolean> {
@@ -207,7 +212,7 @@ export class LocalDirStore implements BlobStore {
   async adoptBlob(tmp: string, digest: string): Promise<void> {
     if (!isHex64(digest)) throw new Error(`not a digest: ${JSON.stringify(digest)}`);
     await this.io.chmod(tmp, 0o444);
-    await this.publish(tmp, this.layout.casPath(digest), "replace");
+    await moveIntoPlace(tmp, this.layout.casPath(digest), { createDirs: true, io: this.io });
   }
 
   /** The file of a cas blob (it may not exist). Blobs are immutable: read it, never write it. */
@@ -222,61 +227,6 @@ export class LocalDirStore implements BlobStore {
     } catch {
       return false;
     }
-  }
-
-  protected async writeTemp(data: Uint8Array, mode: number): Promise<string> {
-    const tmp = join(this.layout.tmp, tempName());
-    try {
-      await this.io.writeNew(tmp, data, mode);
-    } catch (err) {
-      if (!isMissing(err)) throw err;
-      await this.ensureDir(this.layout.tmp);
-      await this.io.writeNew(tmp, data, mode);
-    }
-    return tmp;
-  }
-
-  /**
-   * Makes a complete temp file visible under its final name in one step. `create` links it (fails
-   * harmlessly when an entry exists: first writer wins); `replace` renames it over any old entry.
-   */
-  protected async publish(tmp: string, final: string, mode: "create" | "replace"): Promise<void> {
-    try {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          if (mode === "replace") {
-            await this.io.rename(tmp, final);
-            return;
-          }
-          try {
-            await this.io.link(tmp, final);
-          } catch (err) {
-            const code = (err as NodeJS.ErrnoException).code;
-            if (code === "EEXIST") return;
-            if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV")
-              throw err;
-            // No hard links here: rename unless an entry appeared meanwhile.
-            if (await this.exists(final)) return;
-            await this.io.rename(tmp, final);
-            return;
-          }
-          return;
-        } catch (err) {
-          if (!isMissing(err) || attempt > 0) throw err;
-          await this.ensureDir(dirname(final));
-        }
-      }
-    } finally {
-      try {
-        await this.io.unlink(tmp);
-      } catch {
-        // Renamed away, or never written.
-      }
-    }
-  }
-
-  protected async ensureDir(dir: string): Promise<void> {
-    await this.io.mkdirs(dir);
   }
 
   private async exists(p: string): Promise<boolean> {

@@ -9,14 +9,5 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
-/** A user error the CLI reports without a stack trace, then exits with `code`. */
-export class CliError extends Error {
-  override name = "CliError";
-
-  constructor(
-    message: string,
-    readonly code: number = EXIT.invalid,
-  ) {
-    super(message);
-  }
-}
+/** A user error the CLI reports without a stack trace, then exits with its `code`. */
+export { UserError as CliError } from "../engine/user-error.js";

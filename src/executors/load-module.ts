@@ -1,4 +1,5 @@
 import { pathToFileURL } from "node:url";
+import { importOptional, TYPESCRIPT_MODULES } from "./optional-dependency.js";
 
 const TS_EXTENSION = /\.(c|m)?tsx?$/;
 
@@ -9,7 +10,7 @@ const TS_EXTENSION = /\.(c|m)?tsx?$/;
 export async function loadModuleFile(file: string): Promise<Record<string, unknown>> {
   const url = file.startsWith("file:") ? file : pathToFileURL(file).href;
   if (TS_EXTENSION.test(file)) {
-    const { tsImport } = await import("tsx/esm/api");
+    const { tsImport } = await importOptional(TYPESCRIPT_MODULES, () => import("tsx/esm/api"));
     return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
   }
   return (await import(url)) as Record<string, unknown>;

@@ -13,7 +13,7 @@
  * at run time every input and the result are validated, and a mismatch fails the step with a clear
  * message. This file is loaded by user modules and worker threads: keep it free of heavy imports.
  */
-import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { StandardSchemaV1 } from "./standard-schema.js";
 import type { StepContext } from "../graph/ir.js";
 
 /** Marks module definitions; `Symbol.for` so that two copies of this file still agree. */

@@ -34,13 +34,13 @@ export function cli(
 
 /**
  * A private copy of an example, so tests never write into the repository or share outputs. Its
- * modules import "tributary" and "zod" as a user's project would: from a node_modules beside it.
+ * modules import "tributary-flow" and "zod" as a user's project would: from a node_modules beside it.
  */
 export function copyExample(name: string): string {
   const top = tempDir();
   const modules = join(top, "node_modules");
   mkdirSync(modules);
-  symlinkSync(REPO, join(modules, "tributary"));
+  symlinkSync(REPO, join(modules, "tributary-flow"));
   symlinkSync(join(REPO, "node_modules", "zod"), join(modules, "zod"));
   const dir = join(top, name);
   cpSync(join(REPO, "examples", name), dir, {

@@ -15,6 +15,7 @@
 import { constants } from "node:fs";
 import { access, copyFile, mkdir, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { withTempFile } from "../atomic-write.js";
 import { digestBytes, digestFile } from "../../graph/digest.js";
 import { LocalDirStore, type Namespace } from "../store.js";
 import { short, type RemoteStore, type WarningSink } from "./remote.js";
@@ -68,9 +69,10 @@ export class SharedDirStore extends LocalDirStore implements RemoteStore {
   async uploadFile(path: string, digest: string, size: number): Promise<void> {
     if (await this.hasBlob(digest, size)) return;
     await this.ensure();
-    const tmp = this.tempPath();
-    await copyFile(path, tmp, constants.COPYFILE_FICLONE);
-    await this.adoptBlob(tmp, digest);
+    await withTempFile(this.tempPath(), async (tmp) => {
+      await copyFile(path, tmp, constants.COPYFILE_FICLONE);
+      await this.adoptBlob(tmp, digest);
+    });
   }
 
   override async getFile(digest: string, dest: string): Promise<boolean> {

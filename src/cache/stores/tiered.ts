@@ -6,7 +6,8 @@
  * once and to the remote in the background (`drain()` waits for them): a slow or dead remote never slows
  * a step down or fails a build; its failures are warnings (and counted, for callers that require it).
  */
-import { mkdir, unlink } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
+import { withTempFile } from "../atomic-write.js";
 import { decodeAcEntry, parseManifest } from "../manifest.js";
 import { LocalDirStore, type BlobStore, type Namespace, type PutOptions } from "../store.js";
 import { CacheUnreachableError, short, type RemoteStore, type WarningSink } from "./remote.js";
@@ -158,22 +159,15 @@ export class TieredStore implements BlobStore {
     options: { link?: boolean; strict?: boolean } = {},
   ): Promise<boolean> {
     if (await this.local.getFile(digest, dest, { link: options.link })) return true;
-    const tmp = this.local.tempPath();
     await (this.tmpReady ??= mkdir(this.local.layout.tmp, { recursive: true }));
-    const fetch = () => this.remote.getFile(digest, tmp);
-    let got: boolean | null;
-    try {
-      got = options.strict ? await fetch() : await this.tryRemote(fetch, `blob ${short(digest)}`);
-    } catch (err) {
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
-    if (!got) {
-      await unlink(tmp).catch(() => {});
-      return false;
-    }
-    // Verified by the remote store while it was written: publish it locally, then serve it from there.
-    await this.local.adoptBlob(tmp, digest);
+    const got = await withTempFile(this.local.tempPath(), async (tmp) => {
+      const fetch = () => this.remote.getFile(digest, tmp);
+      const fetched = options.strict ? await fetch() : await this.tryRemote(fetch, `blob ${short(digest)}`);
+      // Verified by the remote store while it was written: publish it locally, then serve it from there.
+      if (fetched) await this.local.adoptBlob(tmp, digest);
+      return fetched;
+    });
+    if (!got) return false;
     this.counters.remoteBlobs++;
     this.remoteHas.add(digest);
     return this.local.getFile(digest, dest, { link: options.link });

@@ -4,11 +4,11 @@
  * `startWorker`), the orchestrator downloads them into its own project (the hook of
  * `createRedisExecutor`), verified against the digests the worker reported.
  */
-import { chmod, mkdir, rename, unlink } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { chmod, mkdir } from "node:fs/promises";
+import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import type { OutputFile, TransferOutputs } from "../../executors/remote/protocol.js";
+import { moveIntoPlace, tempPathBeside, withTempFile } from "../atomic-write.js";
 import { digestFile } from "../../graph/digest.js";
-import { tempName } from "../layout.js";
 import type { BlobStore } from "../store.js";
 import { short, type RemoteStore } from "./remote.js";
 
@@ -53,8 +53,7 @@ export function downloadOutputs(store: DownloadStore): TransferOutputs {
         return;
       }
       await mkdir(dirname(abs), { recursive: true });
-      const tmp = join(dirname(abs), `.${tempName()}`);
-      try {
+      await withTempFile(tempPathBeside(abs), async (tmp) => {
         // strict: a remote that cannot be reached says so, rather than "no blob".
         if (!(await store.getFile(f.digest, tmp, { strict: true }))) {
           throw new Error(`${where} has no blob ${short(f.digest)} for ${f.$file}`);
@@ -66,10 +65,8 @@ export function downloadOutputs(store: DownloadStore): TransferOutputs {
           );
         }
         await chmod(tmp, f.mode ?? 0o644);
-        await rename(tmp, abs);
-      } finally {
-        await unlink(tmp).catch(() => {});
-      }
+        await moveIntoPlace(tmp, abs);
+      });
     });
   };
 }

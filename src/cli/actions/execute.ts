@@ -1,5 +1,6 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { writeFileAtomicSync } from "../../cache/atomic-write.js";
 import { dropSnapshot, writeSnapshot, type SnapshotKey } from "../../cache/run-snapshot.js";
 import { snapshotScope } from "../../cache/snapshot-scope.js";
 import { DurationHistory } from "../../engine/history.js";
@@ -140,12 +141,9 @@ export async function runFlow(req: RunRequest): Promise<number> {
  */
 function writeTrace(file: string, asGiven: string, recorder: ChromeTraceRecorder | undefined): void {
   const text = JSON.stringify(recorder ? recorder.trace() : { traceEvents: [], displayTimeUnit: "ms" });
-  const tmp = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, `${text}\n`);
-    renameSync(tmp, file);
+    writeFileAtomicSync(file, `${text}\n`);
   } catch (err) {
-    rmSync(tmp, { force: true });
     const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new CliError(`--trace: cannot write ${asGiven} (${why})`);
   }

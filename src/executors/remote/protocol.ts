@@ -4,9 +4,9 @@
  * not need to be durable: step output as it happens, and cancellation requests.
  */
 import { hostname } from "node:os";
-import type { ConnectionOptions } from "bullmq";
+import type { ConnectionOptions } from "./bullmq-ioredis.js";
 import { whyNotPlainData } from "../../graph/eval.js";
-import { Redis, type RedisOptions } from "ioredis";
+import { Redis, type RedisOptions } from "./bullmq-ioredis.js";
 import type { RemoteTask } from "./task.js";
 import type { StepError } from "../../engine/result.js";
 import type { FileValue } from "../../graph/ir.js";

@@ -4,8 +4,8 @@
  */
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
-import { WaitingError, Worker, type Job } from "bullmq";
-import { Redis } from "ioredis";
+import { WaitingError, Worker, type Job } from "./bullmq-ioredis.js";
+import { Redis } from "./bullmq-ioredis.js";
 import type { Executor } from "../../engine/executor.js";
 import { InlineExecutor } from "../inline.js";
 import { ProcessExecutor } from "../process/index.js";
