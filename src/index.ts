@@ -2,6 +2,32 @@
 export { flow, threadModule, FlowBuilder, Handle, FileInput, OutputFile } from "./api/builder.js";
 export type { Arg, Args, Word, StepSettings, ModuleSettings, ThreadModule } from "./api/builder.js";
 export { runGraph, type RunOptions } from "./project/run-graph.js";
+export {
+  openProject,
+  Project,
+  InvalidFlowError,
+  type OpenProjectOptions,
+  type ProjectRunOptions,
+  type ProjectRunResult,
+  type CacheSettings,
+  type RemoteSettings,
+} from "./project/index.js";
+export { UserError } from "./engine/user-error.js";
+export type { Plan, PlannedStep } from "./engine/plan.js";
+export {
+  openCache,
+  LocalCache,
+  explainLastRun,
+  cacheStats,
+  gc,
+  clean,
+  parseSize,
+  formatSize,
+  formatExplanation,
+  type OpenCacheOptions,
+  type CacheStats,
+  type Explanation,
+} from "./cache/index.js";
 export type { Executor, Attempt } from "./engine/executor.js";
 export type { Outcome, StopReason } from "./engine/outcome.js";
 export { simulate, type SimulationOptions, type SimulationResult } from "./engine/simulate.js";

@@ -29,6 +29,8 @@ export type Cause =
   | "uncacheable"
   /** Its key was unchanged, but the entry was gone or damaged, or its outputs could not be restored: ran. */
   | "unavailable"
+  /** The whole run was answered from the record of the one before: nothing any step depends on changed. */
+  | "no-op-run"
   | "unknown";
 
 export type Change =
@@ -418,6 +420,7 @@ const CAUSE_TEXT: Record<Cause, string> = {
   forced: "the cache was not read (forced rerun)",
   uncacheable: "it cannot be cached",
   unavailable: "nothing changed, but its cache entry was not usable",
+  "no-op-run": "nothing any step depends on changed since the run before (a no-op run)",
   unknown: "unknown",
 };
 

@@ -1,8 +1,11 @@
 import { Option } from "commander";
+import { CliError } from "./exit-codes.js";
+import type { CacheSettings } from "../project/cache.js";
+import type { RemoteSettings } from "../project/remote.js";
 
 /**
- * Options shared by the commands. Kept free of engine imports: `--help` and argument errors must not
- * pay for loading the engine, the language or the cache. Their values are checked in option-values.ts.
+ * Options shared by the commands, and how their values become the Project API's settings. Kept free of
+ * engine imports: `--help` and argument errors must not pay for loading the engine or the language.
  */
 
 export function inputOption(): Option {
@@ -23,28 +26,28 @@ export interface CacheFlags {
   /** false with --no-cache. */
   cache?: boolean;
   cacheDir?: string;
-  /** http(s):// URL or directory of a shared cache behind the local one (or $TRIBUTARY_REMOTE_CACHE). */
   remoteCache?: string;
-  /** File holding the key that signs and checks action-cache entries on the remote (or $TRIBUTARY_CACHE_KEY). */
   cacheKeyFile?: string;
-  /** Read the remote cache, never write it. */
   remoteCacheReadOnly?: boolean;
-  /** An unreachable or failing remote cache fails the run instead of being a warning. */
   remoteCacheRequired?: boolean;
 }
 
 export function cacheOptions(): Option[] {
   return [
-    new Option("--no-cache", "neither read nor write the cache: run every step"),
-    new Option(
-      "--cache-dir <dir>",
-      "where the cache lives (default .tributary/cache, or $TRIBUTARY_CACHE_DIR)",
-    ),
+    new Option("--no-cache", "run every step, ignoring cached results (fresh results replace them)"),
+    cacheDirOption(),
     ...remoteCacheOptions(),
   ];
 }
 
-/** The shared cache behind the local one (run, plan). */
+export function cacheDirOption(): Option {
+  return new Option(
+    "--cache-dir <dir>",
+    "where the cache lives (default .tributary/cache, or $TRIBUTARY_CACHE_DIR)",
+  );
+}
+
+/** The shared cache behind the local one. */
 export function remoteCacheOptions(): Option[] {
   return [
     new Option(
@@ -61,4 +64,40 @@ export function remoteCacheOptions(): Option[] {
       "fail the run when the remote cache cannot be reached or an upload fails (default: a warning)",
     ),
   ];
+}
+
+export function cacheSettingsOf(flags: CacheFlags): CacheSettings {
+  return {
+    read: flags.cache !== false,
+    dir: flags.cacheDir,
+    remote: flags.remoteCache,
+    keyFile: flags.cacheKeyFile,
+    remoteReadOnly: flags.remoteCacheReadOnly,
+    remoteRequired: flags.remoteCacheRequired,
+  };
+}
+
+export interface QueueFlags {
+  queue?: string;
+  prefix?: string;
+  tlsCa?: string;
+}
+
+/** How to reach the workers' queue: the same options on `run --remote` and `worker`, which must agree. */
+export function queueOptions(): Option[] {
+  return [
+    new Option("--queue <name>", "the BullMQ queue orchestrators and workers share (default tributary)"),
+    new Option("--prefix <prefix>", "BullMQ key prefix in Redis (default bull)"),
+    new Option(
+      "--tls-ca <file>",
+      "PEM file of the CA that signed the Redis server's certificate (with rediss://)",
+    ),
+  ];
+}
+
+/** The remote settings of a command line; `flag` names the option that gave the URL. */
+export function remoteSettingsOf(url: string, flag: string, flags: QueueFlags): RemoteSettings {
+  if (!/^rediss?:\/\//.test(url))
+    throw new CliError(`${flag} needs a redis:// or rediss:// URL, got "${url}"`);
+  return { url, queue: flags.queue, prefix: flags.prefix, tlsCa: flags.tlsCa };
 }

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { EXIT } from "./exit-codes.js";
-import { tributaryVersion } from "./version.js";
+import { tributaryVersion } from "../project/version.js";
 import { registerRun } from "./commands/run.js";
 import { registerCheck } from "./commands/check.js";
 import { registerPlan } from "./commands/plan.js";

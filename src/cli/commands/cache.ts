@@ -1,4 +1,8 @@
 import type { Command } from "commander";
+import type { CacheStats } from "../../cache/maintenance.js";
+import { CliError, EXIT } from "../exit-codes.js";
+import { cacheDirOption } from "../options.js";
+import { projectAt } from "../project-at.js";
 
 interface DirFlags {
   cacheDir?: string;
@@ -7,34 +11,66 @@ interface DirFlags {
 
 export function registerCache(program: Command): void {
   const cache = program.command("cache").description("inspect and trim the cache: stats, gc, clean");
-  const dirOption = [
-    "--cache-dir <dir>",
-    "the cache directory (default .tributary/cache, or $TRIBUTARY_CACHE_DIR)",
-  ] as const;
   cache
     .command("stats")
     .description("size, entry count and the hit rate of the last run")
-    .option(...dirOption)
+    .argument("[file]", "the flow file whose project's cache it is (default: pipeline.flow, else here)")
+    .addOption(cacheDirOption())
     .option("--json", "print as JSON")
-    .action(async (flags: DirFlags) => {
-      const { statsCommand } = await import("../actions/cache.js");
-      process.exitCode = await statsCommand(flags);
+    .action(async (file: string | undefined, flags: DirFlags) => {
+      const s = await (await projectAt(file, { dir: flags.cacheDir })).cacheStats();
+      if (flags.json) process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+      else process.stdout.write(await formatCacheStats(s));
+      process.exitCode = EXIT.ok;
     });
   cache
     .command("gc")
     .description("evict least-recently-used entries until the cache fits")
+    .argument("[file]", "the flow file whose project's cache it is (default: pipeline.flow, else here)")
     .requiredOption("--max-size <size>", "the size to fit in, e.g. 2GB, 500MB, 1GiB")
-    .option(...dirOption)
-    .action(async (flags: DirFlags & { maxSize: string }) => {
-      const { gcCommand } = await import("../actions/cache.js");
-      process.exitCode = await gcCommand(flags);
+    .addOption(cacheDirOption())
+    .action(async (file: string | undefined, flags: DirFlags & { maxSize: string }) => {
+      const { parseSize, formatSize } = await import("../../cache/maintenance.js");
+      let maxBytes: number;
+      try {
+        maxBytes = parseSize(flags.maxSize);
+      } catch (err) {
+        throw new CliError(`--max-size: ${(err as Error).message}`);
+      }
+      const r = await (await projectAt(file, { dir: flags.cacheDir })).gc(maxBytes);
+      process.stdout.write(
+        `removed ${r.removedEntries} entries and ${r.removedBlobs} blobs, freed ${formatSize(r.freedBytes)}; ${formatSize(r.remainingBytes)} left\n`,
+      );
+      process.exitCode = EXIT.ok;
     });
   cache
     .command("clean")
     .description("delete the whole cache")
-    .option(...dirOption)
-    .action(async (flags: DirFlags) => {
-      const { cleanCommand } = await import("../actions/cache.js");
-      process.exitCode = await cleanCommand(flags);
+    .argument("[file]", "the flow file whose project's cache it is (default: pipeline.flow, else here)")
+    .addOption(cacheDirOption())
+    .action(async (file: string | undefined, flags: DirFlags) => {
+      const { formatSize } = await import("../../cache/maintenance.js");
+      const project = await projectAt(file, { dir: flags.cacheDir });
+      const r = await project.cleanCache();
+      process.stdout.write(`removed ${await project.cacheDir()}, freed ${formatSize(r.freedBytes)}\n`);
+      process.exitCode = EXIT.ok;
     });
+}
+
+/** `cache stats` as text: sizes, counts and the last run's hit rate. */
+async function formatCacheStats(s: CacheStats): Promise<string> {
+  const { formatSize } = await import("../../cache/maintenance.js");
+  const last = s.lastRun;
+  const lines = [
+    `cache ${s.dir}`,
+    `  ${s.entries} entries, ${s.blobs} blobs, ${formatSize(s.totalBytes)} (results ${formatSize(s.acBytes)}, blobs ${formatSize(s.casBytes)}, state ${formatSize(s.stateBytes)})`,
+  ];
+  if (s.tempFiles > 0) lines.push(`  ${s.tempFiles} leftover temp files (removed by the next run or gc)`);
+  if (last) {
+    const rate = last.hitRate === null ? "n/a" : `${(last.hitRate * 100).toFixed(1)}%`;
+    lines.push(
+      `  last run ${last.at}: ${last.hits} hits, ${last.misses} misses, hit rate ${rate}; ${last.restoredFiles} files restored`,
+    );
+  } else lines.push("  no run recorded yet");
+  return `${lines.join("\n")}\n`;
 }

@@ -1,5 +1,7 @@
 import type { Command } from "commander";
-import type { CacheFlags } from "../options.js";
+import { EXIT } from "../exit-codes.js";
+import { cacheDirOption } from "../options.js";
+import { projectAt } from "../project-at.js";
 
 export function registerExplain(program: Command): void {
   program
@@ -7,10 +9,13 @@ export function registerExplain(program: Command): void {
     .description("say why a step ran or was restored from the cache in the last run")
     .argument("<step>", "the step id")
     .argument("[file]", "the flow file (default: pipeline.flow)")
-    .option("--cache-dir <dir>", "where the cache lives (default .tributary/cache, or $TRIBUTARY_CACHE_DIR)")
+    .addOption(cacheDirOption())
     .option("--json", "print the explanation as JSON")
-    .action(async (step: string, file: string | undefined, flags: CacheFlags & { json?: boolean }) => {
-      const { explainCommand } = await import("../actions/cache.js");
-      process.exitCode = await explainCommand(step, file, flags);
+    .action(async (step: string, file: string | undefined, flags: { cacheDir?: string; json?: boolean }) => {
+      const project = await projectAt(file, { dir: flags.cacheDir });
+      const e = await project.explain(step);
+      const { formatExplanation } = await import("../../cache/explain.js");
+      process.stdout.write(flags.json ? `${JSON.stringify(e, null, 2)}\n` : `${formatExplanation(e)}\n`);
+      process.exitCode = e.decision === "unknown" ? EXIT.invalid : EXIT.ok;
     });
 }

@@ -1,5 +1,8 @@
 import { Option, type Command } from "commander";
 import type { GraphFormat } from "../../graph/render.js";
+import { EXIT } from "../exit-codes.js";
+import { withFlowErrors } from "../flow-errors.js";
+import { parseInputs } from "../option-values.js";
 import { inputOption } from "../options.js";
 
 export function registerGraph(program: Command): void {
@@ -12,7 +15,12 @@ export function registerGraph(program: Command): void {
       new Option("-f, --format <format>", "output format").choices(["dot", "mermaid", "json"]).default("dot"),
     )
     .action(async (file: string | undefined, flags: { input?: string[]; format: GraphFormat }) => {
-      const { graphCommand } = await import("../actions/inspect.js");
-      process.exitCode = await graphCommand(file, flags);
+      const [{ openProject }, { renderGraph }] = await Promise.all([
+        import("../../project/project.js"),
+        import("../../graph/render.js"),
+      ]);
+      const project = openProject({ flow: file, inputs: parseInputs(flags.input) });
+      process.stdout.write(renderGraph(await withFlowErrors(file, () => project.graph()), flags.format));
+      process.exitCode = EXIT.ok;
     });
 }

@@ -1,8 +1,19 @@
 import type { Command } from "commander";
 import type { ScheduleMode } from "../../engine/scheduler.js";
-import { cacheOptions, inputOption, jobsOption, scheduleOption, type CacheFlags } from "../options.js";
+import type { Project } from "../../project/project.js";
+import { EXIT } from "../exit-codes.js";
+import { withFlowErrors } from "../flow-errors.js";
+import { parseInputs, parseJobs } from "../option-values.js";
+import {
+  cacheOptions,
+  cacheSettingsOf,
+  inputOption,
+  jobsOption,
+  scheduleOption,
+  type CacheFlags,
+} from "../options.js";
 
-export interface PlanFlags extends CacheFlags {
+interface PlanFlags extends CacheFlags {
   input?: string[];
   jobs?: string;
   schedule: ScheduleMode;
@@ -22,7 +33,32 @@ export function registerPlan(program: Command): void {
     .option("--json", "print the plan as JSON");
   for (const o of cacheOptions()) cmd.addOption(o);
   cmd.action(async (file: string | undefined, flags: PlanFlags) => {
-    const { planCommand } = await import("../actions/plan.js");
-    process.exitCode = await planCommand(file, flags);
+    const { openProject } = await import("../../project/project.js");
+    const project = openProject({
+      flow: file,
+      inputs: parseInputs(flags.input),
+      cache: cacheSettingsOf(flags),
+    });
+    await printPlan(file, project, {
+      concurrency: parseJobs(flags.jobs),
+      mode: flags.schedule,
+      json: flags.json,
+    });
+    process.exitCode = EXIT.ok;
   });
+}
+
+/** `plan`, and `run --dry-run`. */
+export async function printPlan(
+  fileArg: string | undefined,
+  project: Project,
+  o: { concurrency?: number; mode?: ScheduleMode; json?: boolean },
+): Promise<void> {
+  const plan = await withFlowErrors(fileArg, () => project.plan(o));
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+    return;
+  }
+  const { formatPlan } = await import("../../reporters/plan.js");
+  process.stdout.write(formatPlan(plan));
 }

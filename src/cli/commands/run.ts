@@ -1,21 +1,35 @@
 import type { Command } from "commander";
+import { resolve } from "node:path";
 import type { ScheduleMode } from "../../engine/scheduler.js";
-import { cacheOptions, inputOption, jobsOption, scheduleOption, type CacheFlags } from "../options.js";
-import { runFlagsOf, type RawRunFlags } from "../run-args.js";
+import { loadReporter } from "../../reporters/choose.js";
+import { EXIT } from "../exit-codes.js";
+import { printWarnings, withFlowErrors } from "../flow-errors.js";
+import { parseInputs, parseJobs } from "../option-values.js";
+import {
+  cacheOptions,
+  cacheSettingsOf,
+  inputOption,
+  jobsOption,
+  queueOptions,
+  remoteSettingsOf,
+  scheduleOption,
+  type CacheFlags,
+  type QueueFlags,
+} from "../options.js";
+import { printOutputs } from "../output.js";
+import { printPlan } from "./plan.js";
 
-export interface RunFlags extends CacheFlags {
+interface RunFlags extends CacheFlags, QueueFlags {
   input?: string[];
   jobs?: string;
+  parallel?: string;
   failFast?: boolean;
   dryRun?: boolean;
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
-  schedule?: ScheduleMode;
-  /** redis:// URL: send steps to `tributary worker`s instead of running them here. */
+  schedule: ScheduleMode;
   remote?: string;
-  queue?: string;
-  /** Write a Chrome trace (Perfetto, chrome://tracing) of the run to this file. */
   trace?: string;
 }
 
@@ -35,16 +49,66 @@ export function registerRun(program: Command): void {
     .addOption(scheduleOption())
     .option(
       "--remote <url>",
-      "send steps to workers through Redis: redis://host:port (see `tributary worker`)",
+      "send steps to `tributary worker`s through Redis: redis://host:port or rediss://",
     )
-    .option("--queue <name>", "with --remote: the workers' queue (default tributary)")
     .option(
       "--trace <file>",
       "write a trace of the run (every step on the slot it ran in) for Perfetto or chrome://tracing",
     );
-  for (const o of cacheOptions()) cmd.addOption(o);
-  cmd.action(async (file: string | undefined, flags: RawRunFlags) => {
-    const { runCommand } = await import("../actions/run.js");
-    process.exitCode = await runCommand(file, runFlagsOf(flags));
+  for (const o of [...queueOptions(), ...cacheOptions()]) cmd.addOption(o);
+  cmd.action(async (file: string | undefined, flags: RunFlags) => {
+    process.exitCode = await runCommand(file, flags);
   });
+}
+
+async function runCommand(fileArg: string | undefined, flags: RunFlags): Promise<number> {
+  const concurrency = parseJobs(flags.jobs ?? flags.parallel);
+  const inputs = parseInputs(flags.input);
+  const { openProject } = await import("../../project/project.js");
+  const project = openProject({
+    flow: fileArg,
+    inputs,
+    cache: cacheSettingsOf(flags),
+    remote: flags.remote === undefined ? undefined : remoteSettingsOf(flags.remote, "--remote", flags),
+  });
+  if (flags.dryRun) {
+    await printPlan(fileArg, project, { concurrency, mode: flags.schedule });
+    return EXIT.ok;
+  }
+  // Named from where the command ran, before the working directory becomes the project root.
+  const trace = flags.trace === undefined ? undefined : resolve(flags.trace);
+  const reporter = await loadReporter({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose });
+  // In-process steps see the project root as their working directory, as processes do.
+  process.chdir(project.root);
+  let result;
+  try {
+    result = await withFlowErrors(fileArg, () =>
+      project.run({
+        concurrency,
+        failFast: flags.failFast,
+        mode: flags.schedule,
+        handleSignals: true,
+        // Live output costs the fast job server; only pay for it when someone reads it as it happens.
+        liveOutput: flags.verbose === true || flags.json === true,
+        trace,
+        onEvent: reporter.onEvent,
+      }),
+    );
+  } finally {
+    reporter.close();
+  }
+  if (!result.noOp) await printWarnings(project.sourceText, await project.warnings());
+  printOutputs(
+    result.ok ? result.outputs : undefined,
+    result.declaredOutputs,
+    flags.json === true || flags.quiet === true,
+  );
+  if (result.cancelled) return EXIT.interrupted;
+  if (result.remoteProblems.length > 0) {
+    // --remote-cache-required: the build is not done until its results are on the remote.
+    process.stderr.write(
+      `the remote cache failed (--remote-cache-required):\n${result.remoteProblems.map((p) => `  ${p}`).join("\n")}\n`,
+    );
+  }
+  return result.ok ? EXIT.ok : EXIT.stepFailed;
 }

@@ -1,25 +1,23 @@
 import type { Command } from "commander";
+import { CliError, EXIT } from "../exit-codes.js";
+import { queueOptions, remoteSettingsOf, type QueueFlags } from "../options.js";
 
-export interface WorkerFlags {
+interface WorkerFlags extends QueueFlags {
   redis?: string;
   concurrency?: string;
-  queue?: string;
-  prefix?: string;
   root: string;
   lockDuration: string;
   stalledInterval: string;
   maxStalled: string;
   grace: string;
-  tlsCa?: string;
   /** false with --no-process-steps. */
   processSteps?: boolean;
   verbose?: boolean;
-  /** http(s):// URL or shared directory: output files go to its CAS (or $TRIBUTARY_REMOTE_CACHE). */
   remoteCache?: string;
 }
 
 export function registerWorker(program: Command): void {
-  program
+  const cmd = program
     .command("worker")
     .description(
       "run steps for orchestrators on this machine: pull ready steps from Redis and run them from this checkout",
@@ -29,8 +27,6 @@ export function registerWorker(program: Command): void {
       "redis://[user:password@]host:port[/db], rediss:// for TLS (default $TRIBUTARY_REDIS)",
     )
     .option("-c, --concurrency <n>", "how many steps may run at once (default: cores)")
-    .option("--queue <name>", "the queue orchestrators send steps to (default tributary)")
-    .option("--prefix <prefix>", "BullMQ key prefix in Redis (default bull)")
     .option(
       "--root <dir>",
       "this machine's checkout of the project: modules, inputs and outputs are under it",
@@ -53,10 +49,6 @@ export function registerWorker(program: Command): void {
       "30",
     )
     .option(
-      "--tls-ca <file>",
-      "PEM file of the CA that signed the Redis server's certificate (with rediss://)",
-    )
-    .option(
       "--no-process-steps",
       "run only function steps (code from this checkout), never commands taken from the queue",
     )
@@ -64,10 +56,59 @@ export function registerWorker(program: Command): void {
       "--remote-cache <url|dir>",
       "upload process steps' output files to this cache's CAS, for orchestrators that do not share this checkout: http(s)://[user:password@]host[:port][/prefix] or a shared directory (default $TRIBUTARY_REMOTE_CACHE)",
     )
-    .option("-v, --verbose", "log every step")
-    .action(async (flags: WorkerFlags) => {
-      // BullMQ and ioredis load only for this command, never on other commands' start-up.
-      const { workerCommand } = await import("../actions/worker.js");
-      process.exitCode = await workerCommand(flags);
-    });
+    .option("-v, --verbose", "log every step");
+  for (const o of queueOptions()) cmd.addOption(o);
+  cmd.action(async (flags: WorkerFlags) => {
+    process.exitCode = await workerCommand(flags);
+  });
+}
+
+function whole(value: string, flag: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new CliError(`${flag} needs a whole number of at least ${min}, got "${value}"`);
+  return n;
+}
+
+/** Runs a worker until SIGINT/SIGTERM: the first stops it gracefully, a second one at once. */
+async function workerCommand(flags: WorkerFlags): Promise<number> {
+  const url = flags.redis ?? process.env.TRIBUTARY_REDIS;
+  if (!url) throw new CliError("tributary worker needs --redis redis://host:port (or $TRIBUTARY_REDIS)");
+  remoteSettingsOf(url, "--redis", flags);
+  const graceSeconds = Number(flags.grace);
+  if (!Number.isFinite(graceSeconds) || graceSeconds < 0) {
+    throw new CliError(`--grace needs a number of seconds, got "${flags.grace}"`);
+  }
+  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  // BullMQ and ioredis load only for this command, never on other commands' start-up.
+  const { startProjectWorker } = await import("../../project/worker.js");
+  const running = await startProjectWorker({
+    ...remoteSettingsOf(url, "--redis", flags),
+    root: flags.root,
+    concurrency: flags.concurrency === undefined ? undefined : whole(flags.concurrency, "--concurrency", 1),
+    lockDurationMs: whole(flags.lockDuration, "--lock-duration", 100),
+    stalledIntervalMs: whole(flags.stalledInterval, "--stalled-interval", 100),
+    maxStalledCount: whole(flags.maxStalled, "--max-stalled", 0),
+    shutdownGraceMs: graceSeconds * 1000,
+    processSteps: flags.processSteps !== false,
+    verbose: flags.verbose,
+    remoteCache: flags.remoteCache,
+    log,
+  });
+  await new Promise<void>((done) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) {
+        log(`${sig}: finishing running steps (again to return them to the queue at once)`);
+        void running.close().then(done, done);
+      } else if (signals === 2) {
+        log(`${sig}: stopping running steps and returning them to the queue (again to exit at once)`);
+        running.worker.abandon();
+      } else process.exit(EXIT.interrupted);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+  return EXIT.ok;
 }

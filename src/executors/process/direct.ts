@@ -24,6 +24,7 @@ export function spawnDirect(spec: ProcessSpec, control: SpawnControl): Promise<P
     let spawnError: ProcessEnd["spawnError"];
     let exit: { code: number | null; signal: string | null } | undefined;
     let settled = false;
+    let gone: Promise<void> | undefined;
 
     const child = spawn(spec.file, spec.argv.slice(1), {
       argv0: spec.argv[0],
@@ -48,8 +49,7 @@ export function spawnDirect(spec: ProcessSpec, control: SpawnControl): Promise<P
     const finish = (): void => {
       if (settled) return;
       settled = true;
-      stopper.ended();
-      resolvePromise({
+      const end: ProcessEnd = {
         spawnError,
         exitCode: exit?.code ?? null,
         signal: exit?.signal ?? null,
@@ -59,7 +59,8 @@ export function spawnDirect(spec: ProcessSpec, control: SpawnControl): Promise<P
         stdoutLimit: spec.keepStdout,
         tail: tail.text(),
         shell: spec.shell,
-      });
+      };
+      void (gone ?? stopper.ended()).then(() => resolvePromise(end));
     };
     child.on("error", (err: NodeJS.ErrnoException) => {
       spawnError = spawnFailure(err.code ?? "EIO", spec.argv[0] ?? spec.file, spec.cwd);
@@ -67,7 +68,7 @@ export function spawnDirect(spec: ProcessSpec, control: SpawnControl): Promise<P
     });
     child.on("exit", (code, signal) => {
       exit = { code, signal };
-      stopper.ended();
+      gone = stopper.ended();
       setTimeout(() => {
         child.stdout?.destroy();
         child.stderr?.destroy();

@@ -7,6 +7,20 @@ import type { StopReason } from "../../engine/outcome.js";
  * usual case: `sh -c "a | b"`, `make`) goes with it.
  */
 
+const DONE = Promise.resolve();
+/** How long a stopped step's group may take to be gone after SIGKILL before the step ends anyway. */
+const GROUP_WAIT_MS = 2000;
+
+/** Whether any process of the group is still there. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** Process groups of step processes still running, so a second Ctrl-C can kill them all at once. */
 const liveGroups = new Set<number>();
 
@@ -46,14 +60,29 @@ export class GroupStopper {
     if (this.pgid !== undefined) this.terminate();
   }
 
-  /** The leader is gone. After a stop, nothing it started may outlive it. */
-  ended(): void {
-    if (this.over) return;
+  /**
+   * The leader is gone. After a stop, nothing it started may outlive it: what is left of the group is
+   * killed, and the promise settles once the group is empty, so that a stopped step is over only when
+   * all of it is gone (bounded: a process stuck in the kernel does not hold the run forever).
+   */
+  ended(): Promise<void> {
+    if (this.over) return DONE;
     this.over = true;
-    if (this.pgid === undefined) return;
-    liveGroups.delete(this.pgid);
-    if (this.stoppedFor) signalGroup(this.pgid, "SIGKILL");
+    if (this.pgid === undefined) return DONE;
+    const pgid = this.pgid;
+    liveGroups.delete(pgid);
     if (this.killTimer) clearTimeout(this.killTimer);
+    if (!this.stoppedFor) return DONE;
+    signalGroup(pgid, "SIGKILL");
+    return new Promise((resolve) => {
+      let waited = 0;
+      const check = (): void => {
+        if (!groupAlive(pgid) || waited >= GROUP_WAIT_MS) return resolve();
+        waited += 10;
+        setTimeout(check, 10);
+      };
+      check();
+    });
   }
 
   private terminate(): void {

@@ -171,8 +171,8 @@ class JobServer {
     }
     this.job = undefined;
     this.setBusy(false);
-    job.stopper.ended();
-    job.resolve(endOf(job, m));
+    // A stopped job is over once all of its process group is gone.
+    void job.stopper.ended().then(() => job.resolve(endOf(job, m)));
   }
 
   private kill(why: string): void {
@@ -191,7 +191,7 @@ class JobServer {
     this.setBusy(false);
     if (!job) return;
     if (job.pid !== undefined) signalGroup(job.pid, "SIGKILL");
-    job.stopper.ended();
+    void job.stopper.ended();
     job.resolve({
       exitCode: null,
       signal: null,

@@ -1,4 +1,4 @@
-import { colorEnabled } from "../../reporters/ansi.js";
+import { colorEnabled } from "../reporters/ansi.js";
 
 /** Colour for diagnostics on stderr, by the same rules as the reporters (NO_COLOR, FORCE_COLOR, TTY). */
 export function stderrColor(): boolean {

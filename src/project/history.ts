@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { writeFileAtomic } from "../cache/atomic-write.js";
 import type { Step } from "../graph/ir.js";
-import type { StepResult } from "./result.js";
+import type { StepResult } from "../engine/result.js";
 
 /**
  * Measured step durations from earlier runs, so priorities (longest remaining path) and the ETA use

@@ -1,0 +1,80 @@
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { UserError } from "../engine/user-error.js";
+import type { Graph } from "../graph/ir.js";
+import type { Diagnostic, FlowInfo } from "../language/index.js";
+
+export const DEFAULT_FLOW_FILE = "pipeline.flow";
+
+/** The flow file a path names (default ./pipeline.flow; a directory means its pipeline.flow). */
+export function resolveFlowFile(arg: string | undefined, cwd = process.cwd()): string {
+  const file = resolve(cwd, arg ?? DEFAULT_FLOW_FILE);
+  if (!existsSync(file)) {
+    throw new UserError(
+      arg
+        ? `flow file not found: ${arg}`
+        : `no ${DEFAULT_FLOW_FILE} in ${cwd}; pass a flow file: tributary run path/to/file.flow`,
+    );
+  }
+  if (statSync(file).isDirectory()) {
+    const inside = resolve(file, DEFAULT_FLOW_FILE);
+    if (existsSync(inside)) return inside;
+    throw new UserError(`${arg} is a directory without a ${DEFAULT_FLOW_FILE}; pass the flow file itself`);
+  }
+  return file;
+}
+
+/** A flow file with errors: every diagnostic of the file, to be shown with its source. */
+export class InvalidFlowError extends UserError {
+  override name = "InvalidFlowError";
+
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly source: string,
+    readonly diagnostics: readonly Diagnostic[],
+  ) {
+    super(message);
+  }
+}
+
+export interface CompiledFlow {
+  graph: Graph;
+  info: FlowInfo;
+  /** Diagnostics of severity "warning" (the flow compiled). */
+  warnings: Diagnostic[];
+}
+
+/**
+ * Checks and compiles a flow file; its `use` modules are imported in this process. Rejects with an
+ * InvalidFlowError holding every error of the file at once.
+ */
+export async function compileProjectFlow(
+  file: string,
+  source: string,
+  inputs: Record<string, unknown>,
+  root: string,
+): Promise<CompiledFlow> {
+  // The language and the module loader load only when a flow is compiled (not for a no-op run).
+  const [{ compileFlow, formatDiagnostics }, { loadModuleFile }] = await Promise.all([
+    import("../language/index.js"),
+    import("../executors/load-module.js"),
+  ]);
+  const { graph, diagnostics, info } = await compileFlow(source, file, {
+    inputs,
+    root,
+    loadModule: loadModuleFile,
+  });
+  const errors = diagnostics.filter((d) => d.severity !== "warning");
+  if (errors.length > 0 || !graph) {
+    const n = errors.length;
+    const text = formatDiagnostics(diagnostics, source, { color: false });
+    throw new InvalidFlowError(
+      `${text}\n${n} error${n === 1 ? "" : "s"} in ${file}`,
+      file,
+      source,
+      diagnostics,
+    );
+  }
+  return { graph, info, warnings: diagnostics.filter((d) => d.severity === "warning") };
+}

@@ -1,0 +1,255 @@
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import type { CacheStats, GcResult } from "../cache/maintenance.js";
+import type { Explanation } from "../cache/explain.js";
+import {
+  checkSnapshot,
+  lastNoOpRun,
+  markNoOpRun,
+  type Snapshot,
+  type SnapshotKey,
+} from "../cache/run-snapshot.js";
+import type { Listener } from "../engine/events.js";
+import type { Plan } from "../engine/plan.js";
+import type { ScheduleMode } from "../engine/scheduler.js";
+import { UserError } from "../engine/user-error.js";
+import type { Graph } from "../graph/ir.js";
+import type { Diagnostic, FlowInfo } from "../language/index.js";
+import { projectCacheDir, type CacheSettings } from "./cache.js";
+import { compileProjectFlow, resolveFlowFile } from "./flow.js";
+import { DurationHistory } from "./history.js";
+import type { RemoteSettings } from "./remote.js";
+import { runProject, type ProjectRunOptions, type ProjectRunResult } from "./run.js";
+import { tributaryVersion } from "./version.js";
+
+export interface OpenProjectOptions {
+  /**
+   * A flow file (a directory means its pipeline.flow). Default ./pipeline.flow, unless a graph or only a
+   * root is given (a project without a flow: its cache and records only).
+   */
+  flow?: string;
+  /** Or a graph built with the TS API (`flow().graph()`) or by hand. */
+  graph?: Graph;
+  /** The project root: default the flow file's directory, or the current directory for a graph. */
+  root?: string;
+  /** Values of the flow's `in` declarations (strings are converted as `--input k=v` values are). */
+  inputs?: Record<string, unknown>;
+  /** The cache; false: none at all, nothing read or written. Default: on, in <root>/.tributary/cache. */
+  cache?: CacheSettings | false;
+  /** Run steps on `tributary worker`s through Redis. */
+  remote?: RemoteSettings;
+  /** History, the run record and explain data: default <root>/.tributary. */
+  stateDir?: string;
+  /** The environment steps get (and whose declared variables key the cache). Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** "direct" spawns every process from Node instead of through the job server. */
+  spawn?: "auto" | "direct";
+}
+
+/**
+ * A flow (file or graph) together with everything a run of it uses: its cache and remote cache, the
+ * history of step durations, the record of the last complete run, remote workers and reporters. The CLI
+ * is argument parsing over this; a TS program gets the very same cached, history-aware runs.
+ */
+export class Project {
+  readonly root: string;
+  readonly stateDir: string;
+  /** The flow file, when the project is one. */
+  readonly file: string | undefined;
+  private readonly source: Buffer | undefined;
+  private compiled: Promise<{ graph: Graph; info?: FlowInfo; warnings: Diagnostic[] }> | undefined;
+
+  constructor(private readonly options: OpenProjectOptions) {
+    if (options.graph || (options.flow === undefined && options.root !== undefined)) {
+      this.file = undefined;
+      this.root = resolve(options.root ?? process.cwd());
+      this.compiled = options.graph
+        ? Promise.resolve({ graph: options.graph, warnings: [] })
+        : Promise.reject(new UserError(`no flow in the project at ${this.root}`));
+      this.compiled.catch(() => {});
+    } else {
+      this.file = resolveFlowFile(options.flow);
+      this.root = resolve(options.root ?? dirname(this.file));
+      this.source = readFileSync(this.file);
+    }
+    this.stateDir = resolve(options.stateDir ?? join(this.root, ".tributary"));
+  }
+
+  /** The flow file's text (undefined for a graph). */
+  get sourceText(): string | undefined {
+    return this.source?.toString("utf8");
+  }
+
+  /** The checked, compiled graph (compiled once). Rejects with an InvalidFlowError listing every error. */
+  async graph(): Promise<Graph> {
+    return (await this.compile()).graph;
+  }
+
+  /** What the checker found worth a warning (the flow compiled). */
+  async warnings(): Promise<Diagnostic[]> {
+    return (await this.compile()).warnings;
+  }
+
+  /** The flow's declared inputs, outputs and modules (flow files only). */
+  async info(): Promise<FlowInfo | undefined> {
+    return (await this.compile()).info;
+  }
+
+  /**
+   * Runs what the flow needs, skipping what the cache has. When nothing the last complete run depended
+   * on changed, answers from its record without compiling the flow or starting the engine (`noOp`).
+   */
+  async run(opts: ProjectRunOptions = {}): Promise<ProjectRunResult> {
+    const key = this.snapshotKey();
+    if (
+      key &&
+      this.options.cache !== false &&
+      this.options.cache?.read !== false &&
+      opts.trace === undefined &&
+      !opts.outputs
+    ) {
+      const unchanged = checkSnapshot(this.stateDir, this.root, key, this.env());
+      if (unchanged) {
+        markNoOpRun(this.stateDir);
+        const result = noOpResult(unchanged);
+        for (const l of [opts.onEvent ?? []].flat() as Listener[]) l({ type: "run-end", t: 0, result });
+        return result;
+      }
+    }
+    const graph = await this.graph();
+    return runProject(
+      {
+        root: this.root,
+        stateDir: this.stateDir,
+        graph,
+        cache: this.options.cache ?? {},
+        remote: this.options.remote,
+        env: this.env(),
+        spawn: this.options.spawn,
+        snapshotKey: key,
+      },
+      opts,
+    );
+  }
+
+  /** What a run would do, without doing it: what is cached, what runs, in which order, how long. */
+  async plan(opts: { concurrency?: number; mode?: ScheduleMode } = {}): Promise<Plan> {
+    const graph = await this.graph();
+    const [{ planGraph }, { openProjectCache }] = await Promise.all([
+      import("../engine/plan.js"),
+      import("./cache.js"),
+    ]);
+    const history = await DurationHistory.load(join(this.stateDir, "history.json"));
+    const warnings: string[] = [];
+    const cache =
+      this.options.cache === false
+        ? undefined
+        : await openProjectCache(this.root, this.options.cache ?? {}, (m) => warnings.push(m), this.env());
+    try {
+      return await planGraph(graph, {
+        concurrency: opts.concurrency ?? availableParallelism() + 2,
+        mode: opts.mode,
+        root: this.root,
+        cache: cache?.stepCache,
+        estimate: history.estimate,
+      });
+    } finally {
+      await cache?.close();
+    }
+  }
+
+  /** Why a step ran or was restored in the last run. */
+  async explain(stepId: string): Promise<Explanation> {
+    const noOp = lastNoOpRun(this.stateDir);
+    if (noOp?.steps.includes(stepId)) {
+      return {
+        stepId,
+        decision: "restored",
+        cause: "no-op-run",
+        detail: `at ${noOp.at}`,
+        changes: [],
+        run: "last",
+      };
+    }
+    const { explainLastRun } = await import("../cache/index.js");
+    return explainLastRun({ root: this.root, dir: await this.cacheDir() }, stepId);
+  }
+
+  /** The cache directory this project uses. */
+  cacheDir(): Promise<string> {
+    return projectCacheDir(this.root, this.options.cache || {});
+  }
+
+  async cacheStats(): Promise<CacheStats> {
+    const { cacheStats } = await import("../cache/index.js");
+    return cacheStats(await this.cacheDir());
+  }
+
+  /** Trims the cache to at most `maxBytes`, least recently used first. */
+  async gc(maxBytes: number): Promise<GcResult> {
+    const { gc } = await import("../cache/index.js");
+    return gc(await this.cacheDir(), { maxBytes });
+  }
+
+  /** Removes the whole cache. */
+  async cleanCache(): Promise<{ freedBytes: number }> {
+    const { clean } = await import("../cache/index.js");
+    return clean(await this.cacheDir());
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    return this.options.env ?? process.env;
+  }
+
+  private compile(): Promise<{ graph: Graph; info?: FlowInfo; warnings: Diagnostic[] }> {
+    this.compiled ??= compileProjectFlow(
+      this.file!,
+      this.source!.toString("utf8"),
+      this.options.inputs ?? {},
+      this.root,
+    );
+    return this.compiled;
+  }
+
+  /** What identifies a run of a flow file for the no-op record: the file's bytes, inputs, version. */
+  private snapshotKey(): SnapshotKey | undefined {
+    if (!this.source) return undefined;
+    const inputs: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.options.inputs ?? {})) {
+      inputs[k] = typeof v === "string" ? v : JSON.stringify(v);
+    }
+    return { flow: this.source, inputs, version: tributaryVersion() };
+  }
+}
+
+/** Opens a project: a flow file (read now, compiled when first needed) or a graph. */
+export function openProject(options: OpenProjectOptions = {}): Project {
+  return new Project(options);
+}
+
+/** The result of a run in which every step was restored, told without running the engine. */
+function noOpResult(s: Snapshot): ProjectRunResult {
+  const steps = s.steps.map((id) => ({ id, module: "", status: "ok" as const, attempts: 0, cached: true }));
+  return {
+    ok: true,
+    cancelled: false,
+    noOp: true,
+    remoteProblems: [],
+    declaredOutputs: Object.keys(s.outputs),
+    steps,
+    outputs: s.outputs,
+    summary: {
+      total: steps.length,
+      ok: 0,
+      cached: steps.length,
+      failed: 0,
+      blocked: 0,
+      cancelled: 0,
+      wallMs: 0,
+      workMs: 0,
+      criticalPathMs: 0,
+      criticalPath: [],
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { writeFileAtomicSync } from "../cache/atomic-write.js";
+import { dropSnapshot, writeSnapshot, type SnapshotKey } from "../cache/run-snapshot.js";
+import { snapshotScope } from "../cache/snapshot-scope.js";
+import type { Listener } from "../engine/events.js";
+import type { Executor } from "../engine/executor.js";
+import type { RunResult } from "../engine/result.js";
+import { runGraph } from "../engine/run.js";
+import type { ScheduleMode } from "../engine/scheduler.js";
+import { UserError } from "../engine/user-error.js";
+import type { Graph, StepId } from "../graph/ir.js";
+import { ChromeTraceRecorder } from "../reporters/chrome-trace.js";
+import { openProjectCache, type CacheSettings } from "./cache.js";
+import { closeExecutors, localExecutors } from "./executors.js";
+import { DurationHistory } from "./history.js";
+import { openRemoteExecutor, type RemoteSettings } from "./remote.js";
+
+export interface ProjectRunOptions {
+  /** Slots for concurrently running steps (`-j`). Default: cores + 2. */
+  concurrency?: number;
+  mode?: ScheduleMode;
+  /** Stop starting new steps after the first failure. */
+  failFast?: boolean;
+  /** Aborting it cancels the run: running steps are stopped, finished results are kept. */
+  signal?: AbortSignal;
+  /** Reporters: every event of the run (also the run-end of a no-op run). */
+  onEvent?: Listener | Listener[];
+  /** Stream step output as it happens (step-output events). */
+  liveOutput?: boolean;
+  /** Cancel on SIGINT/SIGTERM for the duration of the run (a command-line program sets it). */
+  handleSignals?: boolean;
+  /** Write a Chrome/Perfetto trace of the run to this file (checked before the run starts). */
+  trace?: string;
+  /** Steps to produce (with their ancestors); default the flow's outputs, else every sink. */
+  outputs?: StepId[];
+}
+
+export interface ProjectRunResult extends RunResult {
+  /** Nothing the last complete run depended on changed: every step was restored without running. */
+  noOp: boolean;
+  /** With a required remote cache: what failed on it (the run then counts as failed). */
+  remoteProblems: string[];
+  /** The steps the flow declares as its outputs (`out`), whose values a command line prints. */
+  declaredOutputs: StepId[];
+}
+
+/** What a run needs of its project. */
+export interface RunContext {
+  root: string;
+  stateDir: string;
+  graph: Graph;
+  cache: CacheSettings | false;
+  remote: RemoteSettings | undefined;
+  env: NodeJS.ProcessEnv;
+  spawn: "auto" | "direct" | undefined;
+  /** Set for flow files: the run is recorded so that an unchanged next run is answered at once. */
+  snapshotKey: SnapshotKey | undefined;
+}
+
+/**
+ * A whole run of a project: the cache (local and remote) and the remote executor opened, the history of
+ * durations consulted and updated, the run recorded for the next no-op answer, a trace written, and
+ * everything closed again, also when the run fails.
+ */
+export async function runProject(ctx: RunContext, opts: ProjectRunOptions): Promise<ProjectRunResult> {
+  const listeners = [opts.onEvent ?? []].flat();
+  // Warnings after the run ended (uploads to a remote cache finishing) go to the listeners too.
+  const warn = (message: string) => {
+    for (const l of listeners) l({ type: "warning", t: 0, message });
+  };
+  // Named from where the caller is; a trace that cannot be written is found out before the run.
+  const traceFile = opts.trace === undefined ? undefined : resolve(opts.trace);
+  if (traceFile !== undefined) writeTrace(traceFile, opts.trace!, undefined);
+  mkdirSync(ctx.stateDir, { recursive: true });
+  const history = await DurationHistory.load(join(ctx.stateDir, "history.json"));
+  const cache = ctx.cache === false ? undefined : await openProjectCache(ctx.root, ctx.cache, warn, ctx.env);
+  const local = localExecutors({ concurrency: opts.concurrency, spawn: ctx.spawn });
+  let remote: Executor | undefined;
+  try {
+    if (ctx.remote) remote = await openRemoteExecutor(ctx.remote, ctx.root, cache?.transferOutputs, warn);
+    dropSnapshot(ctx.stateDir);
+    const trace = traceFile === undefined ? undefined : new ChromeTraceRecorder();
+    const result = await runGraph(ctx.graph, {
+      executors: remote ? [remote, ...local] : local,
+      concurrency: opts.concurrency,
+      failFast: opts.failFast,
+      mode: opts.mode,
+      signal: opts.signal,
+      outputs: opts.outputs,
+      root: ctx.root,
+      env: ctx.env,
+      cache: cache?.stepCache,
+      estimate: history.estimate,
+      handleSignals: opts.handleSignals,
+      liveOutput: opts.liveOutput,
+      onEvent: trace ? [...listeners, (e) => trace.onEvent(e)] : listeners,
+    });
+    if (trace) writeTrace(traceFile!, opts.trace!, trace);
+    if (history.record(result.steps)) await history.save().catch(() => {});
+    // Taken before anything is stat'ed for the record: a write after it is racy (see run-snapshot.ts).
+    const statsFrom = cache && result.ok ? cache.stepCache.writeClock() : 0;
+    // Flushes the cache and waits for uploads to a remote cache: the record and the outcome need both.
+    await cache?.close();
+    const remoteProblems = cache?.remoteProblems() ?? [];
+    // A run whose required remote cache failed must not be skipped next time as a no-op.
+    if (cache && ctx.snapshotKey && result.ok && remoteProblems.length === 0 && !opts.outputs) {
+      const scope = snapshotScope(ctx.graph, ctx.root);
+      // Flows whose work is not all described by data (see snapshotScope) get no record.
+      if (!("reason" in scope)) {
+        const outputs = ctx.graph.outputs?.length ? result.outputs : {};
+        const local = cache.stepCache;
+        writeSnapshot(
+          ctx.stateDir,
+          ctx.root,
+          ctx.snapshotKey,
+          scope,
+          ctx.graph.steps.map((s) => s.id),
+          outputs,
+          ctx.env,
+          {
+            statsFrom,
+            confirms: (abs, st) => local.confirmsContent(abs, st),
+          },
+        );
+      }
+    }
+    return Object.assign(result, {
+      noOp: false,
+      remoteProblems,
+      declaredOutputs: ctx.graph.outputs ?? [],
+      ok: result.ok && remoteProblems.length === 0,
+    });
+  } finally {
+    await cache?.close();
+    await closeExecutors(remote ? [remote, ...local] : local);
+  }
+}
+
+/** Writes the trace (`undefined`: an empty one, to find out early that it can be written). */
+function writeTrace(file: string, asGiven: string, recorder: ChromeTraceRecorder | undefined): void {
+  const text = JSON.stringify(recorder ? recorder.trace() : { traceEvents: [], displayTimeUnit: "ms" });
+  try {
+    writeFileAtomicSync(file, `${text}\n`);
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new UserError(`--trace: cannot write ${asGiven} (${why})`);
+  }
+}
