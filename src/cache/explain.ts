@@ -1,7 +1,7 @@
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "./atomic-write.js";
-import { unescapeKey } from "./canonical.js";
+import { unescapeKey } from "../graph/canonical.js";
 import { digestBytes } from "../graph/digest.js";
 
 /** What the cache decided for a step when the engine looked it up. */

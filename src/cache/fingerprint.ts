@@ -4,9 +4,9 @@ import { displayPath, evalSync, toArgv } from "../graph/eval.js";
 import type { StepId, ValueExpr } from "../graph/ir.js";
 import { isFileValue } from "../graph/ir.js";
 import { NOT_IN_KEY_OPTIONS } from "../graph/options.js";
-import { canonicalJson, NotCanonical } from "./canonical.js";
+import { canonicalJson, NotCanonical } from "../graph/canonical.js";
 import { digestBytes } from "../graph/digest.js";
-import type { CodeIdentity, ModuleGraph } from "./module-graph.js";
+import type { CodeIdentity, ModuleGraph } from "../graph/module-code.js";
 
 /** Bumped when the meaning of a key changes, so old entries are simply never matched again. */
 export const FINGERPRINT_FORMAT = 1;

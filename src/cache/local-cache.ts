@@ -24,7 +24,7 @@ import {
   type Manifest,
   type OutputRecord,
 } from "./manifest.js";
-import { ModuleGraph } from "./module-graph.js";
+import { ModuleGraph } from "../graph/module-code.js";
 import { StatCache } from "./stat-cache.js";
 import { LocalDirStore, type BlobStore } from "./store.js";
 

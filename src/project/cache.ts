@@ -1,6 +1,6 @@
 import type { LocalCache } from "../cache/local-cache.js";
 import { UserError } from "../engine/user-error.js";
-import type { TransferOutputs } from "../executors/remote/task.js";
+import type { TransferOutputs } from "../engine/transfer-port.js";
 
 /** How a project uses its cache. Each field has a CLI flag (in parentheses) and an environment default. */
 export interface CacheSettings {

@@ -7,3 +7,5 @@ export { InvalidFlowError, DEFAULT_FLOW_FILE, resolveFlowFile } from "./flow.js"
 export { runGraph, type RunOptions } from "./run-graph.js";
 export { localExecutors, closeExecutors } from "./executors.js";
 export { tributaryVersion } from "./version.js";
+export { formatExplanation, type Explanation } from "../cache/explain.js";
+export { formatSize, parseSize, type CacheStats } from "../cache/maintenance.js";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Executor } from "../engine/executor.js";
 import { UserError } from "../engine/user-error.js";
-import type { TransferOutputs } from "../executors/remote/task.js";
+import type { TransferOutputs } from "../engine/transfer-port.js";
 
 /**
  * Where steps go to be run by `tributary worker`s: the same settings for the orchestrator (`run --remote`)

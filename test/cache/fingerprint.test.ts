@@ -1,10 +1,10 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { canonicalJson, NotCanonical, Tagged } from "../../src/cache/canonical.js";
+import { canonicalJson, NotCanonical, Tagged } from "../../src/graph/canonical.js";
 import { fingerprint, FINGERPRINT_FORMAT, type FingerprintEnv } from "../../src/cache/fingerprint.js";
 import { digestBytes, StatCache } from "../../src/cache/index.js";
-import { ModuleGraph } from "../../src/cache/module-graph.js";
+import { ModuleGraph } from "../../src/graph/module-code.js";
 import type { CacheRequest } from "../../src/engine/cache-port.js";
 import type { Step } from "../../src/graph/ir.js";
 import { file, lit, out, ref, sh, tempDir } from "./helpers.js";

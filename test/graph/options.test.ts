@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { flow } from "../../src/api/builder.js";
 import { fingerprint, type FingerprintEnv } from "../../src/cache/fingerprint.js";
 import { StatCache } from "../../src/cache/index.js";
-import { ModuleGraph } from "../../src/cache/module-graph.js";
+import { ModuleGraph } from "../../src/graph/module-code.js";
 import type { Step, StepOptions } from "../../src/graph/ir.js";
 import { optionsReference, withOptionsReference } from "../../src/graph/options-doc.js";
 import { WITH_OPTIONS, type WithOption } from "../../src/graph/options.js";

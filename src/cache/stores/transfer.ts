@@ -6,7 +6,7 @@
  */
 import { chmod, mkdir } from "node:fs/promises";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
-import type { OutputFile, TransferOutputs } from "../../executors/remote/task.js";
+import type { OutputFile, TransferOutputs } from "../../engine/transfer-port.js";
 import { moveIntoPlace, tempPathBeside, withTempFile } from "../atomic-write.js";
 import { digestFile } from "../../graph/digest.js";
 import type { BlobStore } from "../store.js";

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { CacheStats } from "../../cache/maintenance.js";
+import type { CacheStats } from "../../project/index.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { cacheDirOption } from "../options.js";
 import { projectAt } from "../project-at.js";
@@ -30,7 +30,7 @@ export function registerCache(program: Command): void {
     .requiredOption("--max-size <size>", "the size to fit in, e.g. 2GB, 500MB, 1GiB")
     .addOption(cacheDirOption())
     .action(async (file: string | undefined, flags: DirFlags & { maxSize: string }) => {
-      const { parseSize, formatSize } = await import("../../cache/maintenance.js");
+      const { parseSize, formatSize } = await import("../../project/index.js");
       let maxBytes: number;
       try {
         maxBytes = parseSize(flags.maxSize);
@@ -49,7 +49,7 @@ export function registerCache(program: Command): void {
     .argument("[file]", "the flow file whose project's cache it is (default: pipeline.flow, else here)")
     .addOption(cacheDirOption())
     .action(async (file: string | undefined, flags: DirFlags) => {
-      const { formatSize } = await import("../../cache/maintenance.js");
+      const { formatSize } = await import("../../project/index.js");
       const project = await projectAt(file, { dir: flags.cacheDir });
       const r = await project.cleanCache();
       process.stdout.write(`removed ${await project.cacheDir()}, freed ${formatSize(r.freedBytes)}\n`);
@@ -59,7 +59,7 @@ export function registerCache(program: Command): void {
 
 /** `cache stats` as text: sizes, counts and the last run's hit rate. */
 async function formatCacheStats(s: CacheStats): Promise<string> {
-  const { formatSize } = await import("../../cache/maintenance.js");
+  const { formatSize } = await import("../../project/index.js");
   const last = s.lastRun;
   const lines = [
     `cache ${s.dir}`,

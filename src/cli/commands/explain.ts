@@ -14,7 +14,7 @@ export function registerExplain(program: Command): void {
     .action(async (step: string, file: string | undefined, flags: { cacheDir?: string; json?: boolean }) => {
       const project = await projectAt(file, { dir: flags.cacheDir });
       const e = await project.explain(step);
-      const { formatExplanation } = await import("../../cache/explain.js");
+      const { formatExplanation } = await import("../../project/index.js");
       process.stdout.write(flags.json ? `${JSON.stringify(e, null, 2)}\n` : `${formatExplanation(e)}\n`);
       process.exitCode = e.decision === "unknown" ? EXIT.invalid : EXIT.ok;
     });

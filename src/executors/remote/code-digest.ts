@@ -1,4 +1,4 @@
-import { ModuleGraph } from "../../cache/module-graph.js";
+import { ModuleGraph } from "../../graph/module-code.js";
 
 /**
  * The digest of a module's code: its file and every local file it imports, transitively (the same identity

@@ -1,9 +1,9 @@
 import { readFile, stat } from "node:fs/promises";
 import { dirname, extname, isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { displayPath } from "../graph/eval.js";
+import { displayPath } from "./eval.js";
 import { canonicalJson } from "./canonical.js";
-import { digestBytes } from "../graph/digest.js";
+import { digestBytes } from "./digest.js";
 
 /** The code a TS/JS function step runs: its module file and every local file it imports, transitively. */
 export interface CodeIdentity {
