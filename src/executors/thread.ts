@@ -4,7 +4,7 @@ import type { Piscina } from "piscina";
 import type { Attempt, Executor } from "../engine/executor.js";
 import { stoppedError, thrownError, type Outcome } from "../engine/outcome.js";
 import type { StepAction } from "../graph/ir.js";
-import type { ThreadTask } from "./thread-worker.js";
+import type { ThreadResult, ThreadTask } from "./thread-worker.js";
 
 type FunctionAction = Extract<StepAction, { kind: "function" }>;
 
@@ -44,8 +44,17 @@ export class ThreadExecutor implements Executor {
     };
     try {
       this.pool ??= this.create();
-      const value: unknown = await (await this.pool).run(task, { signal: attempt.signal });
-      return { ok: true, value };
+      const result = (await (await this.pool).run(task, { signal: attempt.signal })) as ThreadResult;
+      if ("unsendable" in result) {
+        return {
+          ok: false,
+          error: {
+            kind: "value",
+            message: `its value cannot travel back from a worker thread: ${result.unsendable}; return plain data (JSON)`,
+          },
+        };
+      }
+      return { ok: true, value: result.value };
     } catch (err) {
       if (attempt.stopped) return { ok: false, error: stoppedError(attempt.stopped) };
       if ((err as Error)?.name === "DataCloneError") {

@@ -62,9 +62,12 @@ export async function executeTask(task: RemoteTask, ctx: ExecuteContext): Promis
       return fail({ kind: "infra", message: `worker ${worker} cannot run ${step.action.kind} steps` });
     const attempt = new AttemptContext(step, task.attempt, {
       root: ctx.root,
-      env: { ...ctx.env, ...task.env, ...ctx.stepEnv },
+      // One object for every task: the process executor's job server serves one environment and any
+      // other sends the step to a direct spawn. What differs per task is in the action's env (localStep).
+      env: ctx.env,
       killGraceMs: ctx.killGraceMs ?? 2000,
-      stdoutLimit: ctx.stdoutLimit ?? DEFAULT_STDOUT_LIMIT,
+      // The orchestrator's limit: the same step keeps the same stdout wherever it runs.
+      stdoutLimit: task.stdoutLimit ?? ctx.stdoutLimit ?? DEFAULT_STDOUT_LIMIT,
       digest: digestFile,
       warn: () => {},
     });
@@ -97,7 +100,10 @@ async function localStep(task: RemoteTask, ctx: ExecuteContext): Promise<Step | 
   const worker = ctx.identity;
   const base = { id: task.stepId, module: task.module, inputs: [], options: { timeoutMs: task.timeoutMs } };
   const action = task.action;
-  if (action.kind === "process") return { ...base, action };
+  if (action.kind === "process") {
+    const env = { ...task.env, ...action.env, ...ctx.stepEnv };
+    return { ...base, action: Object.keys(env).length > 0 ? { ...action, env } : action };
+  }
   const ref = action.ref;
   if (!ref) return { error: { kind: "infra", message: `step ${task.stepId} has no module file to load` } };
   if (isAbsolute(ref.file) || ref.file.startsWith("file:")) {

@@ -198,6 +198,7 @@ class BullExecutor implements RedisExecutor {
       args: attempt.args as unknown[],
       outputs: attempt.outputs as string[],
       timeoutMs: step.options.timeoutMs,
+      stdoutLimit: attempt.stdoutLimit,
       priority: step.options.priority ?? 0,
       env,
     };
@@ -280,6 +281,7 @@ class BullExecutor implements RedisExecutor {
       priority: task.priority,
     };
     if (task.timeoutMs !== undefined) wire.timeoutMs = task.timeoutMs;
+    if (task.stdoutLimit !== undefined && a.kind === "process") wire.stdoutLimit = task.stdoutLimit;
     if (task.env && Object.keys(task.env).length > 0) wire.env = task.env;
     if (codeDigest !== undefined) wire.codeDigest = codeDigest;
     if (holes.length > 0) wire.undefinedArgs = holes;

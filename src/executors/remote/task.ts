@@ -15,6 +15,8 @@ export interface RemoteTask {
   /** Project-relative paths the step declares it writes. */
   outputs: string[];
   timeoutMs?: number;
+  /** The most stdout kept as a process step's value (the orchestrator's run option). */
+  stdoutLimit?: number;
   priority: number;
   /** Env var names the step declared; their values travel with the task. */
   env?: Record<string, string>;
