@@ -65,7 +65,7 @@ export async function executeTask(task: RemoteTask, ctx: ExecuteContext): Promis
       // One object for every task: the process executor's job server serves one environment and any
       // other sends the step to a direct spawn. What differs per task is in the action's env (localStep).
       env: ctx.env,
-      killGraceMs: ctx.killGraceMs ?? 2000,
+      killGraceMs: task.killGraceMs ?? ctx.killGraceMs ?? 2000,
       // The orchestrator's limit: the same step keeps the same stdout wherever it runs.
       stdoutLimit: task.stdoutLimit ?? ctx.stdoutLimit ?? DEFAULT_STDOUT_LIMIT,
       digest: digestFile,

@@ -199,6 +199,7 @@ class BullExecutor implements RedisExecutor {
       outputs: attempt.outputs as string[],
       timeoutMs: step.options.timeoutMs,
       stdoutLimit: attempt.stdoutLimit,
+      killGraceMs: attempt.killGraceMs,
       priority: step.options.priority ?? 0,
       env,
     };
@@ -282,6 +283,7 @@ class BullExecutor implements RedisExecutor {
     };
     if (task.timeoutMs !== undefined) wire.timeoutMs = task.timeoutMs;
     if (task.stdoutLimit !== undefined && a.kind === "process") wire.stdoutLimit = task.stdoutLimit;
+    if (task.killGraceMs !== undefined && a.kind === "process") wire.killGraceMs = task.killGraceMs;
     if (task.env && Object.keys(task.env).length > 0) wire.env = task.env;
     if (codeDigest !== undefined) wire.codeDigest = codeDigest;
     if (holes.length > 0) wire.undefinedArgs = holes;

@@ -17,6 +17,8 @@ export interface RemoteTask {
   timeoutMs?: number;
   /** The most stdout kept as a process step's value (the orchestrator's run option). */
   stdoutLimit?: number;
+  /** The orchestrator's grace between SIGTERM and SIGKILL when the step is stopped. */
+  killGraceMs?: number;
   priority: number;
   /** Env var names the step declared; their values travel with the task. */
   env?: Record<string, string>;
