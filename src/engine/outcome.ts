@@ -1,4 +1,4 @@
-import { describe } from "../graph/eval.js";
+import { InputError, describe } from "../graph/eval.js";
 import type { StepError } from "./result.js";
 
 /**
@@ -134,4 +134,21 @@ export function isRetryable(error: StepError): boolean {
     default:
       return false;
   }
+}
+
+/** An input that could not be computed (a missing file, a field that is not there). */
+export function inputFailure(err: unknown): Outcome {
+  if (err instanceof InputError) return { ok: false, error: { kind: "input", message: err.message } };
+  return { ok: false, error: thrownError(err) };
+}
+
+/** An executor broke its promise never to throw: the step fails with what it said, as an infra failure. */
+export function executorFailure(name: string, err: unknown): Outcome {
+  return {
+    ok: false,
+    error: {
+      kind: "infra",
+      message: `the ${name} executor failed: ${(err as Error)?.message ?? String(err)}`,
+    },
+  };
 }

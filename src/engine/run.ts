@@ -1,72 +1,29 @@
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { digestFile } from "../graph/digest.js";
-import {
-  InputError,
-  describe,
-  evalAsync,
-  evalSync,
-  needsIO,
-  projectOutputs,
-  whyNotPlainData,
-  type EvalEnv,
-} from "../graph/eval.js";
-import type { Graph, Step, StepId, ValueExpr } from "../graph/ir.js";
+import { describe, needsIO, projectOutputs, whyNotPlainData } from "../graph/eval.js";
+import type { Graph, Step, StepId } from "../graph/ir.js";
 import { ancestorsOf, sinks, type Topology } from "../graph/topology.js";
 import { validateGraph, InvalidGraphError } from "../graph/validate.js";
 import { AttemptContext, type AttemptSettings } from "./attempt.js";
 import type { CacheRequest, StepCache } from "./cache-port.js";
-import { EventBus, type Listener, type StepInfo } from "./events.js";
+import { EventBus, type StepInfo } from "./events.js";
 import type { Executor } from "./executor.js";
-import { isRetryable, stoppedError, thrownError, type Outcome } from "./outcome.js";
+import { Inputs } from "./inputs.js";
+import { collectItems, itemSteps, type MapItems } from "./map-items.js";
+import { executorFailure, inputFailure, isRetryable, stoppedError, type Outcome } from "./outcome.js";
+import type { RunOptions } from "./run-options.js";
 import type { RunResult, StepError, StepResult } from "./result.js";
 import { ResultTable } from "./result-table.js";
 import { backoffDelay } from "./retry.js";
-import { Scheduler, State, type ScheduleMode, type StepMeta } from "./scheduler.js";
+import { Scheduler, State, type StepMeta } from "./scheduler.js";
+import { onTerminationSignals } from "./signals.js";
 import { summarize } from "./summary.js";
 
-export interface RunOptions {
-  /**
-   * Where steps run: the first executor that accepts a step's action runs it. The caller creates and
-   * closes them (project/ supplies the standard set).
-   */
-  executors: readonly Executor[];
-  /** Slots for concurrently running steps (`-j`). Default: cores + 2, so I/O waits do not idle a core. */
-  concurrency?: number;
-  mode?: ScheduleMode;
-  /** Stop starting new steps after the first failure. */
-  failFast?: boolean;
-  /** Aborting it cancels the run: running steps are stopped, finished results are kept. */
-  signal?: AbortSignal;
-  /** Steps to produce (with their ancestors); default the graph's outputs, else every sink. */
-  outputs?: StepId[];
-  /** Project root: relative file paths and process working directories start here. Default cwd. */
-  root?: string;
-  onEvent?: Listener | Listener[];
-  /** Between SIGTERM and SIGKILL when a process step is stopped. Default 2000 ms. */
-  killGraceMs?: number;
-  /** Environment for process steps; default process.env. */
-  env?: NodeJS.ProcessEnv;
-  /** Learned duration of a step, used for its priority when it declares no estimate. */
-  estimate?: (step: Step) => number | undefined;
-  cache?: StepCache;
-  /** Emit step-output events as output happens (executors that can stream then do). */
-  liveOutput?: boolean;
-  /** The largest stdout kept as a process step's value. Default 8 MiB. */
-  stdoutLimit?: number;
-  /**
-   * Cancel on SIGINT/SIGTERM for the duration of the run (the CLI sets it): the first signal stops
-   * running steps gracefully, a second one kills them at once.
-   */
-  handleSignals?: boolean;
-  /** Random source for retry jitter (tests pass a fixed one). */
-  random?: () => number;
-}
-
+export type { RunOptions };
 export { InvalidGraphError };
 
 const DEFAULT_STDOUT_LIMIT = 8 * 1024 * 1024;
-const NO_ARGS: unknown[] = [];
 
 /** Runs a graph to completion and returns every step's outcome. Rejects only for an invalid graph. */
 export async function runGraph(graph: Graph, options: RunOptions): Promise<RunResult> {
@@ -85,7 +42,8 @@ class Run {
   /** Values of map steps as seen by `partial` consumers: `{ ok, failed }`. */
   private readonly partialValues = new Map<number, unknown>();
   private readonly live: (AttemptContext | undefined)[];
-  private readonly mapItems = new Map<number, { first: number; count: number; items: unknown[] }>();
+  private readonly mapItems = new Map<number, MapItems>();
+  private readonly inputs: Inputs;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly needed: Uint8Array | undefined;
   private readonly digest: (absPath: string) => Promise<string>;
@@ -117,6 +75,14 @@ class Run {
     for (const l of [options.onEvent ?? []].flat()) this.bus.on(l);
     const cache = options.cache;
     this.digest = cache?.digest ? cache.digest.bind(cache) : digestFile;
+    this.inputs = new Inputs(
+      this.steps,
+      topology,
+      this.table.values,
+      this.partialValues,
+      this.root,
+      this.digest,
+    );
     this.settings = {
       root: this.root,
       env: options.env ?? process.env,
@@ -148,7 +114,17 @@ class Run {
           concurrency: this.scheduler.concurrency,
         });
       }
-      if (this.options.handleSignals) this.installSignalHandlers();
+      if (this.options.handleSignals) {
+        this.removeSignalHandlers = onTerminationSignals(
+          (sig) => {
+            this.warn(`${sig}: stopping running steps (again to kill them at once)`);
+            this.cancel();
+          },
+          () => {
+            for (const e of this.options.executors) e.killNow?.();
+          },
+        );
+      }
       const signal = this.options.signal;
       if (signal) {
         if (signal.aborted) this.cancel();
@@ -229,7 +205,7 @@ class Run {
     const ctx = new AttemptContext(step, attempt, this.settings);
     this.live[i] = ctx;
     if (step.inputs.some(needsIO)) {
-      this.evalInputsAsync(step).then(
+      this.inputs.async(step).then(
         (args) => this.prepare(i, ctx, args),
         (err) => this.settle(i, ctx, inputFailure(err)),
       );
@@ -237,7 +213,7 @@ class Run {
     }
     let args: unknown[];
     try {
-      args = this.evalInputsSync(step);
+      args = this.inputs.sync(step);
     } catch (err) {
       return this.settle(i, ctx, inputFailure(err));
     }
@@ -263,7 +239,7 @@ class Run {
       args,
       outputs: ctx.outputs as string[],
       root: this.root,
-      valueOfStep: this.evalEnv(step).valueOf,
+      valueOfStep: this.inputs.env(step).valueOf,
     };
     cache.lookup(request).then(
       (found) => {
@@ -316,12 +292,12 @@ class Run {
     try {
       r = executor.run(ctx);
     } catch (err) {
-      r = executorFailure(executor, err);
+      r = executorFailure(executor.name, err);
     }
     if (isThenable(r)) {
       r.then(
         (o) => this.finishAttempt(i, ctx, o, save),
-        (err) => this.finishAttempt(i, ctx, executorFailure(executor, err), save),
+        (err) => this.finishAttempt(i, ctx, executorFailure(executor.name, err), save),
       );
     } else this.finishAttempt(i, ctx, r, save);
   }
@@ -391,23 +367,13 @@ class Run {
   }
 
   private expandMap(i: number, step: Step, args: unknown[]): void {
-    const action = step.action as Extract<Step["action"], { kind: "map" }>;
     const list = args[0];
     if (!Array.isArray(list)) {
       return this.complete(i, "failed", {
         error: { kind: "input", message: `map needs a list, but got ${describe(list)}` },
       });
     }
-    const extra = args.slice(1);
-    const { partial: _partial, ...itemOptions } = step.options;
-    const items: Step[] = list.map((item, k) => ({
-      id: `${step.id}[${k}]`,
-      module: action.module,
-      action: action.item,
-      inputs: [item, ...extra].map((value) => ({ kind: "lit" as const, value })),
-      options: itemOptions,
-      source: step.source,
-    }));
+    const items = itemSteps(step, list, args.slice(1));
     const added = this.scheduler.expand(
       i,
       items.map((s) => this.metaOf(s)),
@@ -428,67 +394,24 @@ class Run {
   }
 
   private collectMap(i: number): void {
-    const m = this.mapItems.get(i)!;
-    const ok: unknown[] = [];
-    const failed: { index: number; item: unknown; error: StepError | undefined; status: string }[] = [];
     const t = this.table;
-    for (let k = 0; k < m.count; k++) {
-      const j = m.first + k;
-      const status = t.statusOf(j)!;
-      if (status === "ok") ok.push(t.values[j]);
-      else failed.push({ index: k, item: m.items[k], status, error: t.errorOf(j) });
-    }
+    const m = this.mapItems.get(i)!;
+    const { ok, failed, cause } = collectItems(
+      m,
+      this.steps,
+      (j) => t.statusOf(j),
+      (j) => t.values[j],
+      (j) => t.errorOf(j),
+    );
     this.partialValues.set(i, { ok, failed });
     t.startMs[i] = t.startMs[i] || this.now();
-    if (failed.length === 0) return this.complete(i, "ok", { value: ok });
+    if (cause === undefined) return this.complete(i, "ok", { value: ok });
     // The list did not fail by itself: it is blocked by its first failed item (one bad item counts as
     // one failure in the summary), and its consumers are blocked by it unless they take partial results.
-    const cause = this.steps[m.first + failed[0]!.index]!.id;
     this.complete(i, "failed", {
       error: { kind: "input", message: `blocked: ${failed.length} of ${m.count} items failed (${cause})` },
       blockedBy: cause,
     });
-  }
-
-  private evalEnv(step: Step): EvalEnv {
-    const index = this.topology.index;
-    const partial = step.options.partial === true;
-    return {
-      root: this.root,
-      digest: this.digest,
-      valueOf: (id) => {
-        const j = index.get(id)!;
-        if (partial && this.partialValues.has(j)) return this.partialValues.get(j);
-        return this.table.values[j];
-      },
-    };
-  }
-
-  private evalInputsSync(step: Step): unknown[] {
-    const inputs = step.inputs;
-    if (inputs.length === 0) return NO_ARGS;
-    const out = new Array(inputs.length);
-    let env: EvalEnv | undefined;
-    for (let k = 0; k < inputs.length; k++) {
-      const e = inputs[k]!;
-      // Literals and plain references are the common case: skip building an environment for them.
-      if (e.kind === "lit") out[k] = e.value;
-      else if (e.kind === "ref" && !e.path && step.options.partial !== true) {
-        out[k] = this.table.values[this.indexOf(e)];
-      } else out[k] = evalSync(e, (env ??= this.evalEnv(step)));
-    }
-    return out;
-  }
-
-  /** Position of a referenced step: the producer's hint when it checks out, else a lookup by id. */
-  private indexOf(e: Extract<ValueExpr, { kind: "ref" }>): number {
-    const at = e.at;
-    return at !== undefined && this.steps[at]?.id === e.step ? at : this.topology.index.get(e.step)!;
-  }
-
-  private evalInputsAsync(step: Step): Promise<unknown[]> {
-    const env = this.evalEnv(step);
-    return Promise.all(step.inputs.map((e) => evalAsync(e, env)));
   }
 
   private isCurrent(i: number, ctx: AttemptContext): boolean {
@@ -536,23 +459,6 @@ class Run {
       this.record(c, "cancelled", undefined, "cancelled before it started");
     for (const a of this.live) a?.stop({ kind: "cancelled" });
     this.pump();
-  }
-
-  private installSignalHandlers(): void {
-    let count = 0;
-    const onSignal = (sig: NodeJS.Signals): void => {
-      count++;
-      if (count === 1) {
-        this.warn(`${sig}: stopping running steps (again to kill them at once)`);
-        this.cancel();
-      } else for (const e of this.options.executors) e.killNow?.();
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    this.removeSignalHandlers = () => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-    };
   }
 
   private warn(message: string, id?: StepId): void {
@@ -603,20 +509,4 @@ interface PendingSave {
 
 function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
   return typeof (v as PromiseLike<T>).then === "function";
-}
-
-function inputFailure(err: unknown): Outcome {
-  if (err instanceof InputError) return { ok: false, error: { kind: "input", message: err.message } };
-  return { ok: false, error: thrownError(err) };
-}
-
-/** An executor broke its promise never to throw: the step fails with what it said, as an infra failure. */
-function executorFailure(executor: Executor, err: unknown): Outcome {
-  return {
-    ok: false,
-    error: {
-      kind: "infra",
-      message: `the ${executor.name} executor failed: ${(err as Error)?.message ?? String(err)}`,
-    },
-  };
 }

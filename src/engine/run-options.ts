@@ -1,0 +1,43 @@
+import type { Step, StepId } from "../graph/ir.js";
+import type { StepCache } from "./cache-port.js";
+import type { Listener } from "./events.js";
+import type { Executor } from "./executor.js";
+import type { ScheduleMode } from "./scheduler.js";
+
+export interface RunOptions {
+  /**
+   * Where steps run: the first executor that accepts a step's action runs it. The caller creates and
+   * closes them (project/ supplies the standard set).
+   */
+  executors: readonly Executor[];
+  /** Slots for concurrently running steps (`-j`). Default: cores + 2, so I/O waits do not idle a core. */
+  concurrency?: number;
+  mode?: ScheduleMode;
+  /** Stop starting new steps after the first failure. */
+  failFast?: boolean;
+  /** Aborting it cancels the run: running steps are stopped, finished results are kept. */
+  signal?: AbortSignal;
+  /** Steps to produce (with their ancestors); default the graph's outputs, else every sink. */
+  outputs?: StepId[];
+  /** Project root: relative file paths and process working directories start here. Default cwd. */
+  root?: string;
+  onEvent?: Listener | Listener[];
+  /** Between SIGTERM and SIGKILL when a process step is stopped. Default 2000 ms. */
+  killGraceMs?: number;
+  /** Environment for process steps; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Learned duration of a step, used for its priority when it declares no estimate. */
+  estimate?: (step: Step) => number | undefined;
+  cache?: StepCache;
+  /** Emit step-output events as output happens (executors that can stream then do). */
+  liveOutput?: boolean;
+  /** The largest stdout kept as a process step's value. Default 8 MiB. */
+  stdoutLimit?: number;
+  /**
+   * Cancel on SIGINT/SIGTERM for the duration of the run (the CLI sets it): the first signal stops
+   * running steps gracefully, a second one kills them at once.
+   */
+  handleSignals?: boolean;
+  /** Random source for retry jitter (tests pass a fixed one). */
+  random?: () => number;
+}
