@@ -44,6 +44,12 @@ export const TEST_TOOLS: readonly TestTool[] = [
     byName: true,
   },
   {
+    command: "python3",
+    aptPackage: "python3-minimal",
+    usedBy: "the job server that starts step processes (test/executors conformance runs every case through it)",
+    byName: false,
+  },
+  {
     command: "make",
     aptPackage: "make",
     usedBy: "make as a peer tool (test/bench/peers.test.ts)",
