@@ -12,12 +12,16 @@ export interface ExecutorSettings {
   spawn?: "auto" | "direct";
 }
 
-/** The executors of a local run: worker threads, child processes, in-process functions. */
+/**
+ * The executors of a local run: in-process functions, worker threads, child processes. They accept
+ * disjoint kinds of steps; the in-process one comes first because the run loop asks in order, and the
+ * service fan-out is 100k function steps.
+ */
 export function localExecutors(settings: ExecutorSettings = {}): Executor[] {
   return [
+    new InlineExecutor((ref) => loadFunction(ref.file, ref.exportName)),
     new ThreadExecutor(settings.concurrency ?? availableParallelism()),
     new ProcessExecutor({ spawn: settings.spawn }),
-    new InlineExecutor((ref) => loadFunction(ref.file, ref.exportName)),
   ];
 }
 
