@@ -37,8 +37,10 @@ export function needsIO(e: ValueExpr): boolean {
 export function declaredOutputs(step: Step): string[] {
   const out: string[] = [];
   const walk = (e: ValueExpr): void => {
-    if (e.kind === "output") out.push(e.path);
-    else if (e.kind === "list") e.items.forEach(walk);
+    // The same file named twice (written, then appended to) is one output.
+    if (e.kind === "output") {
+      if (!out.includes(e.path)) out.push(e.path);
+    } else if (e.kind === "list") e.items.forEach(walk);
     else if (e.kind === "record") Object.values(e.fields).forEach(walk);
     else if (e.kind === "concat") e.parts.forEach(walk);
   };

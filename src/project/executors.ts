@@ -10,6 +10,8 @@ export interface ExecutorSettings {
   concurrency?: number;
   /** "direct" spawns every process from Node (see ProcessExecutor). */
   spawn?: "auto" | "direct";
+  /** Marks every step process so that none outlives this one (see ProcessExecutor). */
+  ownerToken?: string;
 }
 
 /**
@@ -21,7 +23,7 @@ export function localExecutors(settings: ExecutorSettings = {}): Executor[] {
   return [
     new InlineExecutor((ref) => loadFunction(ref.file, ref.exportName)),
     new ThreadExecutor(settings.concurrency ?? availableParallelism()),
-    new ProcessExecutor({ spawn: settings.spawn }),
+    new ProcessExecutor({ spawn: settings.spawn, ownerToken: settings.ownerToken }),
   ];
 }
 

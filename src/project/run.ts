@@ -1,5 +1,5 @@
 import { mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { writeFileAtomicSync } from "../cache/atomic-write.js";
 import { dropSnapshot, writeSnapshot, type SnapshotKey } from "../cache/run-snapshot.js";
 import { snapshotScope } from "../cache/snapshot-scope.js";
@@ -12,9 +12,11 @@ import { UserError } from "../engine/user-error.js";
 import type { Graph, StepId } from "../graph/ir.js";
 import { ChromeTraceRecorder } from "../reporters/chrome-trace.js";
 import { openProjectCache, type CacheSettings } from "./cache.js";
+import { ownerToken } from "../executors/process/reaper.js";
 import { closeExecutors, localExecutors } from "./executors.js";
 import { DurationHistory } from "./history.js";
 import { openRemoteExecutor, type RemoteSettings } from "./remote.js";
+import { acquireRunLock } from "./run-lock.js";
 
 export interface ProjectRunOptions {
   /** Slots for concurrently running steps (`-j`). Default: cores + 2. */
@@ -73,9 +75,26 @@ export async function runProject(ctx: RunContext, opts: ProjectRunOptions): Prom
   const traceFile = opts.trace === undefined ? undefined : resolve(opts.trace);
   if (traceFile !== undefined) writeTrace(traceFile, opts.trace!, undefined);
   mkdirSync(ctx.stateDir, { recursive: true });
+  const token = ownerToken();
+  const lock = acquireRunLock(ctx.stateDir, token, commandLabel());
+  try {
+    return await runLocked(ctx, opts, listeners, warn, traceFile, token);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(
+  ctx: RunContext,
+  opts: ProjectRunOptions,
+  listeners: Listener[],
+  warn: (message: string) => void,
+  traceFile: string | undefined,
+  token: string,
+): Promise<ProjectRunResult> {
   const history = await DurationHistory.load(join(ctx.stateDir, "history.json"));
   const cache = ctx.cache === false ? undefined : await openProjectCache(ctx.root, ctx.cache, warn, ctx.env);
-  const local = localExecutors({ concurrency: opts.concurrency, spawn: ctx.spawn });
+  const local = localExecutors({ concurrency: opts.concurrency, spawn: ctx.spawn, ownerToken: token });
   let remote: Executor | undefined;
   try {
     if (ctx.remote) remote = await openRemoteExecutor(ctx.remote, ctx.root, cache?.transferOutputs, warn);
@@ -135,6 +154,11 @@ export async function runProject(ctx: RunContext, opts: ProjectRunOptions): Prom
     await cache?.close();
     await closeExecutors(remote ? [remote, ...local] : local);
   }
+}
+
+/** How the lock names this run to another one: the program and its arguments. */
+function commandLabel(): string {
+  return [basename(process.argv[1] ?? "node"), ...process.argv.slice(2)].join(" ").slice(0, 200);
 }
 
 /** Writes the trace (`undefined`: an empty one, to find out early that it can be written). */

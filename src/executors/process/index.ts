@@ -1,4 +1,5 @@
 import type { Attempt, Executor } from "../../engine/executor.js";
+import { startReaper, type Reaper } from "./reaper.js";
 import { processOutcome, type Outcome, type ProcessEnd } from "../../engine/outcome.js";
 import type { StepAction } from "../../graph/ir.js";
 import { spawnDirect, type SpawnControl } from "./direct.js";
@@ -13,6 +14,11 @@ export interface ProcessExecutorOptions {
    * spawns with one warning); "direct" always spawns from Node. TRIBUTARY_SPAWN=direct forces direct.
    */
   spawn?: "auto" | "direct";
+  /**
+   * Mark every process with this owner token and start a reaper that kills them all if this process
+   * dies (see reaper.ts): no step outlives its orchestrator. Off by default (a library's choice).
+   */
+  ownerToken?: string;
 }
 
 /**
@@ -26,8 +32,10 @@ export class ProcessExecutor implements Executor {
   private serverEnv: NodeJS.ProcessEnv | undefined;
   private warned = false;
   private readonly useServer: boolean;
+  private ownerEnv: Record<string, string> | undefined;
+  private reaper: Reaper | undefined;
 
-  constructor(options: ProcessExecutorOptions = {}) {
+  constructor(private readonly options: ProcessExecutorOptions = {}) {
     this.useServer =
       options.spawn !== "direct" && process.env.TRIBUTARY_SPAWN !== "direct" && process.platform !== "win32";
   }
@@ -44,11 +52,24 @@ export class ProcessExecutor implements Executor {
     const prepared = processSpec(attempt);
     if ("end" in prepared) return processOutcome(prepared.end);
     const { spec } = prepared;
+    const owner = this.owner();
+    if (owner) spec.env = { ...spec.env, ...owner };
     prepareOutputs(attempt.root, attempt.outputs);
     const end = await this.spawn(spec, attempt);
     const outcome = processOutcome(end);
     if (!outcome.ok || attempt.outputs.length === 0) return outcome;
     return collectOutputs(attempt, outcome.tail);
+  }
+
+  /** The owner variable for every process, the reaper started on first use. */
+  private owner(): Record<string, string> | undefined {
+    const token = this.options.ownerToken;
+    if (token === undefined) return undefined;
+    if (!this.ownerEnv) {
+      this.reaper = startReaper(token);
+      this.ownerEnv = this.reaper?.env ?? {};
+    }
+    return this.ownerEnv;
   }
 
   killNow(): void {
@@ -58,6 +79,9 @@ export class ProcessExecutor implements Executor {
   async close(): Promise<void> {
     this.server?.close();
     this.server = undefined;
+    this.reaper?.close();
+    this.reaper = undefined;
+    this.ownerEnv = undefined;
   }
 
   private spawn(spec: ProcessSpec, attempt: Attempt): Promise<ProcessEnd> {
@@ -66,7 +90,8 @@ export class ProcessExecutor implements Executor {
     if (!this.useServer || attempt.onOutput) return spawnDirect(spec, control);
     if (!this.server) {
       this.serverEnv = attempt.env;
-      this.server = new JobServers(attempt.env, attempt.killGraceMs, spawnDirect);
+      // The servers' environment is their jobs' environment: the owner token goes with it.
+      this.server = new JobServers({ ...attempt.env, ...this.owner() }, attempt.killGraceMs, spawnDirect);
     }
     if (this.serverEnv !== attempt.env) return spawnDirect(spec, control);
     const server = this.server;

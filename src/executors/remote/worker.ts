@@ -11,7 +11,7 @@ import { InlineExecutor } from "../inline.js";
 import { ProcessExecutor } from "../process/index.js";
 import { ThreadExecutor } from "../thread.js";
 import { executeTask, InputVerifier, ModuleCache } from "./execute.js";
-import { startReaper, type Reaper } from "./reaper.js";
+import { startReaper, type Reaper } from "../process/reaper.js";
 import {
   DEFAULT_PREFIX,
   DEFAULT_QUEUE,
