@@ -1,3 +1,4 @@
+import { UserError } from "../engine/user-error.js";
 import type { Dirent } from "node:fs";
 import { readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -165,10 +166,14 @@ export async function clean(dir: string): Promise<{ freedBytes: number }> {
     } catch {
       return { freedBytes: 0 }; // nothing there
     }
-    throw new Error(`${dir} is not a tributary cache directory (it has no CACHEDIR.TAG); not cleaning it`);
+    throw new UserError(
+      `${dir} is not a tributary cache directory (it has no CACHEDIR.TAG); not cleaning it`,
+    );
   }
   if (!tag.includes("created by tributary")) {
-    throw new Error(`${dir} is a cache directory of another tool (see its CACHEDIR.TAG); not cleaning it`);
+    throw new UserError(
+      `${dir} is a cache directory of another tool (see its CACHEDIR.TAG); not cleaning it`,
+    );
   }
   const before = await cacheStats(dir);
   for (const name of ["ac", "cas", "state", "tmp", "last-run.json"]) {

@@ -1,6 +1,7 @@
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import type { FileValue, Step, ValueExpr } from "../graph/ir.js";
 import { isFileValue } from "../graph/ir.js";
+import { quoteFor, ShellScanner, shellQuote, type ShellContext } from "./shell-context.js";
 
 /** An input that cannot be computed; the step fails with this message (kind "input"). */
 export class InputError extends Error {
@@ -154,14 +155,59 @@ function pick(value: unknown, stepId: string, path: readonly (string | number)[]
 }
 
 function concat(values: unknown[], parts: ValueExpr[], quote: "shell" | undefined): string {
+  if (quote === "shell") return shellLine(values, parts);
+  let s = "";
+  for (let i = 0; i < values.length; i++) s += toText(values[i], false);
+  return s;
+}
+
+/**
+ * A `sh` command line: template text as written, each value quoted for the place it lands in (see
+ * shell-context.ts), so that no value, whatever it holds, is read by the shell as syntax.
+ */
+function shellLine(values: unknown[], parts: ValueExpr[]): string {
+  const contexts = slotContexts(parts);
   let s = "";
   for (let i = 0; i < values.length; i++) {
-    const part = parts[i]!;
-    const templateText = part.kind === "lit" && part.raw === true;
-    const text = toText(values[i], quote !== undefined && !templateText);
-    s += text;
+    const context = contexts[i];
+    if (context === undefined) {
+      s += toText(values[i], false);
+      continue;
+    }
+    const v = values[i];
+    if (context.kind === "bare") {
+      s += toText(v, true);
+      continue;
+    }
+    const quoted = quoteFor(context, toText(v, false));
+    if (typeof quoted !== "string") {
+      throw new InputError(
+        `a value cannot be put safely into ${quoted.refused} of a sh command; move it out (e.g. into a variable: x=\${value})`,
+      );
+    }
+    s += quoted;
   }
   return s;
+}
+
+const contextsOf = new WeakMap<ValueExpr[], (ShellContext | undefined)[]>();
+
+/** Where each value of a command line lands (undefined for template text): computed once per template. */
+function slotContexts(parts: ValueExpr[]): (ShellContext | undefined)[] {
+  let contexts = contextsOf.get(parts);
+  if (contexts) return contexts;
+  const scanner = new ShellScanner();
+  contexts = parts.map((part) => {
+    if (part.kind === "lit" && part.raw === true) {
+      scanner.feed(String(part.value));
+      return undefined;
+    }
+    const here = scanner.context();
+    scanner.value();
+    return here;
+  });
+  contextsOf.set(parts, contexts);
+  return contexts;
 }
 
 function toText(v: unknown, shell: boolean): string {
@@ -179,11 +225,7 @@ function scalarText(v: unknown): string {
   throw new InputError(`cannot turn ${describe(v)} into text`);
 }
 
-/** Quotes a word for /bin/sh so that it is always exactly one argument, whatever it contains. */
-export function shellQuote(s: string): string {
-  if (s !== "" && /^[A-Za-z0-9_./:=@%+,-]+$/.test(s)) return s;
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote };
 
 /** Flattens a process step's inputs into argv: lists spread, files become their paths. */
 export function toArgv(values: unknown[]): string[] {

@@ -47,6 +47,42 @@ export function remoteCacheSpec(settings: { remote?: string }, env: NodeJS.Proce
 }
 
 /**
+ * Checks what a run would find wrong with the settings before it starts: a remote-cache key that cannot be
+ * used, a required remote cache that cannot be reached, a required one that is not configured. Cheap when
+ * there is no remote cache (the common no-op run).
+ */
+export async function checkCacheSettings(settings: CacheSettings, env: NodeJS.ProcessEnv): Promise<void> {
+  const spec = remoteCacheSpec(settings, env);
+  if (spec === undefined) {
+    if (settings.remoteRequired)
+      throw new UserError("--remote-cache-required needs --remote-cache <url|dir>");
+    return;
+  }
+  const stores = await import("../cache/stores/index.js");
+  try {
+    stores.loadCacheKey({ file: settings.keyFile, env });
+  } catch (err) {
+    throw new UserError(
+      `${settings.keyFile ? "--cache-key-file" : "TRIBUTARY_CACHE_KEY"}: ${(err as Error).message}`,
+    );
+  }
+  if (!settings.remoteRequired) return;
+  let remote;
+  try {
+    remote = stores.openRemoteStore(spec, { onWarning: () => {} });
+  } catch (err) {
+    throw new UserError(`--remote-cache: ${(err as Error).message}`);
+  }
+  try {
+    await remote.ping();
+  } catch (err) {
+    throw new UserError(`${(err as Error).message} (--remote-cache-required)`, 1);
+  } finally {
+    await remote.close();
+  }
+}
+
+/**
  * Opens the project's cache, with the remote cache behind it when one is configured. A cache that cannot
  * be opened (permissions, a read-only disk) costs the speed-up, never the build: the run goes on without
  * it, with a warning; so does a remote cache that is down, unless it is required.

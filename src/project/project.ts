@@ -16,7 +16,7 @@ import type { ScheduleMode } from "../engine/scheduler.js";
 import { UserError } from "../engine/user-error.js";
 import type { Graph } from "../graph/ir.js";
 import type { Diagnostic, FlowInfo } from "../language/index.js";
-import { projectCacheDir, type CacheSettings } from "./cache.js";
+import { checkCacheSettings, projectCacheDir, type CacheSettings } from "./cache.js";
 import { compileProjectFlow, resolveFlowFile } from "./flow.js";
 import { DurationHistory } from "./history.js";
 import type { RemoteSettings } from "./remote.js";
@@ -71,7 +71,7 @@ export class Project {
     } else {
       this.file = resolveFlowFile(options.flow);
       this.root = resolve(options.root ?? dirname(this.file));
-      this.source = readFileSync(this.file);
+      this.source = readFlowFile(this.file, options.flow);
     }
     this.stateDir = resolve(options.stateDir ?? join(this.root, ".tributary"));
   }
@@ -102,6 +102,9 @@ export class Project {
    */
   async run(opts: ProjectRunOptions = {}): Promise<ProjectRunResult> {
     const key = this.snapshotKey();
+    // The same checks as a full run, also when nothing changed: a bad key or a required remote cache
+    // that is down must not pass silently.
+    if (this.options.cache !== false) await checkCacheSettings(this.options.cache ?? {}, this.env());
     if (
       key &&
       this.options.cache !== false &&
@@ -173,7 +176,23 @@ export class Project {
       };
     }
     const { explainLastRun } = await import("../cache/index.js");
-    return explainLastRun({ root: this.root, dir: await this.cacheDir() }, stepId);
+    const e = explainLastRun({ root: this.root, dir: await this.cacheDir() }, stepId);
+    if (e.decision === "unknown" && this.file) await this.checkStepExists(stepId);
+    return e;
+  }
+
+  /** A step the flow does not have is a user error, with the nearest names. */
+  private async checkStepExists(stepId: string): Promise<void> {
+    const graph = await this.graph();
+    // A map item is named after its map: `scores[3]`.
+    const base = stepId.replace(/\[[^\]]*\]$/, "");
+    if (graph.steps.some((s) => s.id === stepId || s.id === base)) return;
+    const { suggest } = await import("../graph/topology.js");
+    const hint = suggest(
+      stepId,
+      graph.steps.map((s) => s.id),
+    );
+    throw new UserError(`no step ${stepId} in ${this.file}${hint ? `; ${hint}` : ""}`);
   }
 
   /** The cache directory this project uses. */
@@ -220,6 +239,15 @@ export class Project {
       inputs[k] = typeof v === "string" ? v : JSON.stringify(v);
     }
     return { flow: this.source, inputs, version: tributaryVersion() };
+  }
+}
+
+function readFlowFile(file: string, asGiven: string | undefined): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new UserError(`cannot read the flow file ${asGiven ?? file} (${why})`);
   }
 }
 

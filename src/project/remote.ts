@@ -46,13 +46,19 @@ export async function openRemoteExecutor(
 ): Promise<Executor> {
   const connection = redisConnection(settings);
   const { createRedisExecutor } = await import("../executors/remote/index.js");
-  return createRedisExecutor({
-    ...connection,
-    queue: settings.queue,
-    prefix: settings.prefix,
-    projectRoot: root,
-    // With a remote cache, workers' output files come through its CAS (no shared directory needed).
-    transferOutputs,
-    onWarning,
-  });
+  try {
+    return await createRedisExecutor({
+      ...connection,
+      queue: settings.queue,
+      prefix: settings.prefix,
+      projectRoot: root,
+      // With a remote cache, workers' output files come through its CAS (no shared directory needed).
+      transferOutputs,
+      onWarning,
+    });
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    // Redis down or refusing us: the user's to fix, told in one line (exit 1: nothing ran).
+    throw new UserError(`--remote: ${(err as Error).message}`, 1);
+  }
 }
