@@ -46,7 +46,8 @@ export const TEST_TOOLS: readonly TestTool[] = [
   {
     command: "python3",
     aptPackage: "python3-minimal",
-    usedBy: "the job server that starts step processes (test/executors conformance runs every case through it)",
+    usedBy:
+      "the job server that starts step processes (test/executors conformance runs every case through it)",
     byName: false,
   },
   {
