@@ -175,12 +175,18 @@ export function formatDiagnostic(
   return out.join("\n");
 }
 
-/** Every diagnostic, one block each, in order. */
+/** Blocks formatDiagnostics prints at most: a garbage file has a million diagnostics (GBs of text). */
+export const MAX_FORMATTED_DIAGNOSTICS = 100;
+
+/** Each diagnostic, one block each, in order; past MAX_FORMATTED_DIAGNOSTICS only counted. */
 export function formatDiagnostics(
   list: readonly Diagnostic[],
   source?: string | LineMap,
   options: FormatOptions = {},
 ): string {
   const lines = typeof source === "string" ? new LineMap(source) : source;
-  return list.map((d) => formatDiagnostic(d, lines, options)).join("\n");
+  const shown = list.slice(0, MAX_FORMATTED_DIAGNOSTICS);
+  const text = shown.map((d) => formatDiagnostic(d, lines, options)).join("\n");
+  const more = list.length - shown.length;
+  return more > 0 ? `${text}\n… and ${more} more not shown` : text;
 }

@@ -1,5 +1,5 @@
-import { existsSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { isAbsolute, relative, resolve } from "node:path";
 import { UserError } from "../engine/user-error.js";
 import type { Graph } from "../graph/ir.js";
 import type { Diagnostic, FlowInfo } from "../language/index.js";
@@ -22,6 +22,49 @@ export function resolveFlowFile(arg: string | undefined, cwd = process.cwd()): s
     throw new UserError(`${arg} is a directory without a ${DEFAULT_FLOW_FILE}; pass the flow file itself`);
   }
   return file;
+}
+
+/**
+ * The largest flow file read. A hand-written flow is a few kB and a generated one of 10,000 steps about
+ * 1 MB; past this it is not a flow (a binary, a log, /dev/zero) and compiling it would only exhaust
+ * memory. Bigger graphs are built with the TypeScript API.
+ */
+export const MAX_FLOW_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The flow file's bytes, refused with one line naming the limit when there are more than
+ * MAX_FLOW_BYTES. Read to its end rather than trusting its size: a pipe or a device has none (and
+ * /dev/zero has no end), a file may grow while it is read.
+ */
+export function readFlowFile(file: string, cwd = process.cwd()): Buffer {
+  const fd = openSync(file, "r");
+  try {
+    const size = fstatSync(fd).size;
+    if (size > MAX_FLOW_BYTES) throw tooBig(file, cwd);
+    let buf = Buffer.allocUnsafe(size + 1);
+    let n = 0;
+    for (;;) {
+      if (n === buf.length) {
+        if (n > MAX_FLOW_BYTES) throw tooBig(file, cwd);
+        const bigger = Buffer.allocUnsafe(Math.min(MAX_FLOW_BYTES + 1, 2 * n + 64 * 1024));
+        buf.copy(bigger, 0, 0, n);
+        buf = bigger;
+      }
+      const got = readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) return buf.subarray(0, n);
+      n += got;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function tooBig(file: string, cwd: string): UserError {
+  const shown = relative(cwd, file);
+  const name = shown.startsWith("..") || isAbsolute(shown) ? file : shown;
+  return new UserError(
+    `${name} is larger than ${MAX_FLOW_BYTES / 1024 / 1024} MiB, the most a flow file may be; build a graph this big with the TypeScript API`,
+  );
 }
 
 /** A flow file with errors: every diagnostic of the file, to be shown with its source. */

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { CacheStats, GcResult } from "../cache/maintenance.js";
@@ -17,7 +16,7 @@ import { UserError } from "../engine/user-error.js";
 import type { Graph } from "../graph/ir.js";
 import type { Diagnostic, FlowInfo } from "../language/index.js";
 import { checkCacheSettings, projectCacheDir, type CacheSettings } from "./cache.js";
-import { compileProjectFlow, resolveFlowFile } from "./flow.js";
+import { compileProjectFlow, readFlowFile, resolveFlowFile } from "./flow.js";
 import { DurationHistory } from "./history.js";
 import type { RemoteSettings } from "./remote.js";
 import { runProject, type ProjectRunOptions, type ProjectRunResult } from "./run.js";
@@ -71,7 +70,7 @@ export class Project {
     } else {
       this.file = resolveFlowFile(options.flow);
       this.root = resolve(options.root ?? dirname(this.file));
-      this.source = readFlowFile(this.file, options.flow);
+      this.source = readFlowSource(this.file, options.flow);
     }
     this.stateDir = resolve(options.stateDir ?? join(this.root, ".tributary"));
   }
@@ -242,10 +241,11 @@ export class Project {
   }
 }
 
-function readFlowFile(file: string, asGiven: string | undefined): Buffer {
+function readFlowSource(file: string, asGiven: string | undefined): Buffer {
   try {
-    return readFileSync(file);
+    return readFlowFile(file);
   } catch (err) {
+    if (err instanceof UserError) throw err;
     const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new UserError(`cannot read the flow file ${asGiven ?? file} (${why})`);
   }

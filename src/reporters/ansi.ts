@@ -119,30 +119,3 @@ export function sanitizeLine(line: string, keepColor: boolean): string {
   s = s.replace(/\x1b(?!\[[0-9;]*m)/g, "");
   return keepColor && s.includes("\x1b[") ? s + "\x1b[0m" : s;
 }
-
-/**
- * Splits a stream of chunks into lines. A chunk may end mid-line; that part waits for the next chunk
- * (or for `flush`). Very long unterminated lines are cut rather than buffered without end.
- */
-export class LineSplitter {
-  private rest = "";
-
-  constructor(private readonly maxLine = 64 * 1024) {}
-
-  push(chunk: string): string[] {
-    const text = this.rest + chunk;
-    const lines = text.split("\n");
-    this.rest = lines.pop()!;
-    if (this.rest.length > this.maxLine) {
-      lines.push(this.rest.slice(0, this.maxLine));
-      this.rest = "";
-    }
-    return lines;
-  }
-
-  flush(): string[] {
-    const r = this.rest;
-    this.rest = "";
-    return r === "" ? [] : [r];
-  }
-}

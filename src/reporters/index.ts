@@ -53,6 +53,7 @@ export {
   type SummaryOptions,
   type QuietOptions,
 } from "./summary.js";
+export { LiveOutput, LIVE_OUTPUT_LIMITS, type LiveOutputLimits } from "./live-output.js";
 export { PlainReporter, createPlainReporter, type PlainOptions } from "./plain.js";
 export {
   JsonLinesReporter,

@@ -116,6 +116,11 @@ function errorJson(e: StepError | undefined): Record<string, unknown> | undefine
  * - run-end: `ok`, `summary`, `outputs?`
  *
  * `error` is `{ kind, message, exitCode?, signal?, stack? }`.
+ *
+ * Nothing of a step's output is cut: every `step-output` chunk is printed whole, as the step wrote it
+ * (this is where `--verbose`, which shows at most LIVE_OUTPUT_LIMITS of it, points to for all of it).
+ * `outputTail` is the last 16 KiB; a `value` or `outputs` entry over `maxValueBytes` (default 1 MiB of
+ * JSON) is replaced by `{ "$truncated": true, "bytes": n }`.
  */
 export function eventToJson(e: EngineEvent, opts: JsonLinesOptions = {}): Record<string, unknown> {
   const withValues = opts.values !== false;

@@ -1,11 +1,11 @@
-import { LineSplitter } from "./ansi.js";
 /**
  * The recent output of each running step, bounded per step, for failure reports of steps whose result
  * carries no `outputTail` of its own. Entries are dropped when a step succeeds; failed steps keep
  * theirs until the run ends, at most `maxKept` of them.
  */
 export class OutputBuffer {
-  private readonly chunks = new Map<string, string>();
+  /** Each step's last chunks, at most `maxBytes` beyond the first of them; joined only when read. */
+  private readonly steps = new Map<string, { chunks: string[]; length: number }>();
   private kept = 0;
 
   constructor(
@@ -14,58 +14,40 @@ export class OutputBuffer {
   ) {}
 
   push(id: string, chunk: string): void {
-    let text = (this.chunks.get(id) ?? "") + chunk;
+    let s = this.steps.get(id);
+    if (!s) this.steps.set(id, (s = { chunks: [], length: 0 }));
+    s.chunks.push(chunk);
+    s.length += chunk.length;
+    // Constant work per chunk, however small the chunks are: no copy of what is kept already.
+    while (s.chunks.length > 1 && s.length - s.chunks[0]!.length >= this.maxBytes) {
+      s.length -= s.chunks.shift()!.length;
+    }
+  }
+
+  get(id: string): string | undefined {
+    const s = this.steps.get(id);
+    if (!s) return undefined;
+    let text = s.chunks.join("");
     if (text.length > this.maxBytes) {
       text = text.slice(text.length - this.maxBytes);
       const nl = text.indexOf("\n");
       if (nl >= 0 && nl < text.length - 1) text = text.slice(nl + 1);
     }
-    this.chunks.set(id, text);
-  }
-
-  get(id: string): string | undefined {
-    return this.chunks.get(id);
+    return text;
   }
 
   /** The step failed: keep its output for the summary (or drop it when too many are kept already). */
   keep(id: string): void {
-    if (!this.chunks.has(id)) return;
-    if (++this.kept > this.maxKept) this.chunks.delete(id);
+    if (!this.steps.has(id)) return;
+    if (++this.kept > this.maxKept) this.steps.delete(id);
   }
 
   clear(id: string): void {
-    this.chunks.delete(id);
+    this.steps.delete(id);
   }
 
   clearAll(): void {
-    this.chunks.clear();
+    this.steps.clear();
     this.kept = 0;
-  }
-}
-
-/**
- * Live step output, split into whole lines per step: a line is handed on once its newline arrives, and
- * whatever is left when the step ends or the run stops is flushed as a last line.
- */
-export class LiveLines {
-  private readonly splitters = new Map<string, LineSplitter>();
-
-  constructor(private readonly line: (id: string, line: string) => void) {}
-
-  push(id: string, chunk: string): void {
-    let sp = this.splitters.get(id);
-    if (!sp) this.splitters.set(id, (sp = new LineSplitter()));
-    for (const l of sp.push(chunk)) this.line(id, l);
-  }
-
-  flush(id: string): void {
-    const sp = this.splitters.get(id);
-    if (!sp) return;
-    for (const l of sp.flush()) this.line(id, l);
-    this.splitters.delete(id);
-  }
-
-  flushAll(): void {
-    for (const id of [...this.splitters.keys()]) this.flush(id);
   }
 }

@@ -2,7 +2,8 @@ import type { EngineEvent } from "../engine/events.js";
 import type { StepResult } from "../engine/result.js";
 import { makeColors, sanitizeLine, type Colors } from "./ansi.js";
 import { errorHeadline, formatCommand, formatDuration, optionalNumber, plural } from "./format.js";
-import { LiveLines, OutputBuffer } from "./output-buffer.js";
+import { LiveOutput, type LiveOutputLimits } from "./live-output.js";
+import { OutputBuffer } from "./output-buffer.js";
 import { durationOf, Progress } from "./progress.js";
 import { formatSummary } from "./summary.js";
 import type { OutputStream, Reporter } from "./types.js";
@@ -13,6 +14,8 @@ export interface PlainOptions {
   verbose?: boolean;
   /** Lines of output shown per failed step in the final summary. Default 20. */
   tailLines?: number;
+  /** How much live output is shown per step (verbose); default LIVE_OUTPUT_LIMITS. */
+  liveLimits?: LiveOutputLimits;
 }
 
 /**
@@ -27,7 +30,7 @@ export interface PlainOptions {
 export class PlainReporter implements Reporter {
   private readonly c: Colors;
   private readonly progress = new Progress();
-  private readonly live = new LiveLines((id, line) => this.outputLine(id, line));
+  private readonly live: LiveOutput;
   private readonly outputs = new OutputBuffer();
   private closed = false;
 
@@ -36,6 +39,7 @@ export class PlainReporter implements Reporter {
     private readonly opts: PlainOptions = {},
   ) {
     this.c = opts.colors ?? makeColors(false);
+    this.live = new LiveOutput((id, lines) => this.outputLines(id, lines), opts.liveLimits);
     // Bound, so that `{ onEvent: reporter.onEvent }` works.
     this.onEvent = this.onEvent.bind(this);
   }
@@ -62,7 +66,7 @@ export class PlainReporter implements Reporter {
         break;
       case "step-output":
         if (this.opts.verbose) {
-          this.live.push(e.id, e.chunk);
+          this.live.push(e.id, e.chunk, e.t);
         } else {
           this.outputs.push(e.id, e.chunk);
         }
@@ -134,8 +138,12 @@ export class PlainReporter implements Reporter {
     return `${counter} ${r.id} ${what}${tail}`;
   }
 
-  private outputLine(id: string, line: string): void {
-    this.write(`${this.c.dim(`${id} |`)} ${sanitizeLine(line, this.c.isColorSupported)}`);
+  /** One write for all the lines of a chunk: a write per line made the run as slow as its output. */
+  private outputLines(id: string, lines: string[]): void {
+    const prefix = this.c.dim(`${id} |`);
+    let text = "";
+    for (const line of lines) text += `${prefix} ${sanitizeLine(line, this.c.isColorSupported)}\n`;
+    this.stream.write(text);
   }
 
   private write(line: string): void {

@@ -7,6 +7,7 @@ import {
   formatCommand,
   formatDuration,
   formatList,
+  plural,
   tailLines,
 } from "./format.js";
 import { durationOf } from "./progress.js";
@@ -69,6 +70,10 @@ export function formatFailure(r: StepResult, opts: SummaryOptions = {}): string[
   return fit(out, opts.columns);
 }
 
+/** Where every failure of a run can be seen, when the summary shows only the first `maxFailures`. */
+export const MORE_FAILURES_HINT =
+  "`tributary run --json` prints every failure, with its command and output (the step-end lines)";
+
 /** The counts line and the critical-path line, plus the failed steps as asked. */
 export function formatSummary(result: RunResult, opts: SummaryOptions = {}): string[] {
   const c = opts.colors ?? makeColors(false);
@@ -85,7 +90,10 @@ export function formatSummary(result: RunResult, opts: SummaryOptions = {}): str
     }
     if (failed.length > shown.length) {
       const rest = failed.slice(max).map((r) => r.id);
-      out.push(c.red(`✗ ${rest.length} more failed: ${formatList(rest, 10)}`));
+      out.push(
+        c.red(`✗ … and ${plural(rest.length, "more failure")}: ${formatList(rest, 10)}`),
+        c.dim(`  ${MORE_FAILURES_HINT}`),
+      );
     }
     if (mode === "brief") out.push("");
   }

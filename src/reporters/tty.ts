@@ -9,7 +9,8 @@ import {
   formatList,
   optionalNumber,
 } from "./format.js";
-import { LiveLines, OutputBuffer } from "./output-buffer.js";
+import { LiveOutput, type LiveOutputLimits } from "./live-output.js";
+import { OutputBuffer } from "./output-buffer.js";
 import { durationOf, Progress } from "./progress.js";
 import { formatFailure, formatSummary } from "./summary.js";
 import type { OutputStream, Reporter } from "./types.js";
@@ -33,6 +34,8 @@ export interface TtyOptions {
   tailLines?: number;
   /** Hide the cursor while the live area is shown. Default: when the stream is a real TTY. */
   hideCursor?: boolean;
+  /** How much live output is shown per step (verbose); default LIVE_OUTPUT_LIMITS. */
+  liveLimits?: LiveOutputLimits;
 }
 
 const ESC = "\x1b[";
@@ -50,7 +53,7 @@ export class TtyReporter implements Reporter {
   private readonly progress = new Progress();
   private readonly clock: () => number;
   private readonly outputs = new OutputBuffer();
-  private readonly live = new LiveLines((id, line) => this.outputLine(id, line));
+  private readonly live: LiveOutput;
   /** Lines to print above the live area at the next redraw. */
   private pending: string[] = [];
   private readonly blocked = new Map<string, string[]>();
@@ -75,6 +78,7 @@ export class TtyReporter implements Reporter {
   ) {
     this.c = opts.colors ?? makeColors(false);
     this.clock = opts.clock ?? (() => performance.now());
+    this.live = new LiveOutput((id, lines) => this.outputLines(id, lines), opts.liveLimits);
     // Bound, so that `{ onEvent: reporter.onEvent }` works.
     this.onEvent = this.onEvent.bind(this);
   }
@@ -96,7 +100,7 @@ export class TtyReporter implements Reporter {
         break;
       case "step-output":
         if (this.opts.verbose) {
-          this.live.push(e.id, e.chunk);
+          this.live.push(e.id, e.chunk, e.t);
         } else {
           this.outputs.push(e.id, e.chunk);
         }
@@ -112,8 +116,7 @@ export class TtyReporter implements Reporter {
         break;
       }
       case "step-end":
-        this.live.flush(e.result.id);
-        this.finished(e.result);
+        this.finished(e.result, this.live.flush(e.result.id) > 0);
         break;
       case "warning":
         this.print(`${c.yellow("warning")}${e.id ? ` ${e.id}` : ""}: ${e.message}`);
@@ -235,14 +238,15 @@ export class TtyReporter implements Reporter {
     return lines.slice(0, Math.max(1, rows - 1));
   }
 
-  private finished(r: StepResult): void {
+  /** `cutLive`: some of the step's live output was not shown. */
+  private finished(r: StepResult, cutLive: boolean): void {
     const c = this.c;
     if (r.status === "failed") {
       const verbose = this.opts.verbose === true;
       if (this.detailed < (this.opts.maxDetailedFailures ?? 10)) {
         this.detailed++;
-        // With verbose the output was shown live already; do not repeat it.
-        const shown = verbose ? { ...r, outputTail: undefined } : r;
+        // With verbose the output was shown live already (unless some was not): do not repeat it.
+        const shown = verbose && !cutLive ? { ...r, outputTail: undefined } : r;
         this.print(
           ...formatFailure(shown, {
             colors: c,
@@ -282,8 +286,9 @@ export class TtyReporter implements Reporter {
     this.cancelled.clear();
   }
 
-  private outputLine(id: string, line: string): void {
-    this.print(`${this.c.dim(`${id} │`)} ${sanitizeLine(line, this.c.isColorSupported)}`);
+  private outputLines(id: string, lines: string[]): void {
+    const prefix = this.c.dim(`${id} │`);
+    for (const line of lines) this.pending.push(`${prefix} ${sanitizeLine(line, this.c.isColorSupported)}`);
   }
 
   private print(...lines: string[]): void {

@@ -181,6 +181,55 @@ describe("the job shells (spawn: auto)", () => {
     expect(await eventually(() => processesMatching(nap).length === 0)).toBe(true);
   });
 
+  it("ends a job with its leader, and drains what a grandchild writes later instead of killing it", async () => {
+    const root = tempDir();
+    const t = flow();
+    // The grandchild waits until the leader is gone (reaped), then writes 1 MB to the step's stdout, a
+    // pipe whose job is over: dropped, not a SIGPIPE (head's status is 141 when it dies of one).
+    t.sh(
+      "leader",
+    )`(while kill -0 $$ 2>/dev/null; do sleep 0.05; done; head -c 1000000 /dev/zero; echo $? > status) & echo early`;
+    t.sh("waiter")`while [ ! -s status ]; do sleep 0.05; done; cat status`;
+    const r = await t.run(undefined, { root, concurrency: 2 });
+    expect(r.ok).toBe(true);
+    expect(r.outputs.leader).toBe("early");
+    expect(r.outputs.waiter).toBe("0");
+  });
+
+  it("a step whose output cannot be kept (its spool directory went) fails saying so, never with a wrong value", async () => {
+    const tmp = tempDir();
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      // The files of the next job cannot be created.
+      const t = flow();
+      const cleaned = t.sh("cleaner")`rm -rf ${tmp}/tributary-jobs-*; touch ${t.output("cleaned.txt")}`;
+      t.sh("after")`cat ${cleaned}; echo after`;
+      const r = await t.run(undefined, { root: tempDir() });
+      const byId = Object.fromEntries(r.steps.map((s) => [s.id, s]));
+      expect(byId.cleaner!.status).toBe("ok");
+      expect(byId.after!.error).toMatchObject({
+        kind: "infra",
+        message: expect.stringMatching(
+          /^could not keep the output of \/bin\/sh: ENOENT in \S+tributary-jobs-\w+$/,
+        ),
+      });
+      // A job's own file goes with the directory: what it wrote is lost, not taken for "".
+      const u = flow();
+      u.sh("self")`rm -rf ${tmp}/tributary-jobs-*; echo lost`;
+      const s = await u.run(undefined, { root: tempDir() });
+      expect(s.steps[0]!.error).toMatchObject({
+        kind: "infra",
+        message: expect.stringMatching(
+          /^could not keep the output of \/bin\/sh: \S+tributary-jobs-\w+\/\d+\.o is gone$/,
+        ),
+      });
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+  });
+
   it("runs as many jobs at once as asked, each in its own shell", async () => {
     const t = flow();
     for (let i = 0; i < 4; i++) t.sh(`s${i}`)`sleep 0.3; echo ${String(i)}`;

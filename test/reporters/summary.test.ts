@@ -108,6 +108,24 @@ describe("quiet reporter", () => {
     expect(text).not.toContain("flaky");
     expect(text).toContain("1 failed");
   });
+
+  it("with many failures, details the first 20 and says how many more there are and where to see them", async () => {
+    const t = flow();
+    for (let i = 1; i <= 100; i++) {
+      t.step(`f${i}`, () => {
+        throw new Error(`broke ${i}`);
+      });
+    }
+    const out = new MemoryStream();
+    await t.run(undefined, { onEvent: createQuietReporter(out).onEvent });
+    const text = out.text();
+    expect(text.match(/^✗ f\d+: broke \d+/gm)).toHaveLength(20);
+    expect(text).toContain(
+      "✗ … and 80 more failures: f21, f22, f23, f24, f25, f26, f27, f28, f29, f30 and 70 more\n" +
+        "  `tributary run --json` prints every failure, with its command and output (the step-end lines)\n",
+    );
+    expect(text).toContain("100 failed");
+  });
 });
 
 describe("formatting helpers", () => {

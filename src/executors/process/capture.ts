@@ -46,34 +46,47 @@ export class KeptStdout {
   }
 }
 
+/** What the job server's file of one stream gave: as `Tail` and `KeptStdout` give for a direct spawn. */
+export interface Captured {
+  text: string;
+  tail: string;
+  overflow: boolean;
+  /** The file is gone or short (removed while the job ran): what the step wrote is not known. */
+  missing?: string;
+}
+
 /**
- * The whole file when it fits in `keep` bytes, else only its tail; `overflow` says which. The file is
- * deleted. Synchronous on purpose: these files are almost always tiny, and a dozen syscalls in a row cost
- * tens of microseconds where the same calls through libuv's thread pool cost milliseconds of hand-offs.
+ * A stream the job server captured: the whole of it when it had at most `keep` bytes, else only its
+ * tail; `overflow` says which. `written` is how many bytes the stream had: its file holds only the first
+ * `max(keep, TAIL_BYTES)` of them and then the last TAIL_BYTES (job-server-script.ts), so the file's own
+ * size is no measure of it. The file is deleted. Synchronous on purpose: these files are almost always
+ * tiny, and a dozen syscalls in a row cost tens of microseconds where the same calls through libuv's
+ * thread pool cost milliseconds of hand-offs.
  */
-export function readCaptured(path: string, keep: number): { text: string; tail: string; overflow: boolean } {
+export function readCaptured(path: string, keep: number, written: number): Captured {
+  const overflow = written > keep && keep > 0;
+  const head = Math.max(keep, TAIL_BYTES);
+  const expected = written <= head ? written : head + Math.min(TAIL_BYTES, written - head);
   let fd: number;
   try {
     fd = openSync(path, "r");
   } catch {
-    return { text: "", tail: "", overflow: false };
+    return { text: "", tail: "", overflow, missing: written > 0 ? `${path} is gone` : undefined };
   }
   try {
     const { size } = fstatSync(fd);
-    if (size === 0) return { text: "", tail: "", overflow: false };
-    if (size <= Math.max(keep, TAIL_BYTES)) {
-      const buf = Buffer.allocUnsafe(size);
-      const n = readSync(fd, buf, 0, size, 0);
-      const text = buf.toString("utf8", 0, n);
-      return {
-        text: size <= keep ? text : "",
-        tail: text.slice(-TAIL_BYTES),
-        overflow: size > keep && keep > 0,
-      };
+    if (size !== expected) {
+      return { text: "", tail: "", overflow, missing: `${path} has ${size} of its ${expected} bytes` };
     }
-    const buf = Buffer.allocUnsafe(TAIL_BYTES);
-    const n = readSync(fd, buf, 0, TAIL_BYTES, size - TAIL_BYTES);
-    return { text: "", tail: buf.toString("utf8", 0, n), overflow: keep > 0 };
+    if (size === 0) return { text: "", tail: "", overflow };
+    if (written <= keep) {
+      const buf = Buffer.allocUnsafe(size);
+      const text = buf.toString("utf8", 0, readSync(fd, buf, 0, size, 0));
+      return { text, tail: text.slice(-TAIL_BYTES), overflow };
+    }
+    const n = Math.min(size, TAIL_BYTES);
+    const buf = Buffer.allocUnsafe(n);
+    return { text: "", tail: buf.toString("utf8", 0, readSync(fd, buf, 0, n, size - n)), overflow };
   } finally {
     closeSync(fd);
     try {

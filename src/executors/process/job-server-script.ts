@@ -1,16 +1,53 @@
 /**
  * The job server, run by `python3 -I -S -c`. It reads one JSON job per line on stdin, starts each with
  * posix_spawn (vfork: its cost does not grow with the parent's memory, unlike a fork of Node) in a
- * process group of its own, with stdout and stderr to the files the job names, and reports on fd 3, one
- * JSON line per event: `{"ready":1}` once; `{"id","pid"}` when a job started; `{"id","exit"}` or
- * `{"id","signal"}` when it ended (the raw wait status, so an exit status of 137 and a SIGKILL stay
- * apart); `{"id","error","at"}` when it could not start (errno name; at "cwd" or "exec").
+ * process group of its own, with stdout and stderr on pipes it drains into the files the job names, and
+ * reports on fd 3, one JSON line per event: `{"ready":1}` once; `{"id","pid"}` when a job started;
+ * `{"id","exit"}` or `{"id","signal"}` when it ended (the raw wait status, so an exit status of 137 and a
+ * SIGKILL stay apart), with `out` and `err`, the bytes each stream had, and `spool` when a file could not
+ * be written (errno name); `{"id","error","at"}` when it could not start (errno name; at "cwd" or "exec").
+ *
+ * A file keeps a stream's first `max(keep, TAIL)` bytes and, after them, its last TAIL bytes: what a
+ * value (stdout up to `keep`) and a failure report (the tail) need, and never more, however much the
+ * job writes (a step logging without end must not fill the disk). The pipes are read to their end
+ * when the leader has exited (bounded: a grandchild still writing does not hold the job); what such a
+ * grandchild writes later is read and dropped, so that it does not die of SIGPIPE.
  * Every signal is reset to its default and the mask cleared in the job, as Node's own spawn does.
  * When stdin closes (the orchestrator ended, or was killed) it stops what still runs: SIGTERM to each
  * job's group, SIGKILL after the grace period, then exits.
  */
 export const JOB_SERVER_SCRIPT = String.raw`
-import errno, json, os, selectors, signal, sys, time
+import errno, fcntl, json, os, selectors, signal, sys, time
+TAIL = 16384
+CHUNK = 1 << 20
+DRAIN = 4 << 20
+class Capture:
+    def __init__(self, path, keep):
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self.head = max(keep, TAIL)
+        self.size = 0
+        self.tail = bytearray()
+        self.error = None
+    def add(self, b):
+        n = len(b)
+        if self.size < self.head:
+            self.write(b[:self.head - self.size])
+        self.size += n
+        past = self.size - self.head
+        if past > 0:
+            self.tail += b[max(0, n - past):][-TAIL:]
+            if len(self.tail) > 4 * TAIL:
+                del self.tail[:-TAIL]
+    def write(self, b):
+        view = memoryview(b)
+        while view and self.error is None:
+            try:
+                view = view[os.write(self.fd, view):]
+            except OSError as e:
+                self.error = errno.errorcode.get(e.errno, "EIO")
+    def close(self):
+        self.write(bytes(self.tail[-TAIL:]))
+        os.close(self.fd)
 def main():
     grace = float(sys.argv[1])
     os.set_inheritable(3, False)
@@ -31,6 +68,34 @@ def main():
     sel.register(0, selectors.EVENT_READ, 0)
     sel.register(wake_r, selectors.EVENT_READ, 1)
     running = {}
+    class Pipe:
+        """One stream of a job, drained into its capture; after the job, into nothing."""
+        def __init__(self, fd, cap):
+            self.fd = fd
+            self.cap = cap
+            self.open = True
+            os.set_blocking(fd, False)
+            try:
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, CHUNK)
+            except (AttributeError, OSError):
+                pass
+            sel.register(fd, selectors.EVENT_READ, self)
+        def read(self):
+            """Bytes read; 0 when nothing is there now; -1 at the end (then closed)."""
+            try:
+                b = os.read(self.fd, CHUNK)
+            except BlockingIOError:
+                return 0
+            except OSError:
+                b = b""
+            if not b:
+                sel.unregister(self.fd)
+                os.close(self.fd)
+                self.open = False
+                return -1
+            if self.cap is not None:
+                self.cap.add(b)
+            return len(b)
     def start(j):
         jid = j["id"]
         try:
@@ -42,17 +107,53 @@ def main():
         if j.get("env"):
             env = dict(base)
             env.update(j["env"])
+        caps = []
+        try:
+            caps.append(Capture(j["out"], j["keep"]))
+            caps.append(Capture(j["err"], 0))
+        except OSError as e:
+            for c in caps:
+                c.close()
+            send({"id": jid, "error": errno.errorcode.get(e.errno, "EIO"), "at": "spool"})
+            return
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
         actions = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-                   (os.POSIX_SPAWN_OPEN, 1, j["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
-                   (os.POSIX_SPAWN_OPEN, 2, j["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)]
+                   (os.POSIX_SPAWN_DUP2, out_w, 1),
+                   (os.POSIX_SPAWN_DUP2, err_w, 2)]
         try:
             pid = os.posix_spawn(j["file"], j["argv"], env, file_actions=actions, setpgroup=0,
                                  setsigdef=defaults, setsigmask=[])
         except OSError as e:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            for c in caps:
+                c.close()
             send({"id": jid, "error": errno.errorcode.get(e.errno, "EIO"), "at": "exec"})
             return
-        running[pid] = jid
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        running[pid] = (jid, caps, (Pipe(out_r, caps[0]), Pipe(err_r, caps[1])))
         send({"id": jid, "pid": pid})
+    def finish(jid, caps, pipes, end):
+        for p in pipes:
+            left = DRAIN
+            while p.open and left > 0:
+                n = p.read()
+                if n <= 0:
+                    break
+                left -= n
+            p.cap = None
+        for cap in caps:
+            cap.close()
+        end["id"] = jid
+        end["out"] = caps[0].size
+        end["err"] = caps[1].size
+        spool = caps[0].error or caps[1].error
+        if spool:
+            end["spool"] = spool
+        send(end)
     def reap():
         while running:
             try:
@@ -61,13 +162,13 @@ def main():
                 return
             if pid == 0:
                 return
-            jid = running.pop(pid, None)
-            if jid is None:
+            job = running.pop(pid, None)
+            if job is None:
                 continue
             if os.WIFSIGNALED(status):
-                send({"id": jid, "signal": os.WTERMSIG(status)})
+                finish(*job, {"signal": os.WTERMSIG(status)})
             else:
-                send({"id": jid, "exit": os.waitstatus_to_exitcode(status)})
+                finish(*job, {"exit": os.waitstatus_to_exitcode(status)})
     buf = b""
     open_ = True
     deadline = None
@@ -92,11 +193,13 @@ def main():
                         break
                     line, buf = buf[:nl], buf[nl + 1:]
                     start(json.loads(line))
-            else:
+            elif key.data == 1:
                 try:
                     os.read(wake_r, 4096)
                 except BlockingIOError:
                     pass
+            else:
+                key.data.read()
         reap()
         if deadline is not None and time.monotonic() >= deadline:
             for pid in list(running):

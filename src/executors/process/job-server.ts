@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import type { ProcessEnd } from "../../engine/outcome.js";
 import { readCaptured, TAIL_BYTES } from "./capture.js";
@@ -27,8 +27,9 @@ type Spawner = (spec: ProcessSpec, control: SpawnControl) => Promise<ProcessEnd>
  * One server per job running at once, reused: a step that kills its server loses only itself. It is an
  * optimisation, not a semantics: the first server must say it is ready (the probe), any failure to
  * start sends the jobs to the direct spawner, and the conformance suite runs every case through both.
- * Output goes to files read when the job ends, so nothing streams: runs that want live output use the
- * direct spawner.
+ * Output goes through the server to files read when the job ends, so nothing streams: runs that want
+ * live output use the direct spawner. The files hold only what is needed of each stream (the value's
+ * bytes, the tail), however much a job writes.
  */
 export class JobServers {
   private readonly dir: string;
@@ -141,6 +142,7 @@ class JobServer {
         env: spec.extraEnv,
         out: job.out,
         err: job.err,
+        keep: spec.keepStdout,
       });
       this.proc.stdin!.write(`${line}\n`);
     });
@@ -224,16 +226,24 @@ interface Job {
   err: string;
 }
 
+/** `out` and `err`: how many bytes each stream had (its file keeps the head and the tail). */
+interface Written {
+  out: number;
+  err: number;
+  /** The errno name, when the server could not write a stream's file. */
+  spool?: string;
+}
 type Ended =
-  | { id: string; exit: number }
-  | { id: string; signal: number }
-  | { id: string; error: string; at: "cwd" | "exec" };
+  | ({ id: string; exit: number } & Written)
+  | ({ id: string; signal: number } & Written)
+  | { id: string; error: string; at: "cwd" | "exec" | "spool" };
 type Message = { ready: 1 } | { id: string; pid: number } | Ended;
 
 function endOf(job: Job, m: Ended): ProcessEnd {
   const { spec } = job;
-  const out = readCaptured(job.out, spec.keepStdout);
-  const err = readCaptured(job.err, 0);
+  const written = "error" in m ? { out: 0, err: 0 } : m;
+  const out = readCaptured(job.out, spec.keepStdout, written.out);
+  const err = readCaptured(job.err, 0, written.err);
   const base = {
     exitCode: null,
     signal: null,
@@ -244,6 +254,16 @@ function endOf(job: Job, m: Ended): ProcessEnd {
     tail: (out.tail + err.tail).slice(-TAIL_BYTES),
     shell: spec.shell,
   };
+  // Output that was written but cannot be read back: the step's value and tail are not known.
+  const lost =
+    "error" in m
+      ? m.at === "spool"
+        ? `${m.error} in ${dirname(job.out)}`
+        : undefined
+      : m.spool !== undefined
+        ? `${m.spool} in ${dirname(job.out)}`
+        : (out.missing ?? err.missing);
+  if (lost !== undefined) return { ...base, lost: `could not keep the output of ${spec.argv[0]}: ${lost}` };
   if ("error" in m) {
     const failure = spawnFailure(m.error, spec.argv[0] ?? spec.file, spec.cwd);
     if (m.at === "cwd") failure.missingCwd = true;
