@@ -2,8 +2,11 @@
  * The content-addressed step cache: fingerprints, a local action cache + cas, a stat cache, explain
  * data and maintenance. See docs/caching.md.
  */
-export { openCache, explainLastRun, LocalCache, readLastRun } from "./local-cache.js";
-export type { OpenCacheOptions, RunCounters, LastRun } from "./local-cache.js";
+export { openCache, explainLastRun } from "./open-cache.js";
+export { LocalCache } from "./local-cache.js";
+export type { OpenCacheOptions } from "./local-cache.js";
+export { readLastRun } from "./run-tally.js";
+export type { RunCounters, LastRun } from "./run-tally.js";
 export { cacheStats, gc, clean, parseSize, formatSize } from "./maintenance.js";
 export type { CacheStats, GcOptions, GcResult } from "./maintenance.js";
 export { formatExplanation, formatChange } from "./explain.js";

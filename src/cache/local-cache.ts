@@ -1,11 +1,11 @@
-import { chmodSync, mkdirSync, readFileSync, statSync, type Stats } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join, resolve, sep } from "node:path";
+import { statSync, type Stats } from "node:fs";
+import { resolve, sep } from "node:path";
 import type { CacheLookup, StepCache } from "../engine/cache-port.js";
-import { isFileValue, type StepId } from "../graph/ir.js";
-import { moveIntoPlace, withTempFile, writeFileAtomic } from "./atomic-write.js";
-import { digestBytes, digestFile } from "../graph/digest.js";
-import { ExplainState, type Explanation } from "./explain.js";
+import type { StepId } from "../graph/ir.js";
+import { digestBytes } from "../graph/digest.js";
+import { ModuleGraph } from "../graph/module-code.js";
+import { EntryWriter } from "./entry-writer.js";
+import type { ExplainState, Explanation } from "./explain.js";
 import {
   fingerprint,
   fingerprintSync,
@@ -13,20 +13,13 @@ import {
   type FingerprintEnv,
   type RichCacheRequest,
 } from "./fingerprint.js";
-import { syncFsOps } from "./fs-ops.js";
-import { IndexLog } from "./index-log.js";
-import { defaultCacheDir, Layout, tempName } from "./layout.js";
-import {
-  decodeAcEntry,
-  encodeAcEntry,
-  INLINE_VALUE_LIMIT,
-  parseManifest,
-  type Manifest,
-  type OutputRecord,
-} from "./manifest.js";
-import { ModuleGraph } from "../graph/module-code.js";
-import { StatCache } from "./stat-cache.js";
-import { LocalDirStore, type BlobStore } from "./store.js";
+import type { IndexLog } from "./index-log.js";
+import { defaultCacheDir, Layout } from "./layout.js";
+import { decodeAcEntry, parseManifest, type Manifest } from "./manifest.js";
+import { OutputRestorer } from "./output-restore.js";
+import { RunTally, type RunCounters } from "./run-tally.js";
+import type { StatCache } from "./stat-cache.js";
+import type { BlobStore } from "./store.js";
 
 export interface OpenCacheOptions {
   /** Project root: output paths are relative to it, and it names the project's state in the cache. */
@@ -48,54 +41,21 @@ export interface OpenCacheOptions {
   store?: BlobStore;
 }
 
-/** Counters of one run (since open), written at flush to run.json / last-run.json. */
-export interface RunCounters {
-  lookups: number;
-  hits: number;
-  misses: number;
-  forced: number;
-  uncacheable: number;
-  saved: number;
-  /** Output files written into the project from the cache. */
-  restoredFiles: number;
-  restoredBytes: number;
-  /** Output files of hits that were already in place with the right content. */
-  reusedFiles: number;
-  warnings: number;
-}
-
-export interface LastRun extends RunCounters {
-  at: string;
-  root: string;
-  /** hits / (hits + misses), undefined when nothing was looked up. */
-  hitRate: number | null;
-  runDigest: string;
-}
-
 /** Entries used longer ago than this are marked used again at flush (LRU without slowing hits). */
 const USE_REFRESH_MS = 3600_000;
 
 /**
  * The content-addressed step cache over a local directory: an action cache (key → manifest) and a
  * cas (blobs by SHA-256), with a per-project index, stat cache and explain state. See docs/caching.md.
+ * Looking entries up is done here; restoring their outputs, saving entries and counting the run are
+ * delegated (output-restore.ts, entry-writer.ts, run-tally.ts).
  */
 export class LocalCache implements StepCache {
   readonly root: string;
   readonly dir: string;
   readonly layout: Layout;
   readonly stateDir: string;
-  readonly counters: RunCounters = {
-    lookups: 0,
-    hits: 0,
-    misses: 0,
-    forced: 0,
-    uncacheable: 0,
-    saved: 0,
-    restoredFiles: 0,
-    restoredBytes: 0,
-    reusedFiles: 0,
-    warnings: 0,
-  };
+  readonly counters: RunCounters;
   /** Every warning of this run, in order (also sent to onWarning). */
   readonly warnings: string[] = [];
   private readonly read: boolean;
@@ -105,6 +65,9 @@ export class LocalCache implements StepCache {
   private readonly fpEnv: FingerprintEnv;
   /** `<root>/` where paths can be joined by concatenation (POSIX). */
   private readonly rootPrefix: string | undefined;
+  private readonly tally: RunTally;
+  private readonly restorer: OutputRestorer;
+  private readonly writer: EntryWriter;
 
   /** @internal use {@link openCache} */
   constructor(
@@ -132,6 +95,11 @@ export class LocalCache implements StepCache {
       modules: new ModuleGraph(this.root),
       valueOf: (id) => (this.seen.has(id) ? { value: this.seen.get(id) } : undefined),
     };
+    this.tally = new RunTally(explainState);
+    this.counters = this.tally.counters;
+    const warn = (message: string) => this.warn(message);
+    this.restorer = new OutputRestorer(this.root, this.layout.tmp, store, stat, this.counters, warn);
+    this.writer = new EntryWriter(this.root, this.read, store, stat, index, this.counters, warn);
   }
 
   /** Content digest of a file, through the stat cache. */
@@ -181,11 +149,10 @@ export class LocalCache implements StepCache {
       if (!st || (st.mode & 0o777) !== o.mode || this.stat.known(abs, st) !== o.digest) return undefined;
     }
     this.counters.lookups++;
-    this.counters.hits++;
     this.counters.reusedFiles += outs.length;
     const id = request.step.id;
     this.seen.set(id, m.value);
-    this.explainState.record(id, { key, outcome: "hit" });
+    this.tally.hit(id, key);
     if (Date.now() - entry.t > USE_REFRESH_MS) this.touch.push(key);
     return { hit: true, value: m.value };
   }
@@ -194,18 +161,9 @@ export class LocalCache implements StepCache {
     const id = request.step.id;
     this.counters.lookups++;
     const fp = known ?? (await fingerprint(request, this.fpEnv));
-    if (fp.key === undefined) {
-      this.counters.uncacheable++;
-      this.explainState.record(id, { outcome: "uncacheable", detail: fp.reason });
-      return { hit: false, key: undefined, reason: `not cacheable: ${fp.reason}` };
-    }
+    if (fp.key === undefined) return this.tally.uncacheable(id, fp.reason);
     const key = fp.key;
-    if (!this.read) {
-      this.counters.forced++;
-      this.explainState.record(id, { key, outcome: "forced" });
-      this.explainState.noteFingerprint(key, fp.text);
-      return { hit: false, key, reason: "the cache is not read (forced rerun)" };
-    }
+    if (!this.read) return this.tally.forced(id, key, fp.text);
 
     let json: string | undefined;
     let fromIndex = false;
@@ -216,29 +174,28 @@ export class LocalCache implements StepCache {
     } else {
       const found = await this.readAc(key, id);
       if ("json" in found) json = found.json;
-      else return this.miss(request, key, fp.text, found.why);
+      else return this.tally.miss(id, key, fp.text, found.why);
     }
     let manifest: Manifest;
     try {
       manifest = parseManifest(json);
     } catch (err) {
       if (fromIndex)
-        return this.miss(request, key, fp.text, `its index entry is unreadable: ${(err as Error).message}`);
+        return this.tally.miss(id, key, fp.text, `its index entry is unreadable: ${(err as Error).message}`);
       this.warn(
         `cache entry ${key.slice(0, 12)} of ${id} is damaged (${(err as Error).message}); running the step`,
       );
-      return this.miss(request, key, fp.text, "the cache entry was damaged");
+      return this.tally.miss(id, key, fp.text, "the cache entry was damaged");
     }
-    const got = await this.materialize(manifest, request);
-    if ("why" in got) return this.miss(request, key, fp.text, got.why);
+    const got = await this.restorer.materialize(manifest, request);
+    if ("why" in got) return this.tally.miss(id, key, fp.text, got.why);
 
-    this.counters.hits++;
     this.seen.set(id, got.value);
-    this.explainState.record(id, { key, outcome: "hit" });
+    this.tally.hit(id, key);
     const now = Date.now();
     if (!fromIndex) {
       this.index.add(key, id, json, now);
-      this.explainState.noteFingerprint(key, fp.text);
+      this.tally.noteFingerprint(key, fp.text);
       this.touch.push(key);
     } else if (now - entry!.t > USE_REFRESH_MS) {
       this.touch.push(key);
@@ -296,43 +253,7 @@ export class LocalCache implements StepCache {
     const id = request.step.id;
     this.seen.set(id, value);
     if (!this.write) return;
-    const expected = new Map<string, string>();
-    for (const f of [value].flat()) if (isFileValue(f)) expected.set(f.$file, f.digest);
-
-    const outputs: OutputRecord[] = [];
-    for (const path of request.outputs) {
-      const abs = resolve(this.root, path);
-      const clock = this.stat.clock();
-      const before = statSync(abs);
-      const { digest, size } = await this.store.putFile(abs);
-      const after = statSync(abs);
-      const want = expected.get(path);
-      if (want !== undefined && want !== digest) {
-        this.warn(
-          `${path} (output of ${id}) changed while it was being saved; ${id} is not cached this time`,
-        );
-        return;
-      }
-      if (sameStat(before, after)) this.stat.note(abs, after, digest, clock);
-      outputs.push({ path, digest, size, mode: before.mode & 0o777 });
-    }
-
-    const manifest: Manifest = { format: 1, outputs };
-    if (value !== undefined) {
-      const text = JSON.stringify(value);
-      if (text.length > INLINE_VALUE_LIMIT) {
-        const bytes = Buffer.from(text);
-        const digest = digestBytes(bytes);
-        await this.store.put("cas", digest, bytes, { mode: "replace" });
-        manifest.valueBlob = { digest, size: bytes.length };
-      } else {
-        manifest.value = value;
-      }
-    }
-    const json = JSON.stringify(manifest);
-    await this.writeAc(key, json, id);
-    this.index.add(key, id, json, Date.now());
-    this.counters.saved++;
+    await this.writer.save(key, request, value);
   }
 
   /** Why a step ran or was restored (this run if it was looked up, else the last recorded run). */
@@ -365,18 +286,7 @@ export class LocalCache implements StepCache {
     }
     if (this.counters.lookups === 0 && this.counters.saved === 0) return;
     try {
-      const runDigest = await this.explainState.flush();
-      const c = this.counters;
-      const last: LastRun = {
-        at: new Date().toISOString(),
-        root: this.root,
-        ...c,
-        hitRate: c.hits + c.misses > 0 ? c.hits / (c.hits + c.misses) : null,
-        runDigest,
-      };
-      const text = JSON.stringify(last, null, 2) + "\n";
-      await writeFileAtomic(join(this.stateDir, "run.json"), text, { createDirs: true });
-      await writeFileAtomic(this.layout.lastRun, text, { createDirs: true });
+      await this.tally.write(this.root, this.stateDir, this.layout);
     } catch (err) {
       this.warn(`could not write the run's explain data: ${(err as Error).message}`);
     }
@@ -386,15 +296,6 @@ export class LocalCache implements StepCache {
   async close(): Promise<void> {
     await this.flush();
     this.stat.close();
-  }
-
-  private miss(request: RichCacheRequest, key: string, text: string, why: string | undefined): CacheLookup {
-    this.counters.misses++;
-    const r: { key: string; outcome: "miss"; detail?: string } = { key, outcome: "miss" };
-    if (why) r.detail = why;
-    this.explainState.record(request.step.id, r);
-    this.explainState.noteFingerprint(key, text);
-    return why ? { hit: false, key, reason: why } : { hit: false, key };
   }
 
   /**
@@ -439,178 +340,4 @@ export class LocalCache implements StepCache {
     }
     return decoded;
   }
-
-  private async writeAc(key: string, json: string, id: StepId): Promise<void> {
-    const data = encodeAcEntry(json);
-    if (!this.read) {
-      // A forced rerun replaces what is there: the point is not to trust it.
-      await this.store.put("ac", key, data, { mode: "replace" });
-      return;
-    }
-    const existing = await this.store.get("ac", key).catch(() => undefined);
-    if (existing) {
-      const d = decodeAcEntry(existing);
-      if ("json" in d) {
-        try {
-          parseManifest(d.json);
-          return; // a valid entry is never overwritten (first writer wins)
-        } catch {
-          // damaged: replace below
-        }
-      }
-      await this.store.put("ac", key, data, { mode: "replace" });
-      this.warn(`repaired damaged cache entry ${key.slice(0, 12)} of ${id}`);
-      return;
-    }
-    await this.store.put("ac", key, data, { mode: "create" });
-  }
-
-  /** The value of a manifest with its output files in place, or why not. */
-  private async materialize(
-    m: Manifest,
-    request: RichCacheRequest,
-  ): Promise<{ value: unknown } | { why: string }> {
-    const outs = m.outputs;
-    if (outs.length !== request.outputs.length || outs.some((o, i) => o.path !== request.outputs[i])) {
-      return { why: "the cache entry names other output files" };
-    }
-    let value: unknown;
-    if (m.valueBlob) {
-      const data = await this.store.get("cas", m.valueBlob.digest).catch(() => undefined);
-      if (!data) return { why: "its value blob is missing from the cache (evicted?)" };
-      if (digestBytes(data) !== m.valueBlob.digest) {
-        this.warn(
-          `cache blob ${m.valueBlob.digest.slice(0, 12)} (value of ${request.step.id}) is damaged; running the step`,
-        );
-        await this.store.delete("cas", m.valueBlob.digest).catch(() => {});
-        return { why: "its value blob was damaged" };
-      }
-      value = JSON.parse(data.toString());
-    } else {
-      value = m.value;
-    }
-    for (const o of outs) {
-      const why = await this.placeOutput(o, request.step.id);
-      if (why) return { why };
-    }
-    return { value };
-  }
-
-  /** Makes sure an output file is in the project with the recorded content and mode. */
-  private async placeOutput(o: OutputRecord, id: StepId): Promise<string | undefined> {
-    const abs = resolve(this.root, o.path);
-    let st: Stats | undefined;
-    try {
-      st = statSync(abs);
-    } catch {
-      st = undefined;
-    }
-    if (st?.isFile()) {
-      let d = this.stat.known(abs, st);
-      if (d === undefined) d = await this.stat.digest(abs).catch(() => undefined);
-      if (d === o.digest) {
-        if ((st.mode & 0o777) !== o.mode) chmodSync(abs, o.mode);
-        this.counters.reusedFiles++;
-        return undefined;
-      }
-    }
-    return this.restoreFile(o, abs, id);
-  }
-
-  private async restoreFile(o: OutputRecord, abs: string, id: StepId): Promise<string | undefined> {
-    // Synchronous file calls: see fs-ops.ts for why (a restore is a handful of them per output).
-    mkdirSync(dirname(abs), { recursive: true });
-    // Hard links share the inode with the cache: only for read-only files (the blob's own mode), so
-    // that an in-place edit of the restored file cannot silently change the cached blob.
-    const link = o.mode === 0o444;
-    mkdirSync(this.layout.tmp, { recursive: true });
-    const fill = async (tmp: string): Promise<string | undefined> => {
-      let got: boolean;
-      try {
-        got = await this.store.getFile(o.digest, tmp, { link });
-      } catch (err) {
-        this.warn(
-          `cannot read cache blob ${o.digest.slice(0, 12)} (${o.path} of ${id}): ${(err as Error).message}`,
-        );
-        return "an output blob could not be read";
-      }
-      if (!got) return `the blob of ${o.path} is missing from the cache (evicted?)`;
-      const clock = this.stat.clock();
-      const d = await digestFile(tmp);
-      if (d !== o.digest) {
-        this.warn(`cache blob ${o.digest.slice(0, 12)} (${o.path} of ${id}) is damaged; running the step`);
-        await this.store.delete("cas", o.digest).catch(() => {});
-        return `the blob of ${o.path} was damaged`;
-      }
-      if (!link) chmodSync(tmp, o.mode);
-      // Across file systems (the cache elsewhere than the project) the copy is staged beside `abs`.
-      await moveIntoPlace(tmp, abs, { io: syncFsOps });
-      this.stat.note(abs, statSync(abs), d, clock);
-      this.counters.restoredFiles++;
-      this.counters.restoredBytes += o.size;
-      return undefined;
-    };
-    return withTempFile(join(this.layout.tmp, tempName()), fill, syncFsOps);
-  }
-}
-
-/** Opens (creating if needed) the cache directory `dir` for the project at `root`. */
-export async function openCache(options: OpenCacheOptions): Promise<LocalCache> {
-  const root = resolve(options.root);
-  const dir = resolve(options.dir ?? defaultCacheDir(root));
-  const layout = new Layout(dir);
-  const stateDir = layout.state(root);
-  await Promise.all([layout.ac, layout.cas, layout.tmp, stateDir].map((d) => mkdir(d, { recursive: true })));
-  await writeFile(join(dir, "CACHEDIR.TAG"), CACHEDIR_TAG, { flag: "wx" }).catch(() => {});
-  const store = options.store ?? new LocalDirStore(dir);
-  if (store instanceof LocalDirStore) await store.sweepTemps();
-  // Problems found while loading are reported once the cache (and its warning counter) exists.
-  const early: string[] = [];
-  let sink: (message: string) => void = (m) => early.push(m);
-  const warn = (m: string) => sink(m);
-  const stat = StatCache.load(join(stateDir, "stat-cache"), warn);
-  const index = IndexLog.load(join(stateDir, "index.log"), warn);
-  let previousRunDigest: string | undefined;
-  try {
-    previousRunDigest = (JSON.parse(readFileSync(join(stateDir, "run.json"), "utf8")) as LastRun).runDigest;
-  } catch {
-    // first run
-  }
-  const explain = new ExplainState(stateDir, previousRunDigest);
-  const c = new LocalCache({ ...options, root, dir }, store, stat, index, explain, options.onWarning);
-  sink = (m) => c.warn(m);
-  for (const m of early) c.warn(m);
-  return c;
-}
-
-const CACHEDIR_TAG =
-  "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by tributary.\n# For information about cache directory tags see https://bford.info/cachedir/\n";
-
-function sameStat(a: Stats, b: Stats): boolean {
-  return (
-    a.mtimeMs === b.mtimeMs &&
-    a.ctimeMs === b.ctimeMs &&
-    a.size === b.size &&
-    a.ino === b.ino &&
-    a.dev === b.dev
-  );
-}
-
-/** Reads the last-run counters of a cache directory (for `cacheStats`). */
-export async function readLastRun(dir: string): Promise<LastRun | undefined> {
-  try {
-    return JSON.parse(await readFile(new Layout(dir).lastRun, "utf8")) as LastRun;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Why a step ran or was restored in the last recorded run of the project at `root`, without opening
- * the cache (for `tributary explain`).
- */
-export function explainLastRun(options: { root: string; dir?: string }, stepId: StepId): Explanation {
-  const root = resolve(options.root);
-  const dir = resolve(options.dir ?? defaultCacheDir(root));
-  return new ExplainState(new Layout(dir).state(root), undefined).explain(stepId);
 }

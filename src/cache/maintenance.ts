@@ -3,7 +3,7 @@ import type { Dirent } from "node:fs";
 import { readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isHex64, Layout, tempName } from "./layout.js";
-import { readLastRun, type LastRun } from "./local-cache.js";
+import { readLastRun, type LastRun } from "./run-tally.js";
 import { decodeAcEntry, parseManifest } from "./manifest.js";
 import { openAcEntry } from "./stores/signing.js";
 import { LocalDirStore } from "./store.js";

@@ -4,7 +4,8 @@
  * entries, and the transfer of remote workers' outputs through the CAS. See docs/caching.md.
  */
 import { resolve } from "node:path";
-import { openCache, type LocalCache, type OpenCacheOptions } from "../local-cache.js";
+import type { LocalCache, OpenCacheOptions } from "../local-cache.js";
+import { openCache } from "../open-cache.js";
 import { defaultCacheDir } from "../layout.js";
 import { LocalDirStore } from "../store.js";
 import { HttpStore, type HttpStoreOptions } from "./http.js";

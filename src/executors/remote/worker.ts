@@ -11,6 +11,8 @@ import { InlineExecutor } from "../inline.js";
 import { ProcessExecutor } from "../process/index.js";
 import { ThreadExecutor } from "../thread.js";
 import { executeTask, InputVerifier, ModuleCache } from "./execute.js";
+import { OrchestratorLiveness } from "./orchestrator-liveness.js";
+import { outputPublisher } from "./output-publisher.js";
 import { startReaper, type Reaper } from "../process/reaper.js";
 import {
   DEFAULT_PREFIX,
@@ -26,7 +28,6 @@ import {
   type CancelMessage,
   type ConnectionSettings,
   type JobData,
-  type OutputMessage,
   type TransferOutputs,
   type WireOutcome,
 } from "./protocol.js";
@@ -94,13 +95,8 @@ interface Active {
   lost: boolean;
 }
 
-/** A client whose heartbeat has been missing this long is gone: its jobs are dropped. */
-const CLIENT_GONE_MS = 10_000;
+/** How often the orchestrators of the running steps are checked to still wait for them. */
 const CLIENT_CHECK_MS = 5_000;
-/** A heartbeat seen this recently is not checked again before starting a step. */
-const CLIENT_ALIVE_MS = 2_000;
-const OUTPUT_FLUSH_MS = 50;
-const OUTPUT_FLUSH_BYTES = 64 * 1024;
 
 /** Starts a worker and resolves once it is connected and taking steps. */
 export async function startWorker(options: RemoteWorkerOptions): Promise<RemoteWorker> {
@@ -125,10 +121,7 @@ class TributaryWorker implements RemoteWorker {
   private readonly actives = new Map<string, Active>();
   /** Cancel requests for jobs not (yet) running here, by job id → when they arrived. */
   private readonly cancelled = new Map<string, number>();
-  /** Orchestrators whose heartbeat was last seen, by client id → when. */
-  private readonly alive = new Map<string, number>();
-  /** Orchestrators whose heartbeat was found missing, by client id → since when. */
-  private readonly missing = new Map<string, number>();
+  private readonly orchestrators: OrchestratorLiveness;
   private readonly log: (line: string) => void;
   private clientTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
@@ -150,6 +143,7 @@ class TributaryWorker implements RemoteWorker {
       new InlineExecutor(() => Promise.reject(new Error("functions are loaded by the worker"))),
     ];
     this.pub = new Redis(options.url, plainConnection(options));
+    this.orchestrators = new OrchestratorLiveness(this.pub, this.ch.heartbeat);
     this.sub = subscriber(options, [this.ch.cancel], (channel, message) => {
       if (channel === this.ch.cancel) this.onCancel(message);
     });
@@ -242,7 +236,7 @@ class TributaryWorker implements RemoteWorker {
       this.cancelled.delete(id);
       return { ok: false, error: { kind: "cancelled", message: "cancelled before it started" }, worker };
     }
-    if (await this.clientGone(data.client)) {
+    if (await this.orchestrators.gone(data.client)) {
       return {
         ok: false,
         error: {
@@ -268,7 +262,7 @@ class TributaryWorker implements RemoteWorker {
     const task = data.task;
     if (task.undefinedArgs) for (const k of task.undefinedArgs) task.args[k] = undefined;
     if (this.options.verbose) this.log(`start: ${task.stepId} (job ${id})`);
-    const output = data.out ? this.outputPublisher(id, data.out) : undefined;
+    const output = data.out ? outputPublisher(this.pub, id, data.out) : undefined;
     let outcome: WireOutcome;
     try {
       outcome = await executeTask(task, {
@@ -300,90 +294,17 @@ class TributaryWorker implements RemoteWorker {
     return outcome;
   }
 
-  /** Batches a step's output into messages of up to 64 KiB, at most every 50 ms per stream. */
-  private outputPublisher(jobId: string, channel: string) {
-    const buffers: Record<"stdout" | "stderr", string> = { stdout: "", stderr: "" };
-    let timer: NodeJS.Timeout | undefined;
-    let sent = 0;
-    let last: Promise<unknown> = Promise.resolve();
-    const flush = () => {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      for (const s of ["stdout", "stderr"] as const) {
-        if (buffers[s] === "") continue;
-        const msg: OutputMessage = { j: jobId, s, c: buffers[s] };
-        buffers[s] = "";
-        sent++;
-        last = this.pub.publish(channel, JSON.stringify(msg)).catch(() => {});
-      }
-    };
-    const write = (stream: "stdout" | "stderr", chunk: string) => {
-      buffers[stream] += chunk;
-      if (buffers[stream].length >= OUTPUT_FLUSH_BYTES) flush();
-      else timer ??= setTimeout(flush, OUTPUT_FLUSH_MS);
-    };
-    /** Sends what is left; resolves with the number of messages once Redis has them all. */
-    const end = async () => {
-      flush();
-      await withDeadline(last, 2000).catch(() => {});
-      return sent;
-    };
-    return { write, end };
-  }
-
-  /** True once an orchestrator's heartbeat has been missing for a while (a Redis restart is not enough). */
-  private async clientGone(client: string): Promise<boolean> {
-    const now = Date.now();
-    if (now - (this.alive.get(client) ?? 0) < CLIENT_ALIVE_MS) return false;
-    let exists: number;
-    try {
-      exists = await withDeadline(this.pub.exists(this.ch.heartbeat(client)), 2000);
-    } catch {
-      return false; // Redis unreachable: that says nothing about the orchestrator.
-    }
-    if (exists) {
-      this.alive.set(client, now);
-      this.missing.delete(client);
-      return false;
-    }
-    const since = this.missing.get(client) ?? now;
-    this.missing.set(client, since);
-    return now - since >= CLIENT_GONE_MS;
-  }
-
   /** Drops running steps whose orchestrator is gone (killed without a chance to cancel them). */
   private async checkClients(): Promise<void> {
-    const clients = new Set<string>();
-    for (const a of this.actives.values()) clients.add(a.job.data.client);
-    for (const c of this.missing.keys()) clients.add(c);
-    if (clients.size === 0) return;
-    const list = [...clients];
-    let exists: number[];
-    try {
-      const p = this.pub.pipeline();
-      for (const c of list) p.exists(this.ch.heartbeat(c));
-      const res = await withDeadline(p.exec(), 3000);
-      exists = (res ?? []).map(([err, n]) => (err ? 1 : Number(n)));
-    } catch {
-      return; // Redis unreachable: that says nothing about the orchestrators.
-    }
-    const now = Date.now();
-    list.forEach((c, k) => {
-      if (exists[k]) {
-        this.missing.delete(c);
-        this.alive.set(c, now);
-      } else if (!this.missing.has(c)) this.missing.set(c, now);
-    });
+    const running = [...this.actives.values()].map((a) => a.job.data.client);
+    const gone = await this.orchestrators.check(running);
+    if (!gone) return;
     for (const a of this.actives.values()) {
-      const since = this.missing.get(a.job.data.client);
-      if (since !== undefined && now - since >= CLIENT_GONE_MS) {
+      if (gone.has(a.job.data.client)) {
         this.log(`orchestrator of ${a.job.data.task.stepId} is gone; stopping it`);
         a.controller.abort({ kind: "cancelled" });
       }
     }
-    // Forget orchestrators nobody runs steps for any more.
-    for (const [c, since] of this.missing) if (now - since > 10 * CLIENT_GONE_MS) this.missing.delete(c);
-    for (const [c, at] of this.alive) if (now - at > 10 * CLIENT_GONE_MS) this.alive.delete(c);
   }
 
   abandon(): void {

@@ -1,0 +1,111 @@
+import { statSync, type Stats } from "node:fs";
+import { resolve } from "node:path";
+import { isFileValue, type StepId } from "../graph/ir.js";
+import { digestBytes } from "../graph/digest.js";
+import type { RichCacheRequest } from "./fingerprint.js";
+import type { IndexLog } from "./index-log.js";
+import {
+  decodeAcEntry,
+  encodeAcEntry,
+  INLINE_VALUE_LIMIT,
+  parseManifest,
+  type Manifest,
+  type OutputRecord,
+} from "./manifest.js";
+import type { RunCounters } from "./run-tally.js";
+import type { StatCache } from "./stat-cache.js";
+import type { BlobStore } from "./store.js";
+
+/**
+ * Saves a step's result as a cache entry: its output files and a large value into the cas, its
+ * manifest into the action cache and the project's index. A valid entry is never overwritten (first
+ * writer wins) unless the cache is not read (a forced rerun); a damaged one is repaired.
+ */
+export class EntryWriter {
+  constructor(
+    private readonly root: string,
+    /** False for a forced rerun: existing entries are replaced, not trusted. */
+    private readonly read: boolean,
+    private readonly store: BlobStore,
+    private readonly stat: StatCache,
+    private readonly index: IndexLog,
+    private readonly counters: RunCounters,
+    private readonly warn: (message: string) => void,
+  ) {}
+
+  async save(key: string, request: RichCacheRequest, value: unknown): Promise<void> {
+    const id = request.step.id;
+    const expected = new Map<string, string>();
+    for (const f of [value].flat()) if (isFileValue(f)) expected.set(f.$file, f.digest);
+
+    const outputs: OutputRecord[] = [];
+    for (const path of request.outputs) {
+      const abs = resolve(this.root, path);
+      const clock = this.stat.clock();
+      const before = statSync(abs);
+      const { digest, size } = await this.store.putFile(abs);
+      const after = statSync(abs);
+      const want = expected.get(path);
+      if (want !== undefined && want !== digest) {
+        this.warn(
+          `${path} (output of ${id}) changed while it was being saved; ${id} is not cached this time`,
+        );
+        return;
+      }
+      if (sameStat(before, after)) this.stat.note(abs, after, digest, clock);
+      outputs.push({ path, digest, size, mode: before.mode & 0o777 });
+    }
+
+    const manifest: Manifest = { format: 1, outputs };
+    if (value !== undefined) {
+      const text = JSON.stringify(value);
+      if (text.length > INLINE_VALUE_LIMIT) {
+        const bytes = Buffer.from(text);
+        const digest = digestBytes(bytes);
+        await this.store.put("cas", digest, bytes, { mode: "replace" });
+        manifest.valueBlob = { digest, size: bytes.length };
+      } else {
+        manifest.value = value;
+      }
+    }
+    const json = JSON.stringify(manifest);
+    await this.writeAc(key, json, id);
+    this.index.add(key, id, json, Date.now());
+    this.counters.saved++;
+  }
+
+  private async writeAc(key: string, json: string, id: StepId): Promise<void> {
+    const data = encodeAcEntry(json);
+    if (!this.read) {
+      // A forced rerun replaces what is there: the point is not to trust it.
+      await this.store.put("ac", key, data, { mode: "replace" });
+      return;
+    }
+    const existing = await this.store.get("ac", key).catch(() => undefined);
+    if (existing) {
+      const d = decodeAcEntry(existing);
+      if ("json" in d) {
+        try {
+          parseManifest(d.json);
+          return; // a valid entry is never overwritten (first writer wins)
+        } catch {
+          // damaged: replace below
+        }
+      }
+      await this.store.put("ac", key, data, { mode: "replace" });
+      this.warn(`repaired damaged cache entry ${key.slice(0, 12)} of ${id}`);
+      return;
+    }
+    await this.store.put("ac", key, data, { mode: "create" });
+  }
+}
+
+function sameStat(a: Stats, b: Stats): boolean {
+  return (
+    a.mtimeMs === b.mtimeMs &&
+    a.ctimeMs === b.ctimeMs &&
+    a.size === b.size &&
+    a.ino === b.ino &&
+    a.dev === b.dev
+  );
+}
