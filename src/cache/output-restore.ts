@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, statSync, type Stats } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { StepId } from "../graph/ir.js";
 import { digestBytes, digestFile } from "../graph/digest.js";
+import { writablePathInside } from "../graph/inside-project.js";
 import { moveIntoPlace, withTempFile } from "./atomic-write.js";
 import type { RichCacheRequest } from "./fingerprint.js";
 import { syncFsOps } from "./fs-ops.js";
@@ -77,6 +78,11 @@ export class OutputRestorer {
   }
 
   private async restoreFile(o: OutputRecord, abs: string, id: StepId): Promise<string | undefined> {
+    // A symbolic link on the way must not take a restore outside the project: then the step runs (and
+    // refuses to write there itself).
+    if (writablePathInside(this.root, o.path) === undefined) {
+      return `${o.path} would be restored outside the project (a symbolic link on its way leads out)`;
+    }
     // Synchronous file calls: see fs-ops.ts for why (a restore is a handful of them per output).
     mkdirSync(dirname(abs), { recursive: true });
     // Hard links share the inode with the cache: only for read-only files (the blob's own mode), so

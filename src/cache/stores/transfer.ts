@@ -5,10 +5,11 @@
  * `createRedisExecutor`), verified against the digests the worker reported.
  */
 import { chmod, mkdir } from "node:fs/promises";
-import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
+import { dirname, isAbsolute, resolve } from "node:path";
 import type { OutputFile, TransferOutputs } from "../../engine/transfer-port.js";
 import { moveIntoPlace, tempPathBeside, withTempFile } from "../atomic-write.js";
 import { digestFile } from "../../graph/digest.js";
+import { writablePathInside } from "../../graph/inside-project.js";
 import type { BlobStore } from "../store.js";
 import { short, type RemoteStore } from "./remote.js";
 
@@ -71,13 +72,11 @@ export function downloadOutputs(store: DownloadStore): TransferOutputs {
   };
 }
 
+/** Where an output lands, refusing a path (or a symbolic link on its way) that leads out of the project. */
 function inside(root: string, rel: string): string {
-  const abs = resolve(root, rel);
-  const r = relative(root, abs);
-  if (isAbsolute(rel) || r === ".." || r.startsWith(`..${sep}`) || isAbsolute(r)) {
-    throw new Error(`output ${rel} is outside the project`);
-  }
-  return abs;
+  const abs = isAbsolute(rel) ? undefined : writablePathInside(root, rel);
+  if (abs === undefined) throw new Error(`output ${rel} is outside the project`);
+  return resolve(root, rel);
 }
 
 async function forEach<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {

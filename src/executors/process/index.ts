@@ -54,7 +54,8 @@ export class ProcessExecutor implements Executor {
     const { spec } = prepared;
     const owner = this.owner();
     if (owner) spec.env = { ...spec.env, ...owner };
-    prepareOutputs(attempt.root, attempt.outputs);
+    const refused = prepareOutputs(attempt.root, attempt.outputs);
+    if (refused) return refused;
     const end = await this.spawn(spec, attempt);
     const outcome = processOutcome(end);
     if (!outcome.ok || attempt.outputs.length === 0) return outcome;

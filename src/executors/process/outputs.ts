@@ -3,11 +3,27 @@ import { dirname, resolve } from "node:path";
 import type { Attempt } from "../../engine/executor.js";
 import type { Outcome } from "../../engine/outcome.js";
 import type { FileValue } from "../../graph/ir.js";
+import { writablePathInside } from "../../graph/inside-project.js";
 
-/** Creates the directories of a step's declared outputs before it runs. */
-export function prepareOutputs(root: string, outputs: readonly string[]): void {
-  // Synchronous: a syscall or two, against a thread-pool hand-off per output.
-  for (const o of outputs) mkdirSync(dirname(resolve(root, o)), { recursive: true });
+/**
+ * Creates the directories of a step's declared outputs before it runs; an output that would be written
+ * outside the project (through a symbolic link on its way) fails the step instead, naming it.
+ */
+export function prepareOutputs(root: string, outputs: readonly string[]): Outcome | undefined {
+  for (const o of outputs) {
+    if (writablePathInside(root, o) === undefined) {
+      return {
+        ok: false,
+        error: {
+          kind: "input",
+          message: `its output ${o} would be written outside the project ${root} (a symbolic link on its way leads out); remove the link or declare another path`,
+        },
+      };
+    }
+    // Synchronous: a syscall or two, against a thread-pool hand-off per output.
+    mkdirSync(dirname(resolve(root, o)), { recursive: true });
+  }
+  return undefined;
 }
 
 /**
