@@ -1,4 +1,4 @@
-import { statSync, type Stats } from "node:fs";
+import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { isFileValue, type StepId } from "../graph/ir.js";
 import { digestBytes } from "../graph/digest.js";
@@ -13,7 +13,7 @@ import {
   type OutputRecord,
 } from "./manifest.js";
 import type { RunCounters } from "./run-tally.js";
-import type { StatCache } from "./stat-cache.js";
+import { sameStats, type StatCache } from "./stat-cache.js";
 import type { BlobStore } from "./store.js";
 
 /**
@@ -52,7 +52,7 @@ export class EntryWriter {
         );
         return;
       }
-      if (sameStat(before, after)) this.stat.note(abs, after, digest, clock);
+      if (sameStats(before, after)) this.stat.note(abs, after, digest, clock);
       outputs.push({ path, digest, size, mode: before.mode & 0o777 });
     }
 
@@ -98,14 +98,4 @@ export class EntryWriter {
     }
     await this.store.put("ac", key, data, { mode: "create" });
   }
-}
-
-function sameStat(a: Stats, b: Stats): boolean {
-  return (
-    a.mtimeMs === b.mtimeMs &&
-    a.ctimeMs === b.ctimeMs &&
-    a.size === b.size &&
-    a.ino === b.ino &&
-    a.dev === b.dev
-  );
 }

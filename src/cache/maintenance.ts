@@ -193,47 +193,7 @@ export async function clean(dir: string): Promise<{ freedBytes: number }> {
   return { freedBytes: before.totalBytes };
 }
 
-const UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  k: 1e3,
-  kb: 1e3,
-  m: 1e6,
-  mb: 1e6,
-  g: 1e9,
-  gb: 1e9,
-  t: 1e12,
-  tb: 1e12,
-  kib: 1024,
-  mib: 1024 ** 2,
-  gib: 1024 ** 3,
-  tib: 1024 ** 4,
-};
-
-/**
- * Bytes from a size: `500MB`, `2GB`, `1.5 GiB`, `4096`. SI suffixes are powers of 1000 (GB = 10⁹, as
- * disks are sold), IEC suffixes powers of 1024 (GiB = 2³⁰); case does not matter.
- */
-export function parseSize(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/i.exec(text);
-  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) {
-    throw new RangeError(`"${text}" is not a size; write it like 500MB, 2GB or 1.5GiB`);
-  }
-  return Math.round(Number(m[1]) * unit);
-}
-
-/** `1.2 GB`, `340 kB`, `12 B`. */
-export function formatSize(bytes: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
-}
+export { formatSize, parseSize } from "../graph/units.js";
 
 interface FileInfo {
   name: string;

@@ -316,7 +316,8 @@ export class StatCache {
   }
 }
 
-function sameStats(a: Stats, b: Stats): boolean {
+/** The same file, unchanged since the first stat (the racy-clean rule compares these). */
+export function sameStats(a: Stats, b: Stats): boolean {
   return (
     a.mtimeMs === b.mtimeMs &&
     a.ctimeMs === b.ctimeMs &&

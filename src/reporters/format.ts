@@ -109,15 +109,3 @@ export function optionalNumber(obj: object, key: string): number | undefined {
   const v = (obj as Record<string, unknown>)[key];
   return typeof v === "number" && Number.isFinite(v) ? v : undefined;
 }
-
-/** `12.3 MB`, `340 kB`, `12 B` (decimal units, as `tributary cache stats` prints sizes). */
-export function formatBytes(bytes: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
-}

@@ -1,4 +1,4 @@
-import { formatBytes } from "./format.js";
+import { formatSize } from "../graph/units.js";
 
 /** How much of a step's live output (`--verbose`) is shown. */
 export interface LiveOutputLimits {
@@ -159,7 +159,7 @@ export class LiveOutput {
       ? ""
       : ` (live output shows at most ${lines} lines ${per} per step; \`tributary run --json\` prints all of it)`;
     this.explained = true;
-    out.push(`… ${formatBytes(s.skipped)} not shown${why}`);
+    out.push(`… ${formatSize(s.skipped)} not shown${why}`);
     s.skipped = 0;
   }
 }
