@@ -25,6 +25,12 @@ export interface Attempt extends StepContext {
   readonly stopped: StopReason | undefined;
   /** Calls `fn` once when the attempt is stopped (at once if it is already): cheaper than a signal listener. */
   onStop(fn: (reason: StopReason) => void): void;
+  /**
+   * Says that the work cannot be stopped, only abandoned (a JavaScript promise): when the attempt is
+   * stopped it settles at once as stopped, and whatever `run` resolves with later is ignored. Cheaper
+   * than racing the work against onStop, which matters at 100k in-process steps.
+   */
+  abandonOnStop(): void;
   /** Content digest of a file (may use the cache's stat cache). */
   digest(absPath: string): Promise<string>;
   /** A problem that does not fail the step. */

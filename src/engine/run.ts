@@ -90,6 +90,7 @@ class Run {
       stdoutLimit: options.stdoutLimit ?? DEFAULT_STDOUT_LIMIT,
       digest: this.digest,
       warn: (message, id) => this.warn(message, id),
+      abandoned: (ctx, outcome) => this.finishAttempt(ctx.slot, ctx, outcome, undefined),
     };
     const scratch = this.metaOf(
       this.steps[0] ?? { id: "", module: "", action: { kind: "process" }, inputs: [], options: {} },
@@ -202,7 +203,7 @@ class Run {
     if (this.scheduler.isMapCollecting(i)) return this.collectMap(i);
     const attempt = ++this.table.attempts[i]!;
     this.table.startMs[i] = this.pumpNow;
-    const ctx = new AttemptContext(step, attempt, this.settings);
+    const ctx = new AttemptContext(step, attempt, this.settings, i);
     this.live[i] = ctx;
     if (step.inputs.some(needsIO)) {
       this.inputs.async(step).then(
@@ -244,7 +245,7 @@ class Run {
     cache.lookup(request).then(
       (found) => {
         if (!this.isCurrent(i, ctx)) return;
-        if (found.hit) return this.complete(i, "ok", { value: found.value, cached: true });
+        if (found.hit) return this.complete(i, "ok", found.value, undefined, true);
         this.execute(i, ctx, found.key === undefined ? undefined : { cache, key: found.key, request });
       },
       (err) => {
@@ -311,6 +312,8 @@ class Run {
     ctx.done();
     if (!this.isCurrent(i, ctx)) return;
     if (o.tail !== undefined) this.table.tails[i] = o.tail;
+    // The common case (no cache, success) goes straight to complete: no second check, no object.
+    if (o.ok && !save) return this.complete(i, "ok", o.value);
     if (!o.ok || !save) return this.settle(i, ctx, o);
     // A function that returns nothing is fine; anything it does return must be plain data.
     const why = o.value === undefined ? undefined : whyNotPlainData(o.value);
@@ -336,7 +339,7 @@ class Run {
   private settle(i: number, ctx: AttemptContext, o: Outcome): void {
     ctx.done();
     if (!this.isCurrent(i, ctx)) return;
-    if (o.ok) return this.complete(i, "ok", { value: o.value });
+    if (o.ok) return this.complete(i, "ok", o.value);
     const step = ctx.step;
     const error = o.error;
     const retries = step.options.retries ?? 0;
@@ -363,14 +366,15 @@ class Run {
       this.pump();
       return;
     }
-    this.complete(i, error.kind === "cancelled" ? "cancelled" : "failed", { error });
+    this.complete(i, error.kind === "cancelled" ? "cancelled" : "failed", undefined, error);
   }
 
   private expandMap(i: number, step: Step, args: unknown[]): void {
     const list = args[0];
     if (!Array.isArray(list)) {
-      return this.complete(i, "failed", {
-        error: { kind: "input", message: `map needs a list, but got ${describe(list)}` },
+      return this.complete(i, "failed", undefined, {
+        kind: "input",
+        message: `map needs a list, but got ${describe(list)}`,
       });
     }
     const items = itemSteps(step, list, args.slice(1));
@@ -405,29 +409,34 @@ class Run {
     );
     this.partialValues.set(i, { ok, failed });
     t.startMs[i] = t.startMs[i] || this.now();
-    if (cause === undefined) return this.complete(i, "ok", { value: ok });
+    if (cause === undefined) return this.complete(i, "ok", ok);
     // The list did not fail by itself: it is blocked by its first failed item (one bad item counts as
     // one failure in the summary), and its consumers are blocked by it unless they take partial results.
-    this.complete(i, "failed", {
-      error: { kind: "input", message: `blocked: ${failed.length} of ${m.count} items failed (${cause})` },
-      blockedBy: cause,
-    });
+    const error: StepError = {
+      kind: "input",
+      message: `blocked: ${failed.length} of ${m.count} items failed (${cause})`,
+    };
+    this.complete(i, "failed", undefined, error, false, cause);
   }
 
   private isCurrent(i: number, ctx: AttemptContext): boolean {
     return this.live[i] === ctx && this.scheduler.state[i] === State.Running;
   }
 
+  /** Positional, not an options object: it runs once per step, and 100k steps would make 100k of them. */
   private complete(
     i: number,
     outcome: "ok" | "failed" | "cancelled",
-    r: { value?: unknown; error?: StepError; cached?: boolean; blockedBy?: StepId },
+    value: unknown,
+    error?: StepError,
+    cached?: boolean,
+    blockedBy?: StepId,
   ): void {
     const step = this.steps[i]!;
     this.live[i] = undefined;
     const endMs = this.now();
-    if (r.blockedBy !== undefined) this.table.skip(i, "blocked", endMs, r.error!, r.blockedBy);
-    else this.table.finish(i, outcome, endMs, r.value, r.error, r.cached);
+    if (blockedBy !== undefined) this.table.skip(i, "blocked", endMs, error!, blockedBy);
+    else this.table.finish(i, outcome, endMs, value, error, cached);
     if (this.bus.active) this.bus.emit({ type: "step-end", t: endMs, result: this.table.result(i, step)! });
     const blocked = this.scheduler.finish(i, outcome);
     for (const b of blocked) this.record(b, "blocked", step.id);

@@ -1,5 +1,5 @@
 import type { Attempt, Executor } from "../engine/executor.js";
-import { stoppedError, thrownError, type Outcome } from "../engine/outcome.js";
+import { thrownError, type Outcome } from "../engine/outcome.js";
 import type { ModuleRef, StepAction, StepFn } from "../graph/ir.js";
 
 type FunctionAction = Extract<StepAction, { kind: "function" }>;
@@ -10,8 +10,8 @@ export type FunctionLoader = (ref: ModuleRef) => Promise<StepFn>;
 /**
  * Calls TS/JS functions in this thread. A function that returns a plain value settles at once, with no
  * promise in between: the microseconds per step of the service fan-out depend on it. A promise that is
- * still pending when the attempt is stopped is abandoned (JavaScript cannot stop it); its signal tells
- * the function to give up, and its late result is ignored.
+ * still pending when the attempt is stopped is abandoned (JavaScript cannot stop it): the attempt settles
+ * as stopped at once, its signal tells the function to give up, and its late result is ignored.
  */
 export class InlineExecutor implements Executor {
   readonly name = "in-process";
@@ -22,7 +22,7 @@ export class InlineExecutor implements Executor {
     return action.kind === "function" && action.thread !== true;
   }
 
-  run(attempt: Attempt): Outcome | Promise<Outcome> {
+  run(attempt: Attempt): Outcome | PromiseLike<Outcome> {
     const action = attempt.step.action as FunctionAction;
     if (action.fn) return call(action.fn, attempt);
     if (!action.ref) {
@@ -40,7 +40,7 @@ export class InlineExecutor implements Executor {
   async close(): Promise<void> {}
 }
 
-function call(fn: StepFn, attempt: Attempt): Outcome | Promise<Outcome> {
+function call(fn: StepFn, attempt: Attempt): Outcome | PromiseLike<Outcome> {
   let r: unknown;
   try {
     r = fn.apply(attempt, attempt.args as unknown[]);
@@ -50,11 +50,14 @@ function call(fn: StepFn, attempt: Attempt): Outcome | Promise<Outcome> {
   if (r === null || typeof (r as PromiseLike<unknown> | undefined)?.then !== "function") {
     return { ok: true, value: r };
   }
-  return new Promise<Outcome>((resolve) => {
-    attempt.onStop((reason) => resolve({ ok: false, error: stoppedError(reason) }));
-    (r as PromiseLike<unknown>).then(
-      (value) => resolve({ ok: true, value }),
-      (err) => resolve({ ok: false, error: thrownError(err) }),
-    );
-  });
+  attempt.abandonOnStop();
+  return (r as PromiseLike<unknown>).then(succeeded, failed);
+}
+
+function succeeded(value: unknown): Outcome {
+  return { ok: true, value };
+}
+
+function failed(err: unknown): Outcome {
+  return { ok: false, error: thrownError(err) };
 }

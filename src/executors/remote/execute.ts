@@ -60,6 +60,9 @@ export async function executeTask(task: RemoteTask, ctx: ExecuteContext): Promis
     const executor = ctx.executors.find((e) => e.accepts(step.action));
     if (!executor)
       return fail({ kind: "infra", message: `worker ${worker} cannot run ${step.action.kind} steps` });
+    // A stopped attempt whose work cannot be stopped (an in-process promise) settles at once.
+    let abandon: (outcome: Outcome) => void = () => {};
+    const abandoned = new Promise<Outcome>((resolve) => (abandon = resolve));
     const attempt = new AttemptContext(step, task.attempt, {
       root: ctx.root,
       // One object for every task: the process executor's job server serves one environment and any
@@ -70,6 +73,7 @@ export async function executeTask(task: RemoteTask, ctx: ExecuteContext): Promis
       stdoutLimit: task.stdoutLimit ?? ctx.stdoutLimit ?? DEFAULT_STDOUT_LIMIT,
       digest: digestFile,
       warn: () => {},
+      abandoned: (_attempt, outcome) => abandon(outcome),
     });
     attempt.args = task.args;
     attempt.outputs = task.outputs;
@@ -81,7 +85,7 @@ export async function executeTask(task: RemoteTask, ctx: ExecuteContext): Promis
     let outcome: Outcome;
     try {
       attempt.command = executor.commandOf?.(attempt);
-      outcome = await executor.run(attempt);
+      outcome = await Promise.race([executor.run(attempt), abandoned]);
     } finally {
       attempt.done();
       ctx.signal.removeEventListener("abort", onAbort);
