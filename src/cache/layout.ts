@@ -11,6 +11,7 @@ import { digestBytes } from "../graph/digest.js";
  *     <dir>/cas/<2 hex>/<digest>  content-addressed blobs: output files and large step values
  *     <dir>/tmp/                  temp files of atomic writes; leftovers of killed processes are swept
  *     <dir>/last-run.json         hit/miss counts of the last run that used the directory
+ *     <dir>/pending-uploads/      per remote cache, entries still to upload to it (pending-uploads.ts)
  *     <dir>/state/<project>/      per-project state (one directory per host + project root):
  *         index.log               compact key → manifest log, loaded once per run (like .ninja_log)
  *         stat-cache              (inode, size, mtime, ctime) → digest of files seen
@@ -18,6 +19,7 @@ import { digestBytes } from "../graph/digest.js";
  *         fingerprints.log        key → fingerprint components (for explain)
  *         run.json                counters of the project's last run
  *         probe                   a one-byte file written to read the file system's clock
+ *         remote-synced           remote caches the project's results are known to be on
  */
 export const DEFAULT_CACHE_SUBDIR = join(".tributary", "cache");
 
@@ -52,12 +54,14 @@ export class Layout {
   readonly cas: string;
   readonly tmp: string;
   readonly stateRoot: string;
+  readonly pendingUploads: string;
 
   constructor(readonly dir: string) {
     this.ac = join(dir, "ac");
     this.cas = join(dir, "cas");
     this.tmp = join(dir, "tmp");
     this.stateRoot = join(dir, "state");
+    this.pendingUploads = join(dir, "pending-uploads");
   }
 
   acPath(key: string): string {

@@ -256,6 +256,11 @@ export class LocalCache implements StepCache {
     await this.writer.save(key, request, value);
   }
 
+  /** The keys of the entries this run restored (from the local cache or the store behind it). */
+  hitKeys(): readonly string[] {
+    return this.tally.hitKeys;
+  }
+
   /** Why a step ran or was restored (this run if it was looked up, else the last recorded run). */
   explainStep(stepId: StepId): Explanation {
     return this.explainState.explain(stepId);

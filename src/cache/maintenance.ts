@@ -176,7 +176,7 @@ export async function clean(dir: string): Promise<{ freedBytes: number }> {
     );
   }
   const before = await cacheStats(dir);
-  for (const name of ["ac", "cas", "state", "tmp", "last-run.json"]) {
+  for (const name of ["ac", "cas", "state", "tmp", "pending-uploads", "last-run.json"]) {
     const p = join(dir, name);
     const trash = join(dir, `.trash-${tempName()}`);
     try {

@@ -49,10 +49,14 @@ export class RunTally {
     warnings: 0,
   };
 
+  /** The keys of this run's hits (what a remote cache must have for the run to be shared). */
+  readonly hitKeys: string[] = [];
+
   constructor(private readonly explain: ExplainState) {}
 
   hit(id: StepId, key: string): void {
     this.counters.hits++;
+    this.hitKeys.push(key);
     this.explain.record(id, { key, outcome: "hit" });
   }
 

@@ -66,6 +66,20 @@ export interface RunSummary {
   /** Longest chain of dependent step durations actually measured, and its steps. */
   criticalPathMs: number;
   criticalPath: StepId[];
+  /** What the run did with its remote cache; only when one is configured. */
+  remoteCache?: RemoteCacheSummary;
+}
+
+/** Action-cache entries (one per step result) a run moved to or from its remote cache. */
+export interface RemoteCacheSummary {
+  /** Restored from the remote (verified). */
+  fetched: number;
+  /** Uploaded to it (this run's results, and earlier ones it had not had). */
+  uploaded: number;
+  /** Found on the remote but refused: unsigned, mis-signed, signed with another key, damaged. */
+  refused: number;
+  /** Left for a later run to upload: the remote failed or could not be reached. */
+  pending: number;
 }
 
 export interface RunResult {

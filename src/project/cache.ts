@@ -1,4 +1,6 @@
 import type { LocalCache } from "../cache/local-cache.js";
+import type { TieredStore } from "../cache/stores/tiered.js";
+import type { RemoteCacheSummary } from "../engine/result.js";
 import { UserError } from "../engine/user-error.js";
 import type { TransferOutputs } from "../engine/transfer-port.js";
 
@@ -22,9 +24,13 @@ export interface ProjectCache {
   stepCache: LocalCache;
   /**
    * Flushes the index, stat cache and explain data, then waits for uploads to the remote cache; call it
-   * after every run, also a cancelled one. Safe to call twice.
+   * after every run, also a cancelled one. Safe to call twice. `complete`: the run looked up every step
+   * of the flow (it succeeded, for all its outputs): on the first run with a remote cache, what it
+   * restored locally is then known to be on the remote, or pending for it (see pending-uploads.ts).
    */
-  close(): Promise<void>;
+  close(complete?: boolean): Promise<void>;
+  /** With a remote cache: what the run moved to and from it (complete after close()). */
+  remoteSummary(): RemoteCacheSummary | undefined;
   /** With a remote cache: fetches remote workers' output files from its CAS (for remote execution). */
   transferOutputs?: TransferOutputs;
   /**
@@ -101,10 +107,21 @@ export async function openProjectCache(
     if (settings.remoteRequired)
       throw new UserError("--remote-cache-required needs --remote-cache <url|dir>");
     const { openCache } = await import("../cache/index.js");
+    const { settleSynced } = await import("../cache/pending-uploads.js");
     try {
       const cache = await openCache({ root, dir, onWarning, env, read });
       let closing: Promise<void> | undefined;
-      return { stepCache: cache, close: () => (closing ??= cache.close()), remoteProblems: () => [] };
+      // Results saved now are on no remote: a later run with one checks them (see pending-uploads.ts).
+      const close = async () => {
+        await cache.close();
+        await settleSynced(cache.stateDir, { saved: cache.counters.saved > 0 }).catch(() => {});
+      };
+      return {
+        stepCache: cache,
+        close: () => (closing ??= close()),
+        remoteProblems: () => [],
+        remoteSummary: () => undefined,
+      };
     } catch (err) {
       onWarning(`cannot open the cache at ${dir} (${(err as Error).message}); running without it`);
       return undefined;
@@ -124,7 +141,7 @@ export async function openProjectCache(
   let warn = onWarning;
   let remote;
   try {
-    remote = stores.openRemoteStore(spec, { onWarning: (m) => warn(m) });
+    remote = stores.openRemoteStore(spec, { onWarning: (m) => warn(m), circuit: stores.Circuit.forRun() });
   } catch (err) {
     throw new UserError(`--remote-cache: ${(err as Error).message}`);
   }
@@ -148,16 +165,103 @@ export async function openProjectCache(
       upload: settings.remoteReadOnly !== true,
     });
     warn = (m) => cache.warn(m);
+    const pending = await import("../cache/pending-uploads.js");
+    const upload = settings.remoteReadOnly !== true;
+    const wasSynced = upload && pending.isSynced(cache.stateDir, remote.location);
+    let summary: RemoteCacheSummary | undefined;
+    const close = async (complete: boolean) => {
+      try {
+        await cache.close();
+      } finally {
+        // The first run with this remote: what it restored locally may have been built without it.
+        if (upload && !wasSynced && complete) store.ensureOnRemote(cache.hitKeys());
+        await store.close();
+        summary = await remoteSummaryOf(store, dir, remote.location, upload);
+        const saved = cache.counters.saved > 0;
+        const synced = store.settled && (wasSynced || complete);
+        await pending
+          .settleSynced(
+            cache.stateDir,
+            upload ? { saved, remote: { location: remote.location, synced } } : { saved },
+          )
+          .catch(() => {});
+      }
+    };
     let closing: Promise<void> | undefined;
     return {
       stepCache: cache,
-      close: () => (closing ??= cache.close().finally(() => store.close())),
+      close: (complete = false) => (closing ??= close(complete)),
       transferOutputs: stores.downloadOutputs(store),
       remoteProblems: () => (settings.remoteRequired ? [...store.failures] : []),
+      remoteSummary: () => summary,
     };
   } catch (err) {
     await remote.close();
     onWarning(`cannot open the cache at ${dir} (${(err as Error).message}); running without it`);
     return undefined;
   }
+}
+
+/** The counts of a tiered store, and how many entries wait for a later run. */
+async function remoteSummaryOf(
+  store: TieredStore,
+  dir: string,
+  location: string,
+  upload: boolean,
+): Promise<RemoteCacheSummary> {
+  const c = store.counters;
+  let pending = 0;
+  if (upload) {
+    const { PendingUploads } = await import("../cache/pending-uploads.js");
+    pending = (await new PendingUploads(dir, location).list()).length;
+  }
+  return { fetched: c.remoteEntries, uploaded: c.uploadedEntries, refused: c.refused, pending };
+}
+
+/**
+ * For a run answered without the engine (nothing changed), with a remote cache: uploads what earlier runs
+ * could not (see pending-uploads.ts). `fullRun`: the remote is not known to have this project's results
+ * (they were built without it): the run must look its steps up, and uploads what the remote lacks. With
+ * no remote cache, nothing is read.
+ */
+export async function settleRemoteOnNoOp(
+  root: string,
+  settings: CacheSettings,
+  onWarning: (message: string) => void,
+  env: NodeJS.ProcessEnv,
+): Promise<{ fullRun: true } | { summary?: RemoteCacheSummary; problems: string[] }> {
+  const spec = remoteCacheSpec(settings, env);
+  if (spec === undefined) return { problems: [] };
+  const [stores, pending, { Layout }, { LocalDirStore }] = await Promise.all([
+    import("../cache/stores/index.js"),
+    import("../cache/pending-uploads.js"),
+    import("../cache/layout.js"),
+    import("../cache/store.js"),
+  ]);
+  const dir = await projectCacheDir(root, settings);
+  const remote = stores.openRemoteStore(spec, { onWarning, circuit: stores.Circuit.forRun() });
+  const none = { fetched: 0, uploaded: 0, refused: 0, pending: 0 };
+  if (settings.remoteReadOnly) {
+    await remote.close();
+    return { summary: none, problems: [] };
+  }
+  if (!pending.isSynced(new Layout(dir).state(root), remote.location)) {
+    await remote.close();
+    return { fullRun: true };
+  }
+  if (!pending.hasPendingUploads(dir, remote.location)) {
+    await remote.close();
+    return { summary: none, problems: [] };
+  }
+  const store = new stores.TieredStore(new LocalDirStore(dir), remote, {
+    signer: stores.loadCacheKey({ file: settings.keyFile, env }),
+    pending: new pending.PendingUploads(dir, remote.location),
+    onWarning,
+  });
+  store.drainPending();
+  await store.close();
+  return {
+    summary: await remoteSummaryOf(store, dir, remote.location, true),
+    problems: settings.remoteRequired ? [...store.failures] : [],
+  };
 }

@@ -15,7 +15,7 @@ import type { ScheduleMode } from "../engine/scheduler.js";
 import { UserError } from "../engine/user-error.js";
 import type { Graph } from "../graph/ir.js";
 import type { Diagnostic, FlowInfo } from "../language/index.js";
-import { checkCacheSettings, projectCacheDir, type CacheSettings } from "./cache.js";
+import { checkCacheSettings, projectCacheDir, settleRemoteOnNoOp, type CacheSettings } from "./cache.js";
 import { compileProjectFlow, readFlowFile, resolveFlowFile } from "./flow.js";
 import { DurationHistory } from "./history.js";
 import type { RemoteSettings } from "./remote.js";
@@ -112,10 +112,22 @@ export class Project {
       !opts.outputs
     ) {
       const unchanged = checkSnapshot(this.stateDir, this.root, key, this.env());
-      if (unchanged) {
+      const listeners = [opts.onEvent ?? []].flat() as Listener[];
+      const warn = (message: string) => {
+        for (const l of listeners) l({ type: "warning", t: 0, message });
+      };
+      // With a writable remote cache, what earlier runs could not upload is uploaded now; results it
+      // is not known to have (built without it) need a full run, which checks them.
+      const remote = unchanged
+        ? await settleRemoteOnNoOp(this.root, this.options.cache ?? {}, warn, this.env())
+        : undefined;
+      if (unchanged && remote && !("fullRun" in remote)) {
         markNoOpRun(this.stateDir);
         const result = noOpResult(unchanged);
-        for (const l of [opts.onEvent ?? []].flat() as Listener[]) l({ type: "run-end", t: 0, result });
+        if (remote.summary) result.summary.remoteCache = remote.summary;
+        result.remoteProblems = remote.problems;
+        result.ok = remote.problems.length === 0;
+        for (const l of listeners) l({ type: "run-end", t: 0, result });
         return result;
       }
     }

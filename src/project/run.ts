@@ -3,7 +3,7 @@ import { basename, join, resolve } from "node:path";
 import { writeFileAtomicSync } from "../cache/atomic-write.js";
 import { dropSnapshot, writeSnapshot, type SnapshotKey } from "../cache/run-snapshot.js";
 import { snapshotScope } from "../cache/snapshot-scope.js";
-import type { Listener } from "../engine/events.js";
+import type { EngineEvent, Listener } from "../engine/events.js";
 import type { Executor } from "../engine/executor.js";
 import type { RunResult } from "../engine/result.js";
 import { runGraph } from "../engine/run.js";
@@ -96,10 +96,21 @@ async function runLocked(
   const cache = ctx.cache === false ? undefined : await openProjectCache(ctx.root, ctx.cache, warn, ctx.env);
   const local = localExecutors({ concurrency: opts.concurrency, spawn: ctx.spawn, ownerToken: token });
   let remote: Executor | undefined;
+  // The run's end is told once the uploads are done, with what they came to in its summary.
+  let runEnd: EngineEvent | undefined;
+  const tellEnd = () => {
+    const e = runEnd;
+    runEnd = undefined;
+    if (e) for (const l of listeners) l(e);
+  };
   try {
     if (ctx.remote) remote = await openRemoteExecutor(ctx.remote, ctx.root, cache?.transferOutputs, warn);
     dropSnapshot(ctx.stateDir);
     const trace = traceFile === undefined ? undefined : new ChromeTraceRecorder();
+    const held: Listener[] =
+      listeners.length === 0
+        ? []
+        : [(e) => (e.type === "run-end" ? (runEnd = e) : listeners.forEach((l) => l(e)))];
     const result = await runGraph(ctx.graph, {
       executors: remote ? [remote, ...local] : local,
       concurrency: opts.concurrency,
@@ -113,15 +124,17 @@ async function runLocked(
       estimate: history.estimate,
       handleSignals: opts.handleSignals,
       liveOutput: opts.liveOutput,
-      onEvent: trace ? [...listeners, (e) => trace.onEvent(e)] : listeners,
+      onEvent: trace ? [...held, (e) => trace.onEvent(e)] : held,
     });
     if (trace) writeTrace(traceFile!, opts.trace!, trace);
     if (history.record(result.steps)) await history.save().catch(() => {});
     // Taken before anything is stat'ed for the record: a write after it is racy (see run-snapshot.ts).
     const statsFrom = cache && result.ok ? cache.stepCache.writeClock() : 0;
     // Flushes the cache and waits for uploads to a remote cache: the record and the outcome need both.
-    await cache?.close();
+    await cache?.close(result.ok && !opts.outputs);
     const remoteProblems = cache?.remoteProblems() ?? [];
+    const remoteCache = cache?.remoteSummary();
+    if (remoteCache) result.summary.remoteCache = remoteCache;
     // A run whose required remote cache failed must not be skipped next time as a no-op.
     if (cache && ctx.snapshotKey && result.ok && remoteProblems.length === 0 && !opts.outputs) {
       const scope = snapshotScope(ctx.graph, ctx.root);
@@ -144,14 +157,17 @@ async function runLocked(
         );
       }
     }
-    return Object.assign(result, {
+    const final = Object.assign(result, {
       noOp: false,
       remoteProblems,
       declaredOutputs: ctx.graph.outputs ?? [],
       ok: result.ok && remoteProblems.length === 0,
     });
+    tellEnd();
+    return final;
   } finally {
     await cache?.close();
+    tellEnd();
     await closeExecutors(remote ? [remote, ...local] : local);
   }
 }

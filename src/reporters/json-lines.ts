@@ -113,7 +113,7 @@ function errorJson(e: StepError | undefined): Record<string, unknown> | undefine
  * - step-end: `id`, `module`, `status`, `cached`, `attempts`, `startMs?`, `endMs?`, `durationMs?`,
  *   `error?`, `blockedBy?`, `command?`, `outputTail?`, `value?`
  * - warning: `message`, `id?`
- * - run-end: `ok`, `summary`, `outputs?`
+ * - run-end: `ok`, `summary` (with `remoteCache` when a remote cache is configured), `outputs?`
  *
  * `error` is `{ kind, message, exitCode?, signal?, stack? }`.
  *

@@ -138,6 +138,12 @@ export function formatSummary(result: RunResult, opts: SummaryOptions = {}): str
     facts.push(`parallelism ${(s.workMs / s.wallMs).toFixed(1)}× (${formatDuration(s.workMs)} of work)`);
   }
   if (facts.length > 0) out.push(c.dim(`  ${facts.join("  ·  ")}`));
+  const r = s.remoteCache;
+  if (r) {
+    const parts = [`${r.fetched} fetched`, `${r.uploaded} uploaded`, `${r.refused} refused`];
+    if (r.pending > 0) parts.push(c.yellow(`${r.pending} left to upload on a later run`));
+    out.push(c.dim(`  remote cache: ${parts.join(" · ")}`));
+  }
   return fit(out, opts.columns);
 }
 

@@ -15,12 +15,13 @@ import { pipeline } from "node:stream/promises";
 import { DIGEST_ALGORITHM, digestBytes } from "../../graph/digest.js";
 import { isHex64 } from "../layout.js";
 import type { Namespace, PutOptions } from "../store.js";
+import { Circuit, PING_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from "./circuit.js";
 import { CacheUnreachableError, short, type RemoteStore, type WarningSink } from "./remote.js";
 
 export interface HttpStoreOptions {
   /**
    * A request whose socket is idle this long (connecting, or waiting for bytes) fails, and is not retried:
-   * the store is taken for down (see downForMs). Default 30 s.
+   * the circuit opens. Default {@link REQUEST_TIMEOUT_MS} (5 s).
    */
   timeoutMs?: number;
   /** Attempts after the first for 5xx answers and connection errors (default 3), with doubling backoff. */
@@ -30,11 +31,10 @@ export interface HttpStoreOptions {
   /** Connections kept open to the server (default 16). */
   maxSockets?: number;
   /**
-   * After a request failed to reach the server (all retries spent), further requests fail at once for
-   * this long (default 10 s; doubled each time it is found down again, up to 5 minutes) instead of each
-   * waiting out its own retries: a cache that is down costs a build one timeout, not one per step.
+   * Decides when the server is given up on (see circuit.ts). Default: a service's (down for 10 s, then
+   * tried again); a run passes `Circuit.forRun()` (down for the rest of the run).
    */
-  downForMs?: number;
+  circuit?: Circuit;
   /** Extra headers on every request (e.g. a bearer token). */
   headers?: Record<string, string>;
   onWarning?: WarningSink;
@@ -76,10 +76,7 @@ export class HttpStore implements RemoteStore {
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly backoffMs: number;
-  private readonly downForMs: number;
-  private downUntil = 0;
-  private downCount = 0;
-  private downError: CacheUnreachableError | undefined;
+  readonly circuit: Circuit;
   /** Digests whose blob on the server did not match: the next upload replaces it without asking. */
   private readonly damaged = new Set<string>();
 
@@ -113,10 +110,10 @@ export class HttpStore implements RemoteStore {
     const agentOptions = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: options.maxSockets ?? 16 };
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     this.request = (secure ? https.request : http.request) as typeof http.request;
-    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
     this.retries = options.retries ?? 3;
     this.backoffMs = options.backoffMs ?? 50;
-    this.downForMs = options.downForMs ?? 10_000;
+    this.circuit = options.circuit ?? Circuit.forService();
   }
 
   private path(ns: Namespace, key: string): string {
@@ -234,7 +231,7 @@ export class HttpStore implements RemoteStore {
     // start-up, where a hanging server must not hold everything up.
     await this.send("HEAD", this.path("ac", "0".repeat(64)), undefined, (res) => drain(res, undefined), {
       retries: Math.min(this.retries, 1),
-      timeoutMs: Math.min(this.timeoutMs, 5000),
+      timeoutMs: Math.min(this.timeoutMs, PING_TIMEOUT_MS),
     });
   }
 
@@ -252,7 +249,7 @@ export class HttpStore implements RemoteStore {
   /**
    * One request with retries. `onResponse` sees every answer that is neither an error to retry nor one to
    * give up on: 2xx, and 404 for GET/HEAD/DELETE. A timed-out request is not retried (a server that hangs
-   * would otherwise cost every step several timeouts); the store is then taken for down.
+   * would otherwise cost every step several timeouts); the circuit then opens (see circuit.ts).
    */
   private async send<T>(
     method: "GET" | "HEAD" | "PUT" | "DELETE",
@@ -261,14 +258,13 @@ export class HttpStore implements RemoteStore {
     onResponse: (res: IncomingMessage) => Promise<T>,
     override: { retries?: number; timeoutMs?: number } = {},
   ): Promise<T> {
-    if (Date.now() < this.downUntil && this.downError) throw this.downError;
+    this.circuit.check();
     const retries = override.retries ?? this.retries;
     const timeoutMs = override.timeoutMs ?? this.timeoutMs;
     for (let attempt = 0; ; attempt++) {
       try {
         const r = await this.once(method, path, body, onResponse, timeoutMs);
-        this.downUntil = 0;
-        this.downCount = 0;
+        this.circuit.succeeded();
         return r;
       } catch (err) {
         const timedOut = (err as NodeJS.ErrnoException).code === "ETIMEDOUT";
@@ -280,16 +276,15 @@ export class HttpStore implements RemoteStore {
               `cannot reach ${this.location}: ${describeNetError(err, timeoutMs)}`,
               code,
             );
-            // Down for a while, longer each time it is found down again (at most 5 minutes).
-            this.downCount++;
-            this.downError = e;
-            this.downUntil = Date.now() + Math.min(this.downForMs * 2 ** (this.downCount - 1), 300_000);
+            this.circuit.failed(e);
             throw e;
           }
           throw err;
         }
         const delay = this.backoffMs * 2 ** attempt;
         await new Promise((r) => setTimeout(r, delay + Math.random() * delay * 0.5));
+        // Another request found the server gone meanwhile: no more tries.
+        this.circuit.check();
       }
     }
   }

@@ -1,4 +1,5 @@
 import type { BlobStore } from "../store.js";
+import type { Circuit } from "./circuit.js";
 
 /**
  * A store on another machine (or shared by several): what {@link TieredStore} puts behind the local
@@ -14,6 +15,8 @@ export interface RemoteStore extends BlobStore {
   readonly location: string;
   /** Uploads a file known to hold the blob `digest` (an immutable local blob) unless the store has it. */
   uploadFile(path: string, digest: string, size: number): Promise<void>;
+  /** When the store is given up on (HTTP: a timeout or a refused connection); see circuit.ts. */
+  readonly circuit?: Circuit;
   /** Resolves when the store answers; rejects with why not. */
   ping(): Promise<void>;
   close(): Promise<void>;

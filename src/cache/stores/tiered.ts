@@ -9,9 +9,11 @@
 import { mkdir } from "node:fs/promises";
 import { withTempFile } from "../atomic-write.js";
 import { decodeAcEntry, parseManifest } from "../manifest.js";
+import type { PendingUploads } from "../pending-uploads.js";
 import { LocalDirStore, type BlobStore, type Namespace, type PutOptions } from "../store.js";
 import { CacheUnreachableError, short, type RemoteStore, type WarningSink } from "./remote.js";
 import { openAcEntry, type AcSigner } from "./signing.js";
+import { Uploader, type AcState } from "./uploader.js";
 
 export interface TieredStoreOptions {
   /** Signs uploaded action-cache entries and refuses remote ones it did not sign. */
@@ -20,6 +22,8 @@ export interface TieredStoreOptions {
   upload?: boolean;
   /** Uploads in flight at once (default 8). */
   uploadConcurrency?: number;
+  /** Where entries that could not be uploaded are recorded for a later run (see pending-uploads.ts). */
+  pending?: PendingUploads;
   onWarning?: WarningSink;
 }
 
@@ -35,13 +39,6 @@ export interface TieredCounters {
   /** Remote operations that failed (unreachable, error answers). */
   failures: number;
 }
-
-/**
- * What the last look at the remote found under an action key: a valid entry (never replaced), an invalid
- * one (damaged, unsigned or mis-signed for our key: replaced by our upload), one signed with another key
- * (refused, but left alone: it may be valid for its signer's readers), nothing.
- */
-type AcState = "valid" | "invalid" | "foreign" | "absent";
 
 /** The same message is not repeated more often than this. */
 const WARN_AGAIN_MS = 60_000;
@@ -60,17 +57,13 @@ export class TieredStore implements BlobStore {
   readonly failures: string[] = [];
   private readonly signer: AcSigner | undefined;
   private readonly upload: boolean;
-  private readonly maxUploads: number;
+  private readonly pending: PendingUploads | undefined;
   private readonly onWarning: WarningSink;
   /** What the last look at the remote found for an action key (decides how an upload may write it). */
   private readonly acState = new Map<string, AcState>();
   /** Blobs known to be on the remote: not uploaded again. */
   private readonly remoteHas = new Set<string>();
-  private readonly blobUploads = new Map<string, Promise<boolean>>();
-  private readonly failedBlobs = new Set<string>();
-  private readonly inFlight = new Set<Promise<unknown>>();
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly uploader: Uploader;
   private readonly warned = new Map<string, number>();
   private tmpReady: Promise<unknown> | undefined;
 
@@ -81,9 +74,20 @@ export class TieredStore implements BlobStore {
   ) {
     this.signer = options.signer;
     this.upload = options.upload !== false;
-    this.maxUploads = options.uploadConcurrency ?? 8;
+    this.pending = this.upload ? options.pending : undefined;
     this.onWarning = options.onWarning ?? (() => {});
     this.description = `${local.description}, then ${remote.description}`;
+    this.uploader = new Uploader({
+      local,
+      remote,
+      signer: this.signer,
+      pending: this.pending,
+      counters: this.counters,
+      acState: this.acState,
+      remoteHas: this.remoteHas,
+      concurrency: options.uploadConcurrency ?? 8,
+      failed: (err, context) => this.failed(err, context),
+    });
   }
 
   /** How messages name the remote. */
@@ -105,6 +109,9 @@ export class TieredStore implements BlobStore {
     // A damaged local entry is replaced by a good remote one when there is one (else the local cache
     // reports the damage as it always does).
     if (here && "json" in decodeAcEntry(here)) return here;
+    // Looked at already this run (absent, refused): not asked (nor refused, nor counted) again.
+    const known = this.acState.get(key);
+    if (known !== undefined && known !== "valid") return here;
     const data = await this.tryRemote(() => this.remote.get("ac", key), `cache entry ${short(key)}`);
     if (data === null) return here;
     if (data === undefined) {
@@ -176,15 +183,15 @@ export class TieredStore implements BlobStore {
   async put(ns: Namespace, key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
     await this.local.put(ns, key, data, options);
     if (!this.upload) return;
-    if (ns === "cas") this.uploadBlob(key, () => this.remote.put("cas", key, data, { mode: "create" }));
-    else this.uploadEntry(key, Buffer.from(data));
+    if (ns === "cas") this.uploader.blob(key, () => this.remote.put("cas", key, data, { mode: "create" }));
+    else this.uploader.entry(key, Buffer.from(data));
   }
 
   async putFile(path: string): Promise<{ digest: string; size: number }> {
     const r = await this.local.putFile(path);
     if (this.upload) {
       // From the local blob, which nobody writes again (the project's file may change meanwhile).
-      this.uploadBlob(r.digest, () =>
+      this.uploader.blob(r.digest, () =>
         this.remote.uploadFile(this.local.blobPath(r.digest), r.digest, r.size),
       );
     }
@@ -201,9 +208,30 @@ export class TieredStore implements BlobStore {
     await Promise.all([this.local.touch(ns, keys), this.remote.touch(ns, keys).catch(() => {})]);
   }
 
-  /** Waits until every upload started so far has finished (or failed). */
-  async drain(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  /** Starts uploading what earlier runs could not (see pending-uploads.ts); drain() waits for it. */
+  drainPending(): void {
+    if (this.upload) this.uploader.drainPending();
+  }
+
+  /**
+   * Starts making sure the remote has these locally cached entries (restored by a run from the local
+   * cache alone): a HEAD each, an upload where it has not. drain() waits for it.
+   */
+  ensureOnRemote(keys: Iterable<string>): void {
+    if (this.upload) this.uploader.ensureOnRemote(keys);
+  }
+
+  /**
+   * Whether everything this store was asked to upload is on the remote or recorded as pending (false
+   * when an entry could not be recorded, or nothing is recorded: a read-only store).
+   */
+  get settled(): boolean {
+    return this.pending !== undefined && !this.pending.lost;
+  }
+
+  /** Waits until every upload started so far has finished (or failed, and was recorded). */
+  drain(): Promise<void> {
+    return this.uploader.drain();
   }
 
   /** drain(), then closes the remote's connections. */
@@ -212,73 +240,13 @@ export class TieredStore implements BlobStore {
     await this.remote.close();
   }
 
-  private uploadBlob(digest: string, send: () => Promise<void>): void {
-    if (this.remoteHas.has(digest) || this.blobUploads.has(digest)) return;
-    this.failedBlobs.delete(digest);
-    const p = this.track(
-      this.slot(async () => {
-        try {
-          await send();
-          this.remoteHas.add(digest);
-          this.counters.uploadedBlobs++;
-          return true;
-        } catch (err) {
-          this.failedBlobs.add(digest);
-          this.failed(err, `cannot upload blob ${short(digest)} to ${this.remote.location}`);
-          return false;
-        } finally {
-          this.blobUploads.delete(digest);
-        }
-      }),
-    );
-    this.blobUploads.set(digest, p);
-  }
-
-  /**
-   * Uploads an action-cache entry once the blobs it names are up (an entry whose blobs are missing would
-   * be a miss for everyone, and would block a good entry under its key). An existing valid remote entry
-   * is never replaced; one found invalid (damaged, unsigned, mis-signed) is.
-   */
-  private uploadEntry(key: string, entry: Buffer): void {
-    let digests: string[] = [];
-    try {
-      const d = decodeAcEntry(entry);
-      if ("json" in d) {
-        const m = parseManifest(d.json);
-        digests = m.outputs.map((o) => o.digest);
-        if (m.valueBlob) digests.push(m.valueBlob.digest);
-      }
-    } catch {
-      // The local cache wrote it; if it is not a manifest, upload it as it is.
-    }
-    const deps = digests.map((d) => this.blobUploads.get(d)).filter((p) => p !== undefined);
-    this.track(
-      (async () => {
-        const ok = await Promise.all(deps);
-        const missing = digests.filter((d) => this.failedBlobs.has(d));
-        // (The failed blob upload was reported; the entry is simply not published.)
-        if (ok.includes(false) || missing.length > 0) return;
-        const state = this.acState.get(key);
-        if (state === "valid" || state === "foreign") return;
-        const data = this.signer ? this.signer.seal(key, entry) : entry;
-        await this.slot(async () => {
-          try {
-            await this.remote.put("ac", key, data, { mode: state === "invalid" ? "replace" : "create" });
-            this.acState.set(key, "valid");
-            this.counters.uploadedEntries++;
-          } catch (err) {
-            this.failed(err, `cannot upload cache entry ${short(key)} to ${this.remote.location}`);
-          }
-        });
-      })(),
-    );
-  }
-
   /**
    * A remote read: its value, or null when the remote failed (reported; the caller goes on with the local
    * store as if the remote had nothing).
    */
   private async tryRemote<T>(fn: () => Promise<T>, what: string): Promise<T | null> {
+    // Given up on for this run: not even asked (the reason was told once).
+    if (this.remote.circuit?.isOpen) return null;
     try {
       return await fn();
     } catch (err) {
@@ -289,11 +257,19 @@ export class TieredStore implements BlobStore {
 
   private failed(err: unknown, context: string): void {
     this.counters.failures++;
-    const message =
-      err instanceof CacheUnreachableError
-        ? `${err.message}; going on with the local cache`
-        : `${context}: ${(err as Error)?.message ?? String(err)}`;
+    const unreachable = err instanceof CacheUnreachableError;
+    const later = this.upload ? ": results are kept locally and uploaded by a later run" : "";
+    const message = unreachable
+      ? `${err.message}; no more calls to it this run${later}`
+      : `${context}: ${(err as Error)?.message ?? String(err)}`;
     if (!this.failures.includes(message)) this.failures.push(message);
+    const circuit = this.remote.circuit;
+    if (unreachable && circuit) {
+      // Told once, when the circuit opens (see circuit.ts), not once per call that found it open.
+      if (!circuit.isOpen) circuit.failed(err);
+      if (circuit.firstReport()) this.onWarning(message);
+      return;
+    }
     this.warn(message);
   }
 
@@ -303,23 +279,5 @@ export class TieredStore implements BlobStore {
     if (last !== undefined && now - last < WARN_AGAIN_MS) return;
     this.warned.set(message, now);
     this.onWarning(message);
-  }
-
-  private track<T>(p: Promise<T>): Promise<T> {
-    this.inFlight.add(p);
-    const done = () => this.inFlight.delete(p);
-    p.then(done, done);
-    return p;
-  }
-
-  private async slot<T>(fn: () => Promise<T>): Promise<T> {
-    while (this.active >= this.maxUploads) await new Promise<void>((r) => this.waiting.push(r));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
   }
 }
