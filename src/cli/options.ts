@@ -1,4 +1,4 @@
-import { Option } from "commander";
+import { Option } from "./commander.js";
 import { CliError } from "./exit-codes.js";
 import type { CacheSettings } from "../project/cache.js";
 import type { RemoteSettings } from "../project/remote.js";

@@ -1,4 +1,4 @@
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError } from "./commander.js";
 import { EXIT } from "./exit-codes.js";
 import { tributaryVersion } from "../project/version.js";
 import { registerRun } from "./commands/run.js";

@@ -1,4 +1,4 @@
-import { Option, type Command } from "commander";
+import { Option, type Command } from "../commander.js";
 import type { GraphFormat } from "../../graph/render.js";
 import { EXIT } from "../exit-codes.js";
 import { withFlowErrors } from "../flow-errors.js";
