@@ -49,3 +49,30 @@ export function copyExample(name: string): string {
   });
   return dir;
 }
+
+/** One event of the --json stream, read as the JSON it is. */
+export type JsonEvent = Record<string, any>;
+
+/** The events a `run --json` printed, one JSON object per line. */
+export function jsonEvents(stdout: string): JsonEvent[] {
+  return stdout
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as JsonEvent);
+}
+
+/** The steps of a run's events that really ran and those restored from the cache, each sorted by id. */
+export function ranAndCached(events: JsonEvent[]): { ran: string[]; cached: string[] } {
+  const ends = events.filter((e) => e.type === "step-end");
+  return {
+    ran: ends
+      .filter((e) => e.status === "ok" && !e.cached)
+      .map((e) => e.id as string)
+      .sort(),
+    cached: ends
+      .filter((e) => e.cached)
+      .map((e) => e.id as string)
+      .sort(),
+  };
+}

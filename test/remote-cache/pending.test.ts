@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { cli } from "../helpers/cli.js";
+import { cli, jsonEvents, ranAndCached } from "../helpers/cli.js";
 import { tempDir } from "../helpers/procs.js";
 import { freePort, startBrokenServer, startNginx, type NginxServer } from "../helpers/servers.js";
 
@@ -57,24 +57,12 @@ interface Outcome {
 
 async function run(root: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
   const r = await cli(["run", "--json", ...args], { cwd: root, env });
-  const events = r.stdout
-    .trim()
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l));
-  const ends = events.filter((e) => e.type === "step-end");
+  const events = jsonEvents(r.stdout);
   const runEnd = events.find((e) => e.type === "run-end");
   return {
     code: r.code,
     stderr: r.stderr,
-    ran: ends
-      .filter((e) => e.status === "ok" && !e.cached)
-      .map((e) => e.id)
-      .sort(),
-    cached: ends
-      .filter((e) => e.cached)
-      .map((e) => e.id)
-      .sort(),
+    ...ranAndCached(events),
     warnings: events.filter((e) => e.type === "warning").map((e) => e.message as string),
     remote: runEnd?.summary?.remoteCache,
     // A no-op run starts no engine: no run-start event.

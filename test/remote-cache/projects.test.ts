@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cli } from "../helpers/cli.js";
+import { cli, jsonEvents, ranAndCached } from "../helpers/cli.js";
 import { tempDir } from "../helpers/procs.js";
 import { freePort, startBrokenServer, startNginx, type NginxServer } from "../helpers/servers.js";
 
@@ -69,23 +69,12 @@ interface Outcome {
 async function run(p: Project, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
   rmSync(p.ranLog, { force: true });
   const r = await cli(["run", "--json", ...args], { cwd: p.root, env: { RAN_LOG: p.ranLog, ...env } });
-  const events = r.stdout
-    .trim()
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l));
+  const events = jsonEvents(r.stdout);
   const ends = events.filter((e) => e.type === "step-end");
   return {
     code: r.code,
     stderr: r.stderr,
-    ran: ends
-      .filter((e) => e.status === "ok" && !e.cached)
-      .map((e) => e.id)
-      .sort(),
-    cached: ends
-      .filter((e) => e.cached)
-      .map((e) => e.id)
-      .sort(),
+    ...ranAndCached(events),
     failed: ends.filter((e) => e.status === "failed"),
     warnings: [
       ...events.filter((e) => e.type === "warning").map((e) => e.message as string),

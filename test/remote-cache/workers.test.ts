@@ -6,7 +6,7 @@
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { cli } from "../helpers/cli.js";
+import { cli, jsonEvents } from "../helpers/cli.js";
 import { freePort, startNginx, type NginxServer } from "../helpers/servers.js";
 import { Cluster } from "../distributed/cluster.js";
 
@@ -35,12 +35,7 @@ function checkout(root: string): string {
 
 async function runJson(root: string, args: string[]) {
   const r = await cli(["run", "--json", ...args], { cwd: root });
-  const ends = r.stdout
-    .trim()
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l))
-    .filter((e) => e.type === "step-end");
+  const ends = jsonEvents(r.stdout).filter((e) => e.type === "step-end");
   return { ...r, ends };
 }
 
@@ -91,7 +86,7 @@ it("a worker that cannot reach its cache fails the step with a clear infra error
     nginx.url + "/other",
   ]);
   expect(r.code).toBe(1);
-  const a = r.ends.find((e) => e.id === "a");
+  const a = r.ends.find((e) => e.id === "a")!;
   expect(a.status).toBe("failed");
   expect(a.error.kind).toBe("infra");
   expect(a.error.message).toContain(
