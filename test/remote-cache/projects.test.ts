@@ -75,7 +75,7 @@ async function run(p: Project, args: string[], env: NodeJS.ProcessEnv = {}): Pro
     code: r.code,
     stderr: r.stderr,
     ...ranAndCached(events),
-    failed: ends.filter((e) => e.status === "failed"),
+    failed: ends.filter((e) => e.status === "failed") as Outcome["failed"],
     warnings: [
       ...events.filter((e) => e.type === "warning").map((e) => e.message as string),
       ...r.stderr.split("\n").filter((l) => l.startsWith("warning: ")),
