@@ -1,6 +1,7 @@
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import type { FileValue, Step, ValueExpr } from "../graph/ir.js";
 import { isFileValue } from "../graph/ir.js";
+import { setOwn } from "./own.js";
 import { quoteFor, ShellScanner, shellQuote, type ShellContext } from "./shell-context.js";
 
 /** An input that cannot be computed; the step fails with this message (kind "input"). */
@@ -68,7 +69,7 @@ export function evalSync(e: ValueExpr, env: EvalEnv): unknown {
       return e.items.map((x) => evalSync(x, env));
     case "record": {
       const o: Record<string, unknown> = {};
-      for (const k in e.fields) o[k] = evalSync(e.fields[k]!, env);
+      for (const k of Object.keys(e.fields)) setOwn(o, k, evalSync(e.fields[k]!, env));
       return o;
     }
     case "concat":
@@ -102,7 +103,7 @@ export async function evalAsync(e: ValueExpr, env: EvalEnv): Promise<unknown> {
       return Promise.all(e.items.map((x) => evalAsync(x, env)));
     case "record": {
       const o: Record<string, unknown> = {};
-      for (const k in e.fields) o[k] = await evalAsync(e.fields[k]!, env);
+      for (const k of Object.keys(e.fields)) setOwn(o, k, await evalAsync(e.fields[k]!, env));
       return o;
     }
     case "concat":

@@ -1,3 +1,4 @@
+import { setOwn } from "../../graph/own.js";
 import type { ValueExpr } from "../../graph/ir.js";
 import { PRIORITY_WORDS } from "../../graph/options.js";
 import type { Expr, Span } from "../ast.js";
@@ -7,7 +8,6 @@ import { FileCallChecker } from "./file-calls.js";
 import { suggest } from "./hints.js";
 import { ERR, type CallExpr, type Compiled, type Ctx } from "./scope.js";
 import { STEP_BUILTINS, partialType } from "./step-types.js";
-import { setOwn } from "./values.js";
 
 /** Expressions: literals, names, field access, interpolation and calls (a nested call is a step). */
 export abstract class ExpressionChecker extends FileCallChecker {

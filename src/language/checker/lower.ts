@@ -27,7 +27,8 @@ export class Checker extends DeclarationChecker {
 
     // Lowering: what was built and declared, as the graph IR.
     const limits = this.limits.lower([...this.usedModules].map((name) => this.input.modules.get(name)!));
-    const pools: Record<string, number> = {};
+    // Tables keyed by the user's names have no prototype: `__proto__` or `constructor` are just names.
+    const pools: Record<string, number> = Object.create(null);
     for (const [name, p] of this.pools) pools[name] = p.size;
     const graph: Graph = { steps: this.steps, pools, limits };
     if (this.hasOut) graph.outputs = this.outputs;
@@ -43,7 +44,7 @@ export class Checker extends DeclarationChecker {
       configurable: true,
       get: () => {
         if (!memo) {
-          memo = {};
+          memo = Object.create(null) as Record<StepId, SourceSpan>;
           for (const s of steps) if (s.source) memo[s.id] = s.source;
         }
         return memo;
