@@ -1,16 +1,8 @@
+import { DURATION_UNITS } from "../graph/units.js";
 import type { DiagnosticSink } from "./diagnostics.js";
 import { TokenBuffer, type Token, type TokenKind } from "./tokens.js";
 
 export type { Token, TokenKind } from "./tokens.js";
-
-const DURATION_MS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  sec: 1000,
-  m: 60_000,
-  min: 60_000,
-  h: 3_600_000,
-};
 
 const enum C {
   Tab = 9,
@@ -386,7 +378,7 @@ class Lexer {
       const us = i;
       while (i < n && isIdentPart(source.charCodeAt(i))) i++;
       const unit = source.slice(us, i);
-      const scale = DURATION_MS[unit];
+      const scale = DURATION_UNITS[unit];
       this.i = i;
       if (scale === undefined) {
         this.sink.error(
@@ -414,7 +406,7 @@ class Lexer {
       const per = i > ps ? Number(source.slice(ps, i)) : 1;
       const us = i;
       while (i < n && isIdentPart(source.charCodeAt(i))) i++;
-      const scale = DURATION_MS[source.slice(us, i)];
+      const scale = DURATION_UNITS[source.slice(us, i)];
       this.i = i;
       if (scale === undefined) {
         this.sink.error(

@@ -114,6 +114,33 @@ describe("names are just names", () => {
     expect(r.text).toContain("no field prototype");
   });
 
+  it("hostile words where the language looks words up: units, priorities, types", async () => {
+    const r = await compileIn(
+      dir,
+      [
+        'use "./modules.ts"',
+        "a = Id(1) with timeout: 5constructor, priority: constructor, estimate: 2toString",
+        "b = Id(1) with throttle: 5/constructor, priority: __proto__",
+        "in c: constructor",
+        "in d: List<toString> = []",
+      ].join("\n"),
+    );
+    clean();
+    const messages = r.diagnostics.map((d) => d.message);
+    expect(messages).toEqual([
+      'unknown unit "constructor" in 5constructor',
+      "timeout must be a duration, like 2s, got the number 5",
+      "priority must be a number or low, normal, high, got constructor",
+      'unknown unit "toString" in 2toString',
+      "estimate must be a duration, like 30s, got the number 2",
+      "5/constructor is not a rate",
+      "priority must be a number or low, normal, high, got __proto__",
+      "input c is required, but no value was given",
+      "unknown type constructor",
+      "unknown type toString",
+    ]);
+  });
+
   it("after a hostile flow, a good flow compiles and runs identically", async () => {
     const before = await compileIn(dir, GOOD);
     expect(before.text).toBe("");

@@ -2,7 +2,7 @@ import type { ValueExpr } from "../../graph/ir.js";
 import type { Expr, Statement } from "../ast.js";
 import { T, assignable, showType, typeFromNode, whyNotAssignable } from "../types.js";
 import { CallChecker } from "./calls.js";
-import { describeValue, suggest } from "./hints.js";
+import { describeValue } from "./hints.js";
 import {
   ERR,
   type Binding,
@@ -178,7 +178,7 @@ export abstract class DeclarationChecker extends CallChecker {
     const firstInput = statements.find((s) => s.kind === "input") as InputStmt | undefined;
     for (const name of Object.keys(given)) {
       if (declared.has(name)) continue;
-      const hint = suggest(name, declared);
+      const hint = this.nearest(name, declared, declared.size);
       const near = hint
         ? (statements.find((s) => s.kind === "input" && hint.includes(` ${s.name}?`)) as InputStmt)
         : firstInput;
@@ -207,9 +207,13 @@ export abstract class DeclarationChecker extends CallChecker {
       const names: string[] = [];
       collectIdents(b.stmt.value, names);
       const out: number[] = [];
+      const seen = new Set<number>();
       for (const n of names) {
         const j = index.get(n);
-        if (j !== undefined && !out.includes(j)) out.push(j);
+        if (j !== undefined && !seen.has(j)) {
+          seen.add(j);
+          out.push(j);
+        }
       }
       return out;
     });

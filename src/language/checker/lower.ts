@@ -1,7 +1,6 @@
 import type { Graph, SourceSpan, StepId } from "../../graph/ir.js";
 import type { Span, Statement } from "../ast.js";
 import { DeclarationChecker } from "./declarations.js";
-import { suggest } from "./hints.js";
 import type { FlowInfo } from "./scope.js";
 import { identity } from "./step-types.js";
 
@@ -58,9 +57,12 @@ export class Checker extends DeclarationChecker {
     return this.stepSpans.get(id);
   }
 
+  /** The names in `outputs`, for a constant-time "listed already?" (out lines may list thousands). */
+  private readonly outputSet = new Set<StepId>();
+
   protected compileOut(s: Extract<Statement, { kind: "out" }>): void {
     for (const { name, span } of s.names) {
-      if (this.outputs.includes(name)) continue;
+      if (this.outputSet.has(name)) continue;
       const b = this.bindings.get(name);
       if (!b) {
         this.sink.error(
@@ -68,7 +70,7 @@ export class Checker extends DeclarationChecker {
           `unknown name ${name} in out`,
           span.start,
           span.end,
-          suggest(name, this.bindings.keys()) ??
+          this.nearest(name, this.bindings.keys(), this.bindings.size) ??
             (this.input.modules.has(name) ? "out lists values, not modules" : undefined),
         );
         continue;
@@ -87,6 +89,7 @@ export class Checker extends DeclarationChecker {
         this.stepSpans.set(name, b.stmt.nameSpan);
       }
       this.outputs.push(name);
+      this.outputSet.add(name);
     }
   }
 }
