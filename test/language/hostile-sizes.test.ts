@@ -62,6 +62,20 @@ describe("nesting has a limit, reported where it is reached", () => {
     expect(r.graph!.steps[0]!.inputs).toBeDefined();
   });
 
+  it("a chain of values nesting past the limit: one diagnostic at the first value past it", async () => {
+    const lines = ["v0 = [1]"];
+    for (let i = 1; i < DEEP; i++)
+      lines.push(i % 2 ? `v${i} = [v${i - 1}]` : `v${i} = { a: v${i - 1}, b: v${i - 1} }`);
+    lines.push(`x = sh("echo \${v${DEEP - 1}}")`);
+    const r = await compile(lines.join("\n"));
+    noInternal(r.diagnostics);
+    expect(r.diagnostics.map((d) => [d.code, d.line, d.message])).toEqual([
+      ["too-deep", 257, "v256 nests lists and records more than 256 levels deep, through the values it uses"],
+    ]);
+    const ok = await compile(lines.slice(0, 256).join("\n") + "\nout v255");
+    expect(ok.text).toBe("");
+  });
+
   it("check exits 2 with one diagnostic block per problem, never a stack trace", async () => {
     const dir = tempDir();
     writeFileSync(

@@ -12,10 +12,14 @@ import {
   type InputInfo,
   type InputStmt,
 } from "./scope.js";
+import { MAX_VALUE_DEPTH, valueDepth } from "./value-depth.js";
 import { convertInput, valueToExpr } from "./values.js";
 
 /** Names: inputs, pools, values (in dependency order) and the statements that are steps. */
 export abstract class DeclarationChecker extends CallChecker {
+  /** Values that nest past the limit (see value-depth.ts). */
+  private readonly tooDeep = new Set<string>();
+
   protected declare(statements: Statement[]): void {
     for (const s of statements) {
       switch (s.kind) {
@@ -283,6 +287,21 @@ export abstract class DeclarationChecker extends CallChecker {
     b.expr = c.expr;
     b.type = c.type;
     b.state = 2;
+    if (valueDepth(c.expr, MAX_VALUE_DEPTH) > MAX_VALUE_DEPTH) {
+      // Reported once, at the first value of a chain that goes past the limit.
+      const names: string[] = [];
+      collectIdents(b.stmt.value, names);
+      if (!names.some((n) => this.tooDeep.has(n))) {
+        this.sink.error(
+          "too-deep",
+          `${b.name} nests lists and records more than ${MAX_VALUE_DEPTH} levels deep, through the values it uses`,
+          b.stmt.nameSpan.start,
+          b.stmt.nameSpan.end,
+          "build deeply nested data in a module",
+        );
+      }
+      this.tooDeep.add(b.name);
+    }
   }
 
   protected compileStepBinding(b: Extract<Binding, { kind: "step" }>): void {
