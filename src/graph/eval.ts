@@ -1,7 +1,8 @@
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import type { FileValue, Step, ValueExpr } from "../graph/ir.js";
 import { isFileValue } from "../graph/ir.js";
-import { quoteFor, ShellScanner, shellQuote, type ShellContext } from "./shell-context.js";
+import { setOwn } from "./own.js";
+import { quoteFor, shellQuote, templateContexts, type ShellContext } from "./shell-context.js";
 
 /** An input that cannot be computed; the step fails with this message (kind "input"). */
 export class InputError extends Error {
@@ -68,7 +69,7 @@ export function evalSync(e: ValueExpr, env: EvalEnv): unknown {
       return e.items.map((x) => evalSync(x, env));
     case "record": {
       const o: Record<string, unknown> = {};
-      for (const k in e.fields) o[k] = evalSync(e.fields[k]!, env);
+      for (const k of Object.keys(e.fields)) setOwn(o, k, evalSync(e.fields[k]!, env));
       return o;
     }
     case "concat":
@@ -102,7 +103,7 @@ export async function evalAsync(e: ValueExpr, env: EvalEnv): Promise<unknown> {
       return Promise.all(e.items.map((x) => evalAsync(x, env)));
     case "record": {
       const o: Record<string, unknown> = {};
-      for (const k in e.fields) o[k] = await evalAsync(e.fields[k]!, env);
+      for (const k of Object.keys(e.fields)) setOwn(o, k, await evalAsync(e.fields[k]!, env));
       return o;
     }
     case "concat":
@@ -182,7 +183,7 @@ function shellLine(values: unknown[], parts: ValueExpr[]): string {
     const quoted = quoteFor(context, toText(v, false));
     if (typeof quoted !== "string") {
       throw new InputError(
-        `a value cannot be put safely into ${quoted.refused} of a sh command; move it out (e.g. into a variable: x=\${value})`,
+        `a value cannot be put safely into ${quoted.refused} of a sh command; ${quoted.fix}`,
       );
     }
     s += quoted;
@@ -196,16 +197,9 @@ const contextsOf = new WeakMap<ValueExpr[], (ShellContext | undefined)[]>();
 function slotContexts(parts: ValueExpr[]): (ShellContext | undefined)[] {
   let contexts = contextsOf.get(parts);
   if (contexts) return contexts;
-  const scanner = new ShellScanner();
-  contexts = parts.map((part) => {
-    if (part.kind === "lit" && part.raw === true) {
-      scanner.feed(String(part.value));
-      return undefined;
-    }
-    const here = scanner.context();
-    scanner.value();
-    return here;
-  });
+  contexts = templateContexts(
+    parts.map((part) => (part.kind === "lit" && part.raw === true ? String(part.value) : null)),
+  );
   contextsOf.set(parts, contexts);
   return contexts;
 }

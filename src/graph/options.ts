@@ -69,7 +69,12 @@ export interface WithOption {
   doc: string;
 }
 
-export const PRIORITY_WORDS: Readonly<Record<string, number>> = { low: -10, normal: 0, high: 10 };
+/** Prototype-less: the user's word is looked up here (`priority: constructor` is no priority). */
+export const PRIORITY_WORDS: Readonly<Record<string, number>> = Object.assign(Object.create(null), {
+  low: -10,
+  normal: 0,
+  high: 10,
+});
 
 export const BACKOFF_FIELDS = ["initial", "max", "factor", "jitter"] as const;
 

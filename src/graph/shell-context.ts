@@ -14,7 +14,8 @@ export type ShellContext =
   | { kind: "double" }
   | { kind: "single" }
   | { kind: "heredoc"; delimiter: string }
-  | { kind: "refused"; where: string };
+  /** `fix`: what the user can write instead. */
+  | { kind: "refused"; where: string; fix: string };
 
 type Frame =
   /** `closer`: the `)` of `$(` or the `}` of `${`; `depth`: parentheses opened inside it. */
@@ -45,14 +46,26 @@ export class ShellScanner {
         return { kind: "single" };
       case "heredoc":
         return top.quoted
-          ? { kind: "refused", where: `a here-document with a quoted delimiter (<<'${top.delimiter}')` }
+          ? {
+              kind: "refused",
+              where: `a here-document with a quoted delimiter (<<'${top.delimiter}')`,
+              fix: `unquote the delimiter (<<${top.delimiter}): the value is then escaped for the here-document`,
+            }
           : { kind: "heredoc", delimiter: top.delimiter };
       case "comment":
-        return { kind: "refused", where: "a comment" };
+        return { kind: "refused", where: "a comment", fix: "move it out of the comment" };
       case "backtick":
-        return { kind: "refused", where: "backticks (write $(...) instead)" };
+        return {
+          kind: "refused",
+          where: "backticks",
+          fix: "use $(...) instead of backticks",
+        };
       case "ansi":
-        return { kind: "refused", where: "a $'...' string" };
+        return {
+          kind: "refused",
+          where: "a $'...' string",
+          fix: "put it outside the $'...' string, or pass it through an env var: x=${...}; ... \"$x\"",
+        };
     }
   }
 
@@ -175,8 +188,26 @@ export class ShellScanner {
   }
 }
 
-/** A value quoted for its place; undefined when the place is refused (see ShellContext). */
-export function quoteFor(context: ShellContext, text: string): string | { refused: string } {
+/**
+ * Where each value of a command template lands: `template` is its pieces in order, text as a string and
+ * each value as null; the result has the place of each value (undefined for text). The runtime quotes by
+ * it and the checker reports refused places from it, so both read the template the same way.
+ */
+export function templateContexts(template: readonly (string | null)[]): (ShellContext | undefined)[] {
+  const scanner = new ShellScanner();
+  return template.map((piece) => {
+    if (piece !== null) {
+      scanner.feed(piece);
+      return undefined;
+    }
+    const here = scanner.context();
+    scanner.value();
+    return here;
+  });
+}
+
+/** A value quoted for its place, or why the place is refused and what to write instead (see ShellContext). */
+export function quoteFor(context: ShellContext, text: string): string | { refused: string; fix: string } {
   switch (context.kind) {
     case "bare":
       return shellQuote(text);
@@ -189,13 +220,14 @@ export function quoteFor(context: ShellContext, text: string): string | { refuse
     case "heredoc":
       if (text.split("\n").some((line) => line === context.delimiter)) {
         return {
-          refused: `a here-document whose value holds the line ${context.delimiter} (it would end the document)`,
+          refused: `a here-document that the value would end (it holds the line ${context.delimiter})`,
+          fix: `choose a delimiter that no line of the value equals`,
         };
       }
       // In an unquoted here-document, \ $ and ` are special; quotes are plain text.
       return text.replace(/[\\$`]/g, "\\$&");
     case "refused":
-      return { refused: context.where };
+      return { refused: context.where, fix: context.fix };
   }
 }
 

@@ -37,7 +37,7 @@ export function collectRefs(expr: ValueExpr, out: StepId[]): void {
       for (const e of expr.items) collectRefs(e, out);
       return;
     case "record":
-      for (const k in expr.fields) collectRefs(expr.fields[k]!, out);
+      for (const k of Object.keys(expr.fields)) collectRefs(expr.fields[k]!, out);
       return;
     case "concat":
       for (const e of expr.parts) collectRefs(e, out);

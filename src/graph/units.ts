@@ -1,13 +1,14 @@
 import type { Rate } from "./ir.js";
 
-const DURATION_UNITS: Record<string, number> = {
+/** Milliseconds per duration unit. Prototype-less: a unit the user wrote (`5constructor`) is looked up here. */
+export const DURATION_UNITS: Readonly<Record<string, number>> = Object.assign(Object.create(null), {
   ms: 1,
   s: 1000,
   sec: 1000,
   m: 60_000,
   min: 60_000,
   h: 3_600_000,
-};
+});
 
 /** `150ms`, `2s`, `5min`, `1.5h` -> milliseconds; undefined when it is not a duration. */
 export function parseDuration(text: string): number | undefined {

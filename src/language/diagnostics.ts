@@ -141,6 +141,13 @@ export interface FormatOptions {
   color?: boolean;
 }
 
+/** Characters of a source line a diagnostic shows at most (a window around the caret past that). */
+export const MAX_EXCERPT = 160;
+/** How much of the line before the caret a window keeps. */
+const EXCERPT_LEAD = 60;
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
 /**
  * ```
  * profile.flow:7:8: error: unknown module GetUsr
@@ -160,11 +167,23 @@ export function formatDiagnostic(
   const out = [`${c.bold(`${d.file}:${d.line}:${d.col}:`)} ${sev}: ${c.bold(d.message)}`];
   if (source !== undefined) {
     const lines = typeof source === "string" ? new LineMap(source) : source;
-    const text = lines.lineText(d.line);
-    if (text.length > 0 || d.col > 1) {
+    const full = lines.lineText(d.line);
+    if (full.length > 0 || d.col > 1) {
+      let col = Math.min(d.col - 1, full.length);
+      let last = d.endLine === d.line ? Math.min(d.endCol - 1, full.length) : full.length;
+      // A long line is shown as a window around the caret, so that output stays small and quick.
+      let text = full;
+      if (full.length > MAX_EXCERPT) {
+        const from = Math.max(0, Math.min(col - EXCERPT_LEAD, full.length - MAX_EXCERPT));
+        const to = from + MAX_EXCERPT;
+        const head = from > 0 ? "…" : "";
+        text = head + full.slice(from, to) + (to < full.length ? "…" : "");
+        col = col - from + head.length;
+        last = Math.min(last, to) - from + head.length;
+      }
+      // Control and bidirectional-override characters would act on the terminal: one visible mark each.
+      text = text.replace(UNPRINTABLE, "\uFFFD");
       out.push(text);
-      const col = Math.min(d.col - 1, text.length);
-      const last = d.endLine === d.line ? Math.min(d.endCol - 1, text.length) : text.length;
       const width = Math.max(1, last - col);
       // Keep tabs so that the caret lines up with the text above it.
       const pad = text.slice(0, col).replace(/[^\t]/g, " ");

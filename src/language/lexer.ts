@@ -1,16 +1,8 @@
+import { DURATION_UNITS } from "../graph/units.js";
 import type { DiagnosticSink } from "./diagnostics.js";
 import { TokenBuffer, type Token, type TokenKind } from "./tokens.js";
 
 export type { Token, TokenKind } from "./tokens.js";
-
-const DURATION_MS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  sec: 1000,
-  m: 60_000,
-  min: 60_000,
-  h: 3_600_000,
-};
 
 const enum C {
   Tab = 9,
@@ -44,6 +36,11 @@ const isDigit = (c: number): boolean => c >= C.D0 && c <= C.D9;
 const isIdentStart = (c: number): boolean =>
   (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === C.Underscore;
 const isIdentPart = (c: number): boolean => isIdentStart(c) || isDigit(c);
+/** 2 for a surrogate pair (one code point), else 1. */
+const charLength = (s: string, i: number): number => {
+  const c = s.charCodeAt(i);
+  return c >= 0xd800 && c <= 0xdbff && i + 1 < s.length ? 2 : 1;
+};
 
 const SINGLE: Record<number, TokenKind> = {
   [C.LParen]: "(",
@@ -194,21 +191,55 @@ class Lexer {
         return;
       }
     }
-    const cp = this.source.codePointAt(start)!;
-    this.i += cp > 0xffff ? 2 : 1;
-    const shown = String.fromCodePoint(cp);
+    // A run of stray characters (spaces between them included) is one diagnostic, not one each: a file
+    // of 20,000 NUL bytes gets one line of output, and the work stays linear.
+    const source = this.source;
+    const n = source.length;
+    let end = start + charLength(source, start);
+    let count = 1;
+    for (let j = end; j < n;) {
+      while (j < n && (source.charCodeAt(j) === C.Space || source.charCodeAt(j) === C.Tab)) j++;
+      if (j >= n || !this.isStray(j)) break;
+      j += charLength(source, j);
+      end = j;
+      count++;
+    }
+    this.i = end;
     let hint: string | undefined;
     if (c === 39) hint = 'strings use double quotes: "text"';
     else if (c === C.Slash) hint = "a rate is written like 20/s or 100/1min";
     else if (c === C.Minus) hint = "there is no arithmetic in flow files; compute it in a module";
     else if (c === 59) hint = "put each statement on its own line";
+    if (count === 1) {
+      const shown = String.fromCodePoint(source.codePointAt(start)!);
+      this.sink.error(
+        "unexpected-character",
+        `unexpected character ${JSON.stringify(shown)}`,
+        start,
+        end,
+        hint,
+      );
+      return;
+    }
+    const text = source.slice(start, end);
+    const shown = text.length > 8 ? `${[...text.slice(0, 8)].join("")}…` : text;
     this.sink.error(
       "unexpected-character",
-      `unexpected character ${JSON.stringify(shown)}`,
+      `unexpected characters ${JSON.stringify(shown)} (${count} of them)`,
       start,
-      this.i,
-      hint,
+      end,
+      hint ?? "flow files are text: names, numbers, strings, brackets and punctuation , : . = < >",
     );
+  }
+
+  /** True when the character at `j` (outside a string) starts no token: strayCharacter would take it. */
+  private isStray(j: number): boolean {
+    const c = this.source.charCodeAt(j);
+    if (c === C.Space || c === C.Tab || c === C.CR || c === C.LF || c === C.Hash || c === C.Quote)
+      return false;
+    if (c === 39 || c === C.LBrace || c === C.RBrace || SINGLE[c] !== undefined) return false;
+    if (isIdentStart(c) || isDigit(c)) return false;
+    return !(c === C.Minus && isDigit(this.source.charCodeAt(j + 1)));
   }
 
   /** Closes every open string at `at` (a line break or the end of the file). */
@@ -347,7 +378,7 @@ class Lexer {
       const us = i;
       while (i < n && isIdentPart(source.charCodeAt(i))) i++;
       const unit = source.slice(us, i);
-      const scale = DURATION_MS[unit];
+      const scale = DURATION_UNITS[unit];
       this.i = i;
       if (scale === undefined) {
         this.sink.error(
@@ -375,7 +406,7 @@ class Lexer {
       const per = i > ps ? Number(source.slice(ps, i)) : 1;
       const us = i;
       while (i < n && isIdentPart(source.charCodeAt(i))) i++;
-      const scale = DURATION_MS[source.slice(us, i)];
+      const scale = DURATION_UNITS[source.slice(us, i)];
       this.i = i;
       if (scale === undefined) {
         this.sink.error(

@@ -2,7 +2,12 @@ import type { Span } from "./ast.js";
 import type { DiagnosticSink } from "./diagnostics.js";
 import { describeToken, type TokenBuffer, type TokenKind } from "./tokens.js";
 
-export const MAX_DEPTH = 200;
+/**
+ * How deeply expressions and types may nest: brackets, calls, interpolations and each `.field` or
+ * `[index]` of a chain count one level. The checker, lowering and evaluation recurse along the same
+ * nesting, so this one limit keeps all of them off the end of the stack.
+ */
+export const MAX_DEPTH = 256;
 
 /** Thrown inside the parser to abandon a statement; caught at statement level. */
 class Abandon {}
@@ -85,6 +90,19 @@ export abstract class ParseCursor {
     if (this.badLines.has(line)) return;
     this.badLines.add(line);
     this.sink.error(code, message, at.start, Math.max(at.end, at.start + 1), hint);
+  }
+
+  /** Steps one level deeper; past MAX_DEPTH, reports where (with the limit and the fix) and abandons. */
+  protected deeper(what: "expression" | "type"): void {
+    if (++this.depth <= MAX_DEPTH) return;
+    this.fail(
+      `${what} nested more than ${MAX_DEPTH} levels deep`,
+      this.tokenSpan(this.peek()),
+      what === "type"
+        ? "flatten the type, or use Any for the inner part and check it in a module"
+        : "give an inner part a name (inner = ...) and use the name: brackets, calls, strings and each .field or [index] count as a level",
+      "too-deep",
+    );
   }
 
   protected expected(what: string, hint?: string): never {

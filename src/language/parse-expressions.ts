@@ -1,6 +1,6 @@
 import type { Rate } from "../graph/ir.js";
 import type { Expr, RecordField, Span, TypeNode } from "./ast.js";
-import { ABANDON, MAX_DEPTH, ParseCursor } from "./parse-cursor.js";
+import { ABANDON, ParseCursor } from "./parse-cursor.js";
 import type { TokenKind } from "./tokens.js";
 
 /** Types and expressions: everything that can stand on the right of `=`, `:` or inside brackets. */
@@ -8,8 +8,9 @@ export abstract class ExpressionParser extends ParseCursor {
   // ---- types ------------------------------------------------------------------------------------
 
   protected type(): TypeNode {
-    if (++this.depth > MAX_DEPTH) this.fail("type nested too deeply", this.tokenSpan(this.peek()));
+    const depth = this.depth;
     try {
+      this.deeper("type");
       const t = this.peek();
       const k = this.kindAt();
       if (k === "{") {
@@ -36,7 +37,7 @@ export abstract class ExpressionParser extends ParseCursor {
       }
       return { kind: "named", name, nameSpan: this.tokenSpan(t), args, start: this.startOf(t), end };
     } finally {
-      this.depth--;
+      this.depth = depth;
     }
   }
 
@@ -49,13 +50,14 @@ export abstract class ExpressionParser extends ParseCursor {
   // ---- expressions ------------------------------------------------------------------------------
 
   protected expr(): Expr {
-    if (++this.depth > MAX_DEPTH) {
-      this.fail("expression nested too deeply", this.tokenSpan(this.peek()), "split it into named steps");
-    }
+    const depth = this.depth;
     try {
+      this.deeper("expression");
       let e = this.primary();
       for (;;) {
         const k = this.kindAt();
+        // Each link of a chain nests the tree one level more (a.b.c is (a.b).c): it counts as depth.
+        if (k === "." || k === "[") this.deeper("expression");
         if (k === ".") {
           this.next();
           const t = this.peek();
@@ -98,7 +100,7 @@ export abstract class ExpressionParser extends ParseCursor {
         }
       }
     } finally {
-      this.depth--;
+      this.depth = depth;
     }
   }
 

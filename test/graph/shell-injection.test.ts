@@ -96,7 +96,7 @@ describe("interpolation into sh command lines", () => {
     const r = await runGraph(t.graph(), { root });
     const errors = Object.fromEntries(r.steps.map((s) => [s.id, s.error]));
     expect(errors.comment).toMatchObject({ kind: "input", message: expect.stringContaining("a comment") });
-    expect(errors.backticks!.message).toContain("backticks (write $(...) instead)");
+    expect(errors.backticks!.message).toContain("backticks of a sh command; use $(...) instead of backticks");
     expect(errors["quoted here-document"]!.message).toContain("a here-document with a quoted delimiter");
     expect(errors.ansi!.message).toContain("a $'...' string");
     expect(errors["delimiter line"]!.message).toContain("holds the line EOF");

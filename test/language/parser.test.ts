@@ -193,6 +193,6 @@ describe("parser", () => {
   it("does not overflow the stack on absurd nesting", () => {
     const deep = "x = " + "[".repeat(5000) + "]".repeat(5000);
     const { diagnostics } = parseFlow(deep, "p.flow");
-    expect(diagnostics.map((d) => d.message)).toEqual(["expression nested too deeply"]);
+    expect(diagnostics.map((d) => d.message)).toEqual(["expression nested more than 256 levels deep"]);
   });
 });

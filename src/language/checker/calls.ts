@@ -4,6 +4,7 @@ import type { Expr, OptionNode, Span } from "../ast.js";
 import { BUILTINS, type FlowModule } from "../modules.js";
 import { T, assignable, showType, whyNotAssignable, type Type } from "../types.js";
 import type { CallExpr, Compiled, Ctx } from "./scope.js";
+import { checkShellTemplate } from "./sh-template.js";
 import { STEP_BUILTINS, VALUE_BUILTINS, countOutputs, isWordType, outputsType } from "./step-types.js";
 import { OptionChecker } from "./with-options.js";
 
@@ -121,11 +122,17 @@ export abstract class CallChecker extends OptionChecker {
           if (tpl) this.compileExpr(tpl, ctx);
         } else {
           const parts: ValueExpr[] = [];
+          const values: ValueExpr[] = [];
           for (const p of tpl.parts) {
             // Template text is the only part the engine leaves unquoted; every value is quoted.
             if (typeof p === "string") parts.push({ kind: "lit", value: p, raw: true });
-            else parts.push(this.compileExpr(p, ctx).expr);
+            else {
+              const v = this.compileExpr(p, ctx).expr;
+              parts.push(v);
+              values.push(v);
+            }
           }
+          checkShellTemplate(tpl.parts, values, this.sink);
           inputs.push({ kind: "concat", parts, quote: "shell" });
         }
         for (const extra of call.args.slice(1)) {

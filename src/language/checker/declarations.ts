@@ -2,7 +2,7 @@ import type { ValueExpr } from "../../graph/ir.js";
 import type { Expr, Statement } from "../ast.js";
 import { T, assignable, showType, typeFromNode, whyNotAssignable } from "../types.js";
 import { CallChecker } from "./calls.js";
-import { describeValue, suggest } from "./hints.js";
+import { describeValue } from "./hints.js";
 import {
   ERR,
   type Binding,
@@ -12,10 +12,14 @@ import {
   type InputInfo,
   type InputStmt,
 } from "./scope.js";
+import { MAX_VALUE_DEPTH, valueDepth } from "./value-depth.js";
 import { convertInput, valueToExpr } from "./values.js";
 
 /** Names: inputs, pools, values (in dependency order) and the statements that are steps. */
 export abstract class DeclarationChecker extends CallChecker {
+  /** Values that nest past the limit (see value-depth.ts). */
+  private readonly tooDeep = new Set<string>();
+
   protected declare(statements: Statement[]): void {
     for (const s of statements) {
       switch (s.kind) {
@@ -178,7 +182,7 @@ export abstract class DeclarationChecker extends CallChecker {
     const firstInput = statements.find((s) => s.kind === "input") as InputStmt | undefined;
     for (const name of Object.keys(given)) {
       if (declared.has(name)) continue;
-      const hint = suggest(name, declared);
+      const hint = this.nearest(name, declared, declared.size);
       const near = hint
         ? (statements.find((s) => s.kind === "input" && hint.includes(` ${s.name}?`)) as InputStmt)
         : firstInput;
@@ -207,9 +211,13 @@ export abstract class DeclarationChecker extends CallChecker {
       const names: string[] = [];
       collectIdents(b.stmt.value, names);
       const out: number[] = [];
+      const seen = new Set<number>();
       for (const n of names) {
         const j = index.get(n);
-        if (j !== undefined && !out.includes(j)) out.push(j);
+        if (j !== undefined && !seen.has(j)) {
+          seen.add(j);
+          out.push(j);
+        }
       }
       return out;
     });
@@ -279,6 +287,21 @@ export abstract class DeclarationChecker extends CallChecker {
     b.expr = c.expr;
     b.type = c.type;
     b.state = 2;
+    if (valueDepth(c.expr, MAX_VALUE_DEPTH) > MAX_VALUE_DEPTH) {
+      // Reported once, at the first value of a chain that goes past the limit.
+      const names: string[] = [];
+      collectIdents(b.stmt.value, names);
+      if (!names.some((n) => this.tooDeep.has(n))) {
+        this.sink.error(
+          "too-deep",
+          `${b.name} nests lists and records more than ${MAX_VALUE_DEPTH} levels deep, through the values it uses`,
+          b.stmt.nameSpan.start,
+          b.stmt.nameSpan.end,
+          "build deeply nested data in a module",
+        );
+      }
+      this.tooDeep.add(b.name);
+    }
   }
 
   protected compileStepBinding(b: Extract<Binding, { kind: "step" }>): void {

@@ -1,13 +1,12 @@
+import { setOwn } from "../../graph/own.js";
 import type { ValueExpr } from "../../graph/ir.js";
 import { PRIORITY_WORDS } from "../../graph/options.js";
 import type { Expr, Span } from "../ast.js";
 import { BUILTINS } from "../modules.js";
 import { T, fieldType, join, showType, type Type } from "../types.js";
 import { FileCallChecker } from "./file-calls.js";
-import { suggest } from "./hints.js";
 import { ERR, type CallExpr, type Compiled, type Ctx } from "./scope.js";
 import { STEP_BUILTINS, partialType } from "./step-types.js";
-import { setOwn } from "./values.js";
 
 /** Expressions: literals, names, field access, interpolation and calls (a nested call is a step). */
 export abstract class ExpressionChecker extends FileCallChecker {
@@ -127,7 +126,7 @@ export abstract class ExpressionChecker extends FileCallChecker {
   protected compileIdent(e: Extract<Expr, { kind: "ident" }>, ctx: Ctx, optionMode: boolean): Compiled {
     const b = this.bindings.get(e.name);
     if (!b) {
-      let hint = suggest(e.name, this.bindings.keys());
+      let hint = this.nearest(e.name, this.bindings.keys(), this.bindings.size);
       let message = `unknown name ${e.name}`;
       if (this.input.modules.has(e.name) || (BUILTINS as readonly string[]).includes(e.name)) {
         message = `${e.name} is a ${this.input.modules.has(e.name) ? "module" : "built-in"}, not a value`;
@@ -135,7 +134,7 @@ export abstract class ExpressionChecker extends FileCallChecker {
       } else if (this.pools.has(e.name)) {
         message = `${e.name} is a pool, not a value`;
         hint = `use it as: with pool: ${e.name}`;
-      } else if (optionMode && e.name in PRIORITY_WORDS) {
+      } else if (optionMode && Object.hasOwn(PRIORITY_WORDS, e.name)) {
         message = `${e.name} is only meaningful as a priority`;
         hint = undefined;
       }
@@ -210,7 +209,7 @@ export abstract class ExpressionChecker extends FileCallChecker {
         keySpan.start,
         keySpan.end,
         typeof key === "string" && fields.length > 0
-          ? (suggest(key, fields) ?? `its fields: ${fields.join(", ")}`)
+          ? (this.nearest(key, fields, fields.length) ?? `its fields: ${listSome(fields)}`)
           : `its type is ${showType(t)}`,
       );
       return ERR;
@@ -297,4 +296,10 @@ function isFoldable(v: unknown): boolean {
 
 function textOf(v: unknown): string {
   return v === null || v === undefined ? "" : String(v);
+}
+
+/** The first few of many names, and how many more. */
+function listSome(names: readonly string[], most = 12): string {
+  if (names.length <= most) return names.join(", ");
+  return `${names.slice(0, most).join(", ")}, ... (${names.length - most} more)`;
 }

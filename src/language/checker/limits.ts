@@ -40,7 +40,8 @@ export class ModuleLimitSet {
 
   /** Graph.limits: what the used modules declare themselves, overridden by the `with` options. */
   lower(used: Iterable<FlowModule>): Record<string, ModuleLimits> {
-    const limits: Record<string, ModuleLimits> = {};
+    // Keyed by module names, which are the user's: no prototype for `__proto__` or `constructor` to hit.
+    const limits: Record<string, ModuleLimits> = Object.create(null);
     for (const m of used) {
       if (m.concurrency !== undefined) (limits[m.name] ??= {}).concurrency = m.concurrency;
       if (m.rate !== undefined) (limits[m.name] ??= {}).rate = m.rate;

@@ -1,7 +1,6 @@
 import type { Graph, SourceSpan, StepId } from "../../graph/ir.js";
 import type { Span, Statement } from "../ast.js";
 import { DeclarationChecker } from "./declarations.js";
-import { suggest } from "./hints.js";
 import type { FlowInfo } from "./scope.js";
 import { identity } from "./step-types.js";
 
@@ -27,7 +26,8 @@ export class Checker extends DeclarationChecker {
 
     // Lowering: what was built and declared, as the graph IR.
     const limits = this.limits.lower([...this.usedModules].map((name) => this.input.modules.get(name)!));
-    const pools: Record<string, number> = {};
+    // Tables keyed by the user's names have no prototype: `__proto__` or `constructor` are just names.
+    const pools: Record<string, number> = Object.create(null);
     for (const [name, p] of this.pools) pools[name] = p.size;
     const graph: Graph = { steps: this.steps, pools, limits };
     if (this.hasOut) graph.outputs = this.outputs;
@@ -43,7 +43,7 @@ export class Checker extends DeclarationChecker {
       configurable: true,
       get: () => {
         if (!memo) {
-          memo = {};
+          memo = Object.create(null) as Record<StepId, SourceSpan>;
           for (const s of steps) if (s.source) memo[s.id] = s.source;
         }
         return memo;
@@ -57,9 +57,12 @@ export class Checker extends DeclarationChecker {
     return this.stepSpans.get(id);
   }
 
+  /** The names in `outputs`, for a constant-time "listed already?" (out lines may list thousands). */
+  private readonly outputSet = new Set<StepId>();
+
   protected compileOut(s: Extract<Statement, { kind: "out" }>): void {
     for (const { name, span } of s.names) {
-      if (this.outputs.includes(name)) continue;
+      if (this.outputSet.has(name)) continue;
       const b = this.bindings.get(name);
       if (!b) {
         this.sink.error(
@@ -67,7 +70,7 @@ export class Checker extends DeclarationChecker {
           `unknown name ${name} in out`,
           span.start,
           span.end,
-          suggest(name, this.bindings.keys()) ??
+          this.nearest(name, this.bindings.keys(), this.bindings.size) ??
             (this.input.modules.has(name) ? "out lists values, not modules" : undefined),
         );
         continue;
@@ -86,6 +89,7 @@ export class Checker extends DeclarationChecker {
         this.stepSpans.set(name, b.stmt.nameSpan);
       }
       this.outputs.push(name);
+      this.outputSet.add(name);
     }
   }
 }

@@ -125,7 +125,7 @@ export abstract class OptionValueReader extends ExpressionChecker {
         `unknown pool ${pool}`,
         value.start,
         value.end,
-        suggest(pool, this.pools.keys()) ?? `declare it: pool ${pool} = 2`,
+        this.nearest(pool, this.pools.keys(), this.pools.size) ?? `declare it: pool ${pool} = 2`,
       );
       return BAD;
     }

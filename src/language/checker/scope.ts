@@ -96,6 +96,11 @@ export abstract class CheckScope {
   protected readonly inputInfo: InputInfo[] = [];
   /** The option table by name. */
   protected readonly withOptions: ReadonlyMap<string, WithOption>;
+  /**
+   * Names "did you mean" may still compare: each comparison costs an edit distance, so a flow of
+   * thousands of unknown names among thousands of names would be quadratic. Past it, no suggestion.
+   */
+  private suggestBudget = 200_000;
 
   constructor(
     protected readonly sink: DiagnosticSink,
@@ -124,6 +129,13 @@ export abstract class CheckScope {
     return { owner, counter: { n: 0 }, allowOutput: false, partial: false, constOnly: true };
   }
 
+  /** "did you mean X?" among `candidates` (`size` of them), while the budget lasts. */
+  protected nearest(name: string, candidates: Iterable<string>, size: number): string | undefined {
+    if (size > this.suggestBudget) return undefined;
+    this.suggestBudget -= size;
+    return suggest(name, candidates);
+  }
+
   /** The module a call names; reported (with a suggestion) when there is none. */
   protected lookupModule(name: string, at: Span, called: boolean): FlowModule | undefined {
     const mod = this.input.modules.get(name);
@@ -135,7 +147,7 @@ export abstract class CheckScope {
         `${name} is ${b.kind === "input" ? "an input" : "a value"}, not a module`,
         at.start,
         at.end,
-        suggest(name, this.input.modules.keys()) ??
+        this.nearest(name, this.input.modules.keys(), this.input.modules.size) ??
           (called
             ? "only modules from use files and built-ins can be called"
             : "name a module from a use file"),
@@ -149,7 +161,7 @@ export abstract class CheckScope {
       `unknown module ${name}`,
       at.start,
       at.end,
-      suggest(name, candidates) ??
+      this.nearest(name, candidates, candidates.length) ??
         (this.input.modules.size === 0 ? 'import modules with use "./modules.ts"' : undefined),
     );
     return undefined;

@@ -1,5 +1,6 @@
 /** Input values given from outside (the command line, the API) as checked values and expressions. */
 import type { ValueExpr } from "../../graph/ir.js";
+import { setOwn } from "../../graph/own.js";
 import { checkValue, type Type } from "../types.js";
 
 /** Converts an input value given as text (`--input n=5`) to the declared type. */
@@ -92,11 +93,4 @@ function containsFile(t: Type, depth = 0): boolean {
     default:
       return false;
   }
-}
-
-/** `obj[k] = v`, also for k = "__proto__" (which would otherwise set the prototype). */
-export function setOwn<V>(obj: Record<string, V>, k: string, v: V): void {
-  if (k === "__proto__")
-    Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else obj[k] = v;
 }
