@@ -33,6 +33,8 @@ const LEGACY_FILE = "snapshot.json";
 const MAGIC = "TRSN";
 /** A file modified this close to its stat may have changed again within the same clock tick. */
 const RACY_MS = 5;
+/** How long a run waits at its end for its last writes to leave the racy window. */
+const MAX_RACY_WAIT_MS = 50;
 /** ino, size, mtimeMs, ctimeMs of each file. */
 const STAT_FIELDS = 4;
 /** Separates paths and step ids in their sections: the one character no path can hold. */
@@ -90,6 +92,8 @@ export interface Snapshot {
 export interface SnapshotGuard {
   statsFrom: number;
   confirms(abs: string, st: Stats): boolean;
+  /** The clock statsFrom was read from: lets the record be retaken when a file is racy (see writeSnapshot). */
+  clock?(): number;
 }
 
 const NOOP_FILE = "noop-run.json";
@@ -133,9 +137,20 @@ export function writeSnapshot(
   env: NodeJS.ProcessEnv,
   guard: SnapshotGuard,
 ): boolean {
-  const { statsFrom } = guard;
-  const stats = statAll(root, scope.files, guard.confirms);
+  let { statsFrom } = guard;
+  let stats = statAll(root, scope.files, guard.confirms);
   if (!stats) return false;
+  // A file written just before statsFrom is racy, and checkSnapshot would never trust it: every later run
+  // would take the normal path until something changed. Once the clock is past the window (a few ms
+  // away; not for a file stamped in the future), its stat can be trusted: read the clock, stat again.
+  const lastWrite = latestChange(stats);
+  if (guard.clock && lastWrite >= statsFrom - RACY_MS && lastWrite - guard.clock() < MAX_RACY_WAIT_MS) {
+    const clock = guard.clock;
+    sleepUntil(() => clock() > lastWrite + RACY_MS);
+    statsFrom = clock();
+    stats = statAll(root, scope.files, guard.confirms);
+    if (!stats) return false;
+  }
   const paths = scope.files.join(SEP);
   const steps = stepIds.join(SEP);
   const header: Header = {
@@ -175,6 +190,19 @@ function statAll(
     stats.set([st.ino, st.size, st.mtimeMs, st.ctimeMs], i * STAT_FIELDS);
   }
   return stats;
+}
+
+/** The latest mtime or ctime among recorded stats. */
+function latestChange(stats: Float64Array): number {
+  let latest = -Infinity;
+  for (let i = 0; i < stats.length; i += STAT_FIELDS) latest = Math.max(latest, stats[i + 2]!, stats[i + 3]!);
+  return latest;
+}
+
+/** Blocks (a few milliseconds at most, as the clock goes) until `done`. */
+function sleepUntil(done: () => boolean): void {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (let tries = 0; tries < MAX_RACY_WAIT_MS && !done(); tries++) Atomics.wait(cell, 0, 0, 1);
 }
 
 /** The recorded run when nothing it depended on changed; undefined means: take the normal path. */

@@ -153,6 +153,7 @@ async function runLocked(
           {
             statsFrom,
             confirms: (abs, st) => local.confirmsContent(abs, st),
+            clock: () => local.writeClock(),
           },
         );
       }
