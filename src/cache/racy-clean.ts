@@ -51,6 +51,7 @@ export class ClockProbe {
   private value = -Infinity;
   private at = -Infinity;
   private failed = false;
+  private closed = false;
 
   constructor(
     private readonly path: string,
@@ -91,6 +92,8 @@ export class ClockProbe {
       this.device = st.dev;
       this.value = st.mtimeMs;
       this.at = now;
+      // Probed after close (the run's record, written once the cache is flushed): keep nothing open.
+      if (this.closed) this.close();
     } catch (err) {
       if (this.fd === undefined) {
         this.warn(
@@ -125,6 +128,7 @@ export class ClockProbe {
   }
 
   close(): void {
+    this.closed = true;
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
