@@ -34,7 +34,7 @@ describe("cache directory", () => {
   it("comes from the flag, else TRIBUTARY_CACHE_DIR, else the config, else the project", () => {
     const root = "/work/p";
     expect(resolveCacheDir(root, { env: {} })).toBe("/work/p/.tributary/cache");
-    expect(resolveCacheDir(root, { env: {}, config: "../shared-cache" })).toBe("/work/shared-cache");
+    expect(resolveCacheDir(root, { env: {}, config: "../team-cache" })).toBe("/work/team-cache");
     expect(resolveCacheDir(root, { env: { TRIBUTARY_CACHE_DIR: "c" }, config: "x", cwd: "/home" })).toBe(
       "/home/c",
     );

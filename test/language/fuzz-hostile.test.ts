@@ -6,6 +6,7 @@
 import fc from "fast-check";
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
+import { FLOW_VOCABULARY } from "./flow-vocabulary.js";
 import { compileFlow, formatDiagnostics, type Diagnostic } from "../../src/language/index.js";
 
 const OPTIONS = { root: tmpdir(), inputs: { x: "1" } };
@@ -40,23 +41,9 @@ function goodFlow(bytes: number): string {
   return lines.join("\n");
 }
 
+/** The fuzz vocabulary, and what a hostile file adds: NUL, prototype names, bidi overrides, emoji, CR. */
 const TOKENS = [
-  ..."use in out pool with true false x y map exec sh file glob output String Int List Optional Any".split(
-    " ",
-  ),
-  ..."= ( ) [ ] { } , : . < > \n \n # ${ } \" ' \\ $ @ ; ` -".split(" "),
-  "1",
-  "-2",
-  "3.5",
-  "2s",
-  "150ms",
-  "20/s",
-  "5/xs",
-  "9zz",
-  '"s"',
-  '"a ${x} b"',
-  '"${',
-  "#c\n",
+  ...FLOW_VOCABULARY,
   "\u0000",
   "__proto__",
   "constructor",

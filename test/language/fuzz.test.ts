@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FLOW_VOCABULARY } from "./flow-vocabulary.js";
 import { loadModuleFile as loadModule } from "../../src/executors/load-module.js";
 import { compileFlow, formatDiagnostics, parseFlow, type Diagnostic } from "../../src/language/index.js";
 import { IMPORTS, cleanup, project } from "./helpers.js";
@@ -106,73 +107,8 @@ function mutate(source: string, ms: Mutation[]): string {
   return s;
 }
 
-const VOCAB = [
-  "use",
-  "in",
-  "out",
-  "pool",
-  "with",
-  "true",
-  "false",
-  "x",
-  "y",
-  "Id",
-  "Both",
-  "map",
-  "exec",
-  "sh",
-  "file",
-  "glob",
-  "output",
-  "String",
-  "Int",
-  "List",
-  "Optional",
-  "retry",
-  "timeout",
-  "priority",
-  "low",
-  "partial",
-  "=",
-  "(",
-  ")",
-  "[",
-  "]",
-  "{",
-  "}",
-  ",",
-  ":",
-  ".",
-  "<",
-  ">",
-  "\n",
-  "\n",
-  "#c\n",
-  "1",
-  "-2",
-  "3.5",
-  "2s",
-  "150ms",
-  "20/s",
-  "0/s",
-  "5/xs",
-  "9zz",
-  '"s"',
-  '"a ${x} b"',
-  '"${',
-  '"',
-  "}",
-  '"\\q"',
-  '"${}"',
-  "'q'",
-  "@",
-  ";",
-  "\\",
-  "$",
-  "${",
-];
 const soup = fc
-  .array(fc.constantFrom(...VOCAB), { maxLength: 40 })
+  .array(fc.constantFrom(...FLOW_VOCABULARY), { maxLength: 40 })
   .chain((toks) =>
     fc
       .array(fc.constantFrom(" ", "", "  "), { minLength: toks.length, maxLength: toks.length })
