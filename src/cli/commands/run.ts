@@ -5,6 +5,7 @@ import type { ScheduleMode } from "../../engine/scheduler.js";
 import { loadReporter } from "../../reporters/choose.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { printWarnings, withFlowErrors } from "../flow-errors.js";
+import { DEFAULT_FLOW_FILE } from "../../project/flow.js";
 import { parseInputs, parseJobs } from "../option-values.js";
 import {
   cacheOptions,
@@ -136,8 +137,9 @@ async function runCommand(
  * when the flow it would belong to is the default one.
  */
 function checkFlowArgument(fileArg: string | undefined, targets: string[]): void {
-  if (fileArg === undefined || existsSync(fileArg) || !existsSync("pipeline.flow")) return;
+  if (fileArg === undefined || fileArg.endsWith(".flow") || existsSync(fileArg)) return;
+  if (!existsSync(DEFAULT_FLOW_FILE)) return;
   throw new CliError(
-    `flow file not found: ${fileArg} (to run steps of pipeline.flow, name it first: tributary run pipeline.flow ${[fileArg, ...targets].join(" ")})`,
+    `flow file not found: ${fileArg} (to run steps of ${DEFAULT_FLOW_FILE}, name it first: tributary run ${DEFAULT_FLOW_FILE} ${[fileArg, ...targets].join(" ")})`,
   );
 }
