@@ -72,6 +72,10 @@ describe("targets", () => {
     const r = await cli(["run", "link"], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/flow file not found: link.*tributary run pipeline\.flow link/);
+    // A misspelt flow file is answered with the flow files there are.
+    const typo = await cli(["plan", "pipline.flow"], { cwd: dir });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toBe("flow file not found: pipline.flow; flow files in .: pipeline.flow\n");
   });
 });
 
