@@ -47,6 +47,13 @@ export function explainLastRun(options: { root: string; dir?: string }, stepId: 
   return new ExplainState(new Layout(dir).state(root), undefined).explain(stepId);
 }
 
+/** The steps (map items included) whose lookups the last recorded run of the project kept. */
+export function recordedSteps(options: { root: string; dir?: string }): StepId[] {
+  const root = resolve(options.root);
+  const dir = resolve(options.dir ?? defaultCacheDir(root));
+  return [...new ExplainState(new Layout(dir).state(root), undefined).lastKeys().keys()];
+}
+
 /**
  * The output files the project's steps wrote as last recorded, by step id, for the steps `accept`
  * takes: what the cache entry of each one's last lookup names (for `tributary clean`, which learns this

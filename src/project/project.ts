@@ -225,8 +225,25 @@ export class Project {
     }
     const { explainLastRun } = await import("../cache/index.js");
     const e = explainLastRun({ root: this.root, dir: await this.cacheDir() }, stepId);
-    if (e.decision === "unknown" && this.file) await this.checkStepExists(stepId);
+    if (e.decision === "unknown") {
+      const { mapOfItem } = await import("./step-names.js");
+      const map = mapOfItem(stepId);
+      if (map !== undefined) await this.suggestItem(stepId, map);
+      else if (this.file) await this.checkStepExists(stepId);
+    }
     return e;
+  }
+
+  /** Items are named by their keys: the nearest item of the map the last run recorded is the likely one. */
+  private async suggestItem(stepId: StepId, map: StepId): Promise<void> {
+    const { recordedSteps } = await import("../cache/index.js");
+    const { mapOfItem } = await import("./step-names.js");
+    const { suggest } = await import("../graph/topology.js");
+    const items = recordedSteps({ root: this.root, dir: await this.cacheDir() }).filter(
+      (id) => mapOfItem(id) === map,
+    );
+    const hint = suggest(stepId, items);
+    if (hint) throw new UserError(`no item ${stepId} in the last recorded run of ${this.where()}; ${hint}`);
   }
 
   /** A step the flow does not have is a user error, with the nearest names. */

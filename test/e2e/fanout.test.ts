@@ -187,4 +187,20 @@ describe("for: fan-out over files and lines, for commands", () => {
     expect(changed.ran).toEqual(expect.arrayContaining(["loud[alpha]", "echo[ALPHA?]"]));
     expect(changed.ran.filter((id) => id.startsWith("lens["))).toEqual([]);
   });
+
+  it("clean removes the files the items wrote; --force reruns one item by its name", async () => {
+    const dir = copyExample("pattern-rule");
+    expect((await run(dir, ["build.flow"])).code).toBe(0);
+    const forced = await run(dir, ["build.flow", "--force", "upper[src/fox.txt]"]);
+    expect(forced.ran).toEqual(["upper", "upper[src/fox.txt]"]);
+    const explained = await cli(["explain", "upper[src/fox.txt]", "build.flow"], { cwd: dir });
+    expect(explained.stdout).toMatch(/upper\[src\/fox\.txt\]: ran/);
+    const misspelt = await cli(["explain", "upper[src/fx.txt]", "build.flow"], { cwd: dir });
+    expect(misspelt.code).toBe(2);
+    expect(misspelt.stderr).toMatch(/did you mean upper\[src\/fox\.txt\]\?/);
+    const clean = await cli(["clean", "build.flow"], { cwd: dir });
+    expect(clean.code, clean.stderr).toBe(0);
+    for (const stem of ["dog", "fox", "jumps"]) expect(existsSync(join(dir, `out/${stem}.txt`))).toBe(false);
+    expect(existsSync(join(dir, "src/fox.txt"))).toBe(true);
+  });
 });
