@@ -40,10 +40,11 @@ export function ensureGnuParallel(): ParallelStatus {
   if (have) return { ok: true, version: have, installed: false };
   progress("fanout: GNU parallel is missing: apt-get install -y parallel");
   const install = ["install", "-y", "-q", "--no-install-recommends", "parallel"];
-  let r = apt(install);
+  const first = apt(install);
+  let r = first;
   if (!r.ok) {
     const u = apt(["update", "-q"]);
-    if (!u.ok) return { ok: false, reason: u.tail };
+    if (!u.ok) return { ok: false, reason: `${first.tail}; then ${u.tail}` };
     r = apt(install);
   }
   if (!r.ok) return { ok: false, reason: r.tail };
