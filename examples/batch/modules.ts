@@ -31,7 +31,14 @@ export const Judge = module({
   },
 });
 
-const Failure = z.object({ index: z.number(), item: z.unknown(), status: z.string(), error: z.unknown() });
+/** What a `partial` consumer gets for a failed item (see docs/language.md). */
+const Failure = z.object({
+  key: z.string(),
+  index: z.number(),
+  item: z.unknown(),
+  status: z.string(),
+  error: z.unknown(),
+});
 
 /** With `partial: true` the flow hands over the successes and a record of each failure. */
 export const Summarize = module({
@@ -47,7 +54,7 @@ export const Summarize = module({
     const mean = scores.ok.reduce((s, x) => s + x.score, 0) / Math.max(1, scores.ok.length);
     return {
       judged: scores.ok.length,
-      failed: scores.failed.map((f) => `${(f.item as { id: string }).id}: ${f.status}`),
+      failed: scores.failed.map((f) => `${f.key}: ${f.status}`),
       mean: Math.round(mean * 100) / 100,
       best: scores.ok.filter((s) => s.score === 1).map((s) => s.id),
       lines: Number(lines),

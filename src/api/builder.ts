@@ -153,7 +153,10 @@ export class FlowBuilder {
   ): Handle<Awaited<ReturnType<F>>[]> {
     const settings = typeof idOrSettings === "string" ? { id: idOrSettings } : idOrSettings;
     const module = settings.module ?? (fn.name || settings.id);
-    return this.add(settings, module, { kind: "map", module, item: { kind: "function", fn } }, [list]);
+    return this.addStep(settings, module, { kind: "map", module, item: { kind: "function", fn } }, [
+      toExpr(list),
+      ITEM,
+    ]);
   }
 
   file(path: string): FileInput {
@@ -232,6 +235,9 @@ export function threadModule<F extends Fn>(file: string | URL, exportName: strin
 export function flow(): FlowBuilder {
   return new FlowBuilder();
 }
+
+/** The item, as the one argument of a map's function. */
+const ITEM: ValueExpr = { kind: "item" };
 
 function toExpr(v: unknown): ValueExpr {
   if (v instanceof Handle) return v.expr;

@@ -4,6 +4,7 @@ import { displayPath, evalSync } from "../graph/eval.js";
 import type { StepId, ValueExpr } from "../graph/ir.js";
 import { isFileValue } from "../graph/ir.js";
 import { canonicalJson } from "../graph/canonical.js";
+import { pathPartOf } from "../graph/path-part.js";
 
 /**
  * A step's inputs as they enter its fingerprint: the canonical JSON of each input as the engine
@@ -37,7 +38,8 @@ export class NeedsIO extends Error {}
 export function lossy(e: ValueExpr): boolean {
   switch (e.kind) {
     case "concat":
-      return e.parts.some((p) => p.kind !== "lit" && p.kind !== "output");
+      // A literal file (a map's item put into its command) loses its digest as much as a reference does.
+      return e.parts.some((p) => (p.kind === "lit" ? isObject(p.value) : p.kind !== "output"));
     case "list":
       return e.items.some(lossy);
     case "record":
@@ -45,6 +47,10 @@ export function lossy(e: ValueExpr): boolean {
     default:
       return false;
   }
+}
+
+function isObject(v: unknown): boolean {
+  return typeof v === "object" && v !== null;
 }
 
 /** State of one fingerprint computation: digests and glob results read by the async pass. */
@@ -143,6 +149,25 @@ function exprText(e: ValueExpr, ctx: TextContext): string {
       }
       return t;
     }
+    case "pathPart":
+      return JSON.stringify(partOf(e, ctx));
+    case "lines":
+      // Its text is the file's lines: the digest of the file says the same, and is at hand.
+      return `{"$lines":${exprText(e.of, ctx)},"json":${e.json === true}}`;
+    case "item":
+    case "itemOutput":
+      throw new Uncacheable("internal: an item placeholder outside a map's items");
+  }
+}
+
+/** A part of a path, as the engine computed it. */
+function partOf(e: Extract<ValueExpr, { kind: "pathPart" }>, ctx: TextContext): string {
+  try {
+    const of = e.of.kind === "file" ? e.of.path : e.of;
+    return pathPartOf(pathValue(of, ctx), e.part);
+  } catch (err) {
+    if (err instanceof Uncacheable) throw err;
+    throw new Uncacheable(`.${e.part} of it cannot be evaluated: ${(err as Error).message}`);
   }
 }
 
@@ -173,6 +198,9 @@ export async function prefetch(e: ValueExpr, ctx: TextContext): Promise<void> {
     case "concat":
       for (const x of e.parts) await prefetch(x, ctx);
       return;
+    case "pathPart":
+    case "lines":
+      return prefetch(e.of, ctx);
     case "file": {
       const { abs } = filePath(pathValue(e.path, ctx), ctx.env);
       ctx.files!.set(abs, await ctx.env.digest(abs));

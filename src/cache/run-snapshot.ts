@@ -138,7 +138,9 @@ export function writeSnapshot(
   guard: SnapshotGuard,
 ): boolean {
   let { statsFrom } = guard;
-  let stats = statAll(root, scope.files, guard.confirms);
+  const dirs = scope.dirs ?? [];
+  const paths = [...scope.files, ...dirs];
+  let stats = statAll(root, scope.files, dirs, guard.confirms);
   if (!stats) return false;
   // A file written just before statsFrom is racy, and checkSnapshot would never trust it: every later run
   // would take the normal path until something changed. Once the clock is past the window (a few ms
@@ -148,10 +150,10 @@ export function writeSnapshot(
     const clock = guard.clock;
     sleepUntil(() => clock() > lastWrite + RACY_MS);
     statsFrom = clock();
-    stats = statAll(root, scope.files, guard.confirms);
+    stats = statAll(root, scope.files, dirs, guard.confirms);
     if (!stats) return false;
   }
-  const paths = scope.files.join(SEP);
+  const pathText = paths.join(SEP);
   const steps = stepIds.join(SEP);
   const header: Header = {
     version: key.version,
@@ -159,34 +161,40 @@ export function writeSnapshot(
     env: Object.fromEntries(scope.env.map((n) => [n, env[n] ?? null])),
     statsFrom,
     outputs,
-    pathBytes: Buffer.byteLength(paths),
+    pathBytes: Buffer.byteLength(pathText),
     stepBytes: Buffer.byteLength(steps),
     flowBytes: key.flow.byteLength,
-    files: scope.files.length,
+    files: paths.length,
   };
-  writeFileAtomicSync(join(stateDir, FILE), encodeRecord({ header, stats, paths, steps, flow: key.flow }));
+  writeFileAtomicSync(
+    join(stateDir, FILE),
+    encodeRecord({ header, stats, paths: pathText, steps, flow: key.flow }),
+  );
   return true;
 }
 
 /**
- * The stats of `files` as the record keeps them; undefined if one cannot be read, or has content other
- * than the cache hashed (it changed during the run, after its step read it).
+ * The stats of `files`, then `dirs`, as the record keeps them; undefined if one cannot be read, or a file
+ * has content other than the cache hashed (it changed during the run, after its step read it). A
+ * directory's stat changes when an entry is added, removed or renamed: what a glob would see.
  */
 function statAll(
   root: string,
   files: readonly string[],
+  dirs: readonly string[],
   confirms: SnapshotGuard["confirms"],
 ): Float64Array | undefined {
-  const stats = new Float64Array(files.length * STAT_FIELDS);
-  for (let i = 0; i < files.length; i++) {
-    const abs = resolve(root, files[i]!);
+  const stats = new Float64Array((files.length + dirs.length) * STAT_FIELDS);
+  for (let i = 0; i < files.length + dirs.length; i++) {
+    const isFile = i < files.length;
+    const abs = resolve(root, isFile ? files[i]! : dirs[i - files.length]!);
     let st: Stats;
     try {
       st = statSync(abs);
     } catch {
       return undefined;
     }
-    if (!confirms(abs, st)) return undefined;
+    if (isFile && !confirms(abs, st)) return undefined;
     stats.set([st.ino, st.size, st.mtimeMs, st.ctimeMs], i * STAT_FIELDS);
   }
   return stats;

@@ -1,5 +1,9 @@
-import type { Graph, ValueExpr } from "../graph/ir.js";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, posix, resolve } from "node:path";
+import { globSync } from "tinyglobby";
+import type { Graph, Step, ValueExpr } from "../graph/ir.js";
 import { projectOutputs } from "../graph/eval.js";
+import { itemSteps } from "../graph/item-template.js";
 
 /**
  * What a run snapshot (run-snapshot.ts) of a graph has to watch. Apart from the record itself so that
@@ -9,6 +13,8 @@ import { projectOutputs } from "../graph/eval.js";
 export interface SnapshotScope {
   /** Every input and output file, relative to the root (or absolute). */
   files: string[];
+  /** Directories a glob lists: a file added to or removed from one changes the list. */
+  dirs?: string[];
   /** The env vars the steps declare. */
   env: string[];
 }
@@ -16,23 +22,115 @@ export interface SnapshotScope {
 /** The files a snapshot would have to watch, or why this graph cannot have one. */
 export function snapshotScope(graph: Graph, root: string): SnapshotScope | { reason: string } {
   const files = new Set<string>();
+  const dirs = new Set<string>();
   const env = new Set<string>();
-  for (const step of graph.steps) {
+  for (const graphStep of graph.steps) {
+    let steps: readonly Step[] = [graphStep];
+    if (graphStep.action.kind === "map") {
+      const items = mapItems(graphStep, root, files, dirs);
+      if (typeof items === "string") return { reason: `${graphStep.id}: ${items}` };
+      steps = items;
+    }
+    for (const step of steps) {
+      const why = stepScope(step, root, files, env);
+      if (why) return { reason: why };
+    }
+  }
+  return { files: [...files], dirs: [...dirs], env: [...env] };
+}
+
+/** Adds what one step reads and writes; a reason when it cannot be recorded. */
+function stepScope(step: Step, root: string, files: Set<string>, env: Set<string>): string | undefined {
+  {
     const a = step.action;
-    if (a.kind !== "process") return { reason: `${step.id} is not a command` };
-    if (step.options.cache === false) return { reason: `${step.id} is not cached` };
+    if (a.kind !== "process") return `${step.id} is not a command`;
+    if (step.options.cache === false) return `${step.id} is not cached`;
     for (const name of step.options.env ?? []) env.add(name);
     for (const input of step.inputs) {
       const why = literalFiles(input, files);
-      if (why) return { reason: `${step.id}: ${why}` };
+      if (why) return `${step.id}: ${why}`;
     }
     try {
       for (const o of projectOutputs(step, root)) files.add(o);
     } catch (err) {
-      return { reason: (err as Error).message };
+      return (err as Error).message;
     }
   }
-  return { files: [...files], env: [...env] };
+  return undefined;
+}
+
+/**
+ * The items of a map whose list the record can watch: a glob (its files, and the directories it
+ * lists), the lines of a named file, or a literal list. Anything computed by a step: a reason.
+ */
+function mapItems(step: Step, root: string, files: Set<string>, dirs: Set<string>): Step[] | string {
+  const list = step.inputs[0]!;
+  let items: unknown[];
+  if (list.kind === "glob") {
+    const found = globSync(list.pattern, { cwd: root, onlyFiles: true, dot: false }).sort();
+    for (const f of found) files.add(f);
+    for (const d of globDirs(list.pattern, root)) dirs.add(d);
+    // The digest is not needed here: only paths make outputs and file names.
+    items = found.map((f) => ({ $file: f, digest: "" }));
+  } else if (list.kind === "lines" && list.of.kind === "file" && list.of.path.kind === "lit") {
+    const path = String(list.of.path.value);
+    files.add(path);
+    let text: string;
+    try {
+      text = readFileSync(resolve(root, path), "utf8");
+    } catch {
+      return `cannot read ${path}`;
+    }
+    items = text
+      .split("\n")
+      .map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l))
+      .filter((l) => l.trim() !== "");
+    if (list.json === true) {
+      try {
+        items = items.map((l) => JSON.parse(l as string) as unknown);
+      } catch {
+        return `${path} has a line that is not JSON`;
+      }
+    }
+  } else if (list.kind === "lit" && Array.isArray(list.value)) {
+    items = list.value;
+  } else {
+    return "its list is known only at run time";
+  }
+  try {
+    return itemSteps(step, items);
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/**
+ * The directories whose entries decide what a glob matches: the fixed part of the pattern (`src` of
+ * `src/*.c`) and, when a wildcard spans directories (`src/**` or `src/*` + `/x.c`), every directory below it.
+ */
+function globDirs(pattern: string, root: string): string[] {
+  const parts = pattern.split("/");
+  const firstWild = parts.findIndex((p) => /[*?[\]{}!]/.test(p));
+  const base = parts.slice(0, firstWild < 0 ? parts.length - 1 : firstWild).join("/") || ".";
+  const out = [base];
+  if (firstWild >= 0 && firstWild < parts.length - 1) {
+    const walk = (dir: string): void => {
+      let entries;
+      try {
+        entries = readdirSync(resolve(root, dir), { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        if (!e.isDirectory() || e.name.startsWith(".")) continue;
+        const sub = dir === "." ? e.name : posix.join(dir, e.name);
+        out.push(sub);
+        walk(sub);
+      }
+    };
+    walk(base);
+  }
+  return out.map((d) => (d === "." ? join(root) : d));
 }
 
 function literalFiles(e: ValueExpr, out: Set<string>): string | undefined {
@@ -43,6 +141,9 @@ function literalFiles(e: ValueExpr, out: Set<string>): string | undefined {
       return undefined;
     case "glob":
       return "glob() can match new files";
+    case "pathPart":
+    case "lines":
+      return literalFiles(e.of, out);
     case "list":
       for (const x of e.items) {
         const why = literalFiles(x, out);

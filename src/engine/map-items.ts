@@ -1,31 +1,29 @@
-import type { Step, StepId } from "../graph/ir.js";
+import type { StepId } from "../graph/ir.js";
 import type { StepError, StepStatus } from "./result.js";
 
-/** The items of an expanded map: where they start in the step list, how many, and the list itself. */
+/** The items of an expanded map: where they start in the step list, how many, the list and their keys. */
 export interface MapItems {
   first: number;
   count: number;
-  items: unknown[];
+  items: readonly unknown[];
+  keys: readonly string[];
 }
 
-/** One step per item of the list: the item, then the map's extra arguments. */
-export function itemSteps(step: Step, list: unknown[], extra: unknown[]): Step[] {
-  const action = step.action as Extract<Step["action"], { kind: "map" }>;
-  // A consumer's `partial` is not the items' business.
-  const { partial: _partial, ...itemOptions } = step.options;
-  return list.map((item, k) => ({
-    id: `${step.id}[${k}]`,
-    module: action.module,
-    action: action.item,
-    inputs: [item, ...extra].map((value) => ({ kind: "lit" as const, value })),
-    options: itemOptions,
-    source: step.source,
-  }));
+/**
+ * What a `partial` consumer learns of a failed item. Only what is the same on every run that fails the
+ * same way (no stack, no time), because it is part of the consumer's cache key.
+ */
+export interface ItemFailure {
+  key: string;
+  index: number;
+  item: unknown;
+  status: string;
+  error: { kind: string; message: string } | null;
 }
 
 export interface Collected {
   ok: unknown[];
-  failed: { index: number; item: unknown; error: StepError | undefined; status: string }[];
+  failed: ItemFailure[];
   /** The first failed item's id, when any failed. */
   cause: StepId | undefined;
 }
@@ -33,19 +31,30 @@ export interface Collected {
 /** The items' results: the values of those that succeeded (in item order) and a record of each failure. */
 export function collectItems(
   m: MapItems,
-  steps: readonly Step[],
+  idOf: (i: number) => StepId,
   statusOf: (i: number) => StepStatus | undefined,
   valueOf: (i: number) => unknown,
   errorOf: (i: number) => StepError | undefined,
 ): Collected {
   const ok: unknown[] = [];
-  const failed: Collected["failed"] = [];
+  const failed: ItemFailure[] = [];
+  let cause: StepId | undefined;
   for (let k = 0; k < m.count; k++) {
     const j = m.first + k;
     const status = statusOf(j)!;
-    if (status === "ok") ok.push(valueOf(j));
-    else failed.push({ index: k, item: m.items[k], status, error: errorOf(j) });
+    if (status === "ok") {
+      ok.push(valueOf(j));
+      continue;
+    }
+    const e = errorOf(j);
+    failed.push({
+      key: m.keys[k]!,
+      index: k,
+      item: m.items[k],
+      status,
+      error: e ? { kind: e.kind, message: e.message } : null,
+    });
+    cause ??= idOf(j);
   }
-  const cause = failed.length > 0 ? steps[m.first + failed[0]!.index]!.id : undefined;
   return { ok, failed, cause };
 }

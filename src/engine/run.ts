@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { digestFile } from "../graph/digest.js";
-import { describe, needsIO, projectOutputs, whyNotPlainData } from "../graph/eval.js";
+import { describe, evalAsync, evalSync, needsIO, projectOutputs, whyNotPlainData } from "../graph/eval.js";
 import type { Graph, Step, StepId } from "../graph/ir.js";
 import { ancestorsOf, sinks, type Topology } from "../graph/topology.js";
 import { validateGraph, InvalidGraphError } from "../graph/validate.js";
@@ -10,7 +10,8 @@ import type { CacheRequest, StepCache } from "./cache-port.js";
 import { EventBus, type StepInfo } from "./events.js";
 import type { Executor } from "./executor.js";
 import { Inputs } from "./inputs.js";
-import { collectItems, itemSteps, type MapItems } from "./map-items.js";
+import { collectItems, type MapItems } from "./map-items.js";
+import { itemOutputs, itemSteps } from "../graph/item-template.js";
 import { executorFailure, inputFailure, isRetryable, stoppedError, type Outcome } from "./outcome.js";
 import type { RunOptions } from "./run-options.js";
 import type { RunResult, StepError, StepResult } from "./result.js";
@@ -205,6 +206,7 @@ class Run {
     this.table.startMs[i] = this.pumpNow;
     const ctx = new AttemptContext(step, attempt, this.settings, i);
     this.live[i] = ctx;
+    if (step.action.kind === "map") return this.listMap(i, ctx);
     if (step.inputs.some(needsIO)) {
       this.inputs.async(step).then(
         (args) => this.prepare(i, ctx, args),
@@ -224,7 +226,6 @@ class Run {
   private prepare(i: number, ctx: AttemptContext, args: unknown[]): void {
     if (!this.isCurrent(i, ctx)) return;
     const step = ctx.step;
-    if (step.action.kind === "map") return this.expandMap(i, step, args);
     ctx.args = args;
     if (step.action.kind === "process") {
       try {
@@ -369,15 +370,44 @@ class Run {
     this.complete(i, error.kind === "cancelled" ? "cancelled" : "failed", undefined, error);
   }
 
-  private expandMap(i: number, step: Step, args: unknown[]): void {
-    const list = args[0];
+  /** A map's own work: its list (only input 0: the others are its items' inputs, with the item in). */
+  private listMap(i: number, ctx: AttemptContext): void {
+    const step = ctx.step;
+    const list = step.inputs[0]!;
+    const env = this.inputs.env(step);
+    const expand = (value: unknown): void => {
+      if (this.isCurrent(i, ctx)) this.expandMap(i, step, value);
+    };
+    if (needsIO(list)) {
+      evalAsync(list, env).then(expand, (err) => this.settle(i, ctx, inputFailure(err)));
+      return;
+    }
+    let value: unknown;
+    try {
+      value = evalSync(list, env);
+    } catch (err) {
+      return this.settle(i, ctx, inputFailure(err));
+    }
+    expand(value);
+  }
+
+  private expandMap(i: number, step: Step, list: unknown): void {
     if (!Array.isArray(list)) {
       return this.complete(i, "failed", undefined, {
         kind: "input",
         message: `map needs a list, but got ${describe(list)}`,
       });
     }
-    const items = itemSteps(step, list, args.slice(1));
+    let items: Step[];
+    try {
+      items = itemSteps(step, list);
+      // Known before any item starts: an item writing outside the project, or two writing one file.
+      if (step.action.kind === "map" && step.action.item.kind === "process") {
+        itemOutputs(items, this.root);
+      }
+    } catch (err) {
+      return this.complete(i, "failed", undefined, { kind: "input", message: (err as Error).message });
+    }
     const added = this.scheduler.expand(
       i,
       items.map((s) => this.metaOf(s)),
@@ -385,7 +415,8 @@ class Run {
     this.live[i] = undefined;
     for (const s of items) this.steps.push(s);
     this.table.add(items.length);
-    this.mapItems.set(i, { first: added[0] ?? this.steps.length, count: items.length, items: list });
+    const keys = items.map((s) => s.id.slice(step.id.length + 1, -1));
+    this.mapItems.set(i, { first: added[0] ?? this.steps.length, count: items.length, items: list, keys });
     if (this.bus.active && items.length > 0) {
       this.bus.emit({
         type: "steps-added",
@@ -402,7 +433,7 @@ class Run {
     const m = this.mapItems.get(i)!;
     const { ok, failed, cause } = collectItems(
       m,
-      this.steps,
+      (j) => this.steps[j]!.id,
       (j) => t.statusOf(j),
       (j) => t.values[j],
       (j) => t.errorOf(j),

@@ -1,5 +1,7 @@
 import { isAbsolute, relative, resolve, sep } from "node:path";
-import type { FileValue, Step, ValueExpr } from "../graph/ir.js";
+import { readFile } from "node:fs/promises";
+import type { FileValue, PathPart, Step, ValueExpr } from "../graph/ir.js";
+import { NotAPath, pathPartOf } from "./path-part.js";
 import { isFileValue } from "../graph/ir.js";
 import { setOwn } from "./own.js";
 import { quoteFor, shellQuote, templateContexts, type ShellContext } from "./shell-context.js";
@@ -23,7 +25,10 @@ export function needsIO(e: ValueExpr): boolean {
   switch (e.kind) {
     case "file":
     case "glob":
+    case "lines":
       return true;
+    case "pathPart":
+      return needsIO(e.of);
     case "list":
       return e.items.some(needsIO);
     case "record":
@@ -80,6 +85,11 @@ export function evalSync(e: ValueExpr, env: EvalEnv): unknown {
       );
     case "output":
       return projectPath(e.path, env.root, "output");
+    case "pathPart":
+      return pathPart(evalSync(e.of, env), e.part);
+    case "item":
+    case "itemOutput":
+      throw new InputError("internal: an item placeholder outside a map's items");
     default:
       throw new InputError(`internal: ${e.kind} needs I/O`);
   }
@@ -108,9 +118,60 @@ export async function evalAsync(e: ValueExpr, env: EvalEnv): Promise<unknown> {
     }
     case "concat":
       return concat(await Promise.all(e.parts.map((p) => evalAsync(p, env))), e.parts, e.quote);
+    case "pathPart":
+      return pathPart(await evalAsync(e.of, env), e.part);
+    case "lines":
+      return linesOf(await evalAsync(e.of, env), e.json === true, env);
     default:
       return evalSync(e, env);
   }
+}
+
+function pathPart(v: unknown, part: PathPart): string {
+  try {
+    return pathPartOf(v, part);
+  } catch (err) {
+    if (err instanceof NotAPath) throw new InputError(`${err.message}, got ${describe(v)}`);
+    throw err;
+  }
+}
+
+/**
+ * `lines(x)`: the lines of a file or a string that hold more than blanks, as xargs reads them; with
+ * `json`, each parsed (a JSON-lines file). A line that is not JSON is an error naming file and line.
+ */
+async function linesOf(v: unknown, json: boolean, env: EvalEnv): Promise<unknown[]> {
+  let text: string;
+  let where: string;
+  if (isFileValue(v)) {
+    where = v.$file;
+    try {
+      text = await readFile(resolve(env.root, v.$file), "utf8");
+    } catch (err) {
+      throw new InputError(`cannot read ${v.$file}: ${(err as Error).message}`);
+    }
+  } else if (typeof v === "string") {
+    where = "the text";
+    text = v;
+  } else {
+    throw new InputError(`${json ? "jsonl" : "lines"} needs a file or a string, got ${describe(v)}`);
+  }
+  const out: unknown[] = [];
+  const lines = text.split("\n");
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n]!.endsWith("\r") ? lines[n]!.slice(0, -1) : lines[n]!;
+    if (line.trim() === "") continue;
+    if (!json) {
+      out.push(line);
+      continue;
+    }
+    try {
+      out.push(JSON.parse(line));
+    } catch (err) {
+      throw new InputError(`${where}:${n + 1}: not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  return out;
 }
 
 async function fileValue(path: string, env: EvalEnv): Promise<FileValue> {

@@ -39,7 +39,24 @@ export type ValueExpr =
   /** Input files matching a pattern, sorted by path: evaluates to FileValue[]. */
   | { kind: "glob"; pattern: string }
   /** A file the step's command produces: evaluates to its path; the step's value names it as a FileValue. */
-  | { kind: "output"; path: string };
+  | { kind: "output"; path: string }
+  /**
+   * A part of a path: of a {@link FileValue} or a string (`src/a.c`): `path` (as is), `name` (`a.c`),
+   * `stem` (`a`), `ext` (`.c`), `dir` (`src`, `.` when none).
+   */
+  | { kind: "pathPart"; of: ValueExpr; part: PathPart }
+  /** The non-empty lines of a file or a string; with `json`, each line parsed as JSON. */
+  | { kind: "lines"; of: ValueExpr; json?: true }
+  /**
+   * Only in the inputs of a map (after its list): the item, or a field of it. Each item's step gets
+   * the map's inputs with this replaced by the item (see item-template.ts).
+   */
+  | { kind: "item"; path?: readonly (string | number)[] }
+  /** Only in the inputs of a map: an output path computed from the item, e.g. `out/${item.stem}.o`. */
+  | { kind: "itemOutput"; path: ValueExpr };
+
+export type PathPart = "path" | "name" | "stem" | "ext" | "dir";
+export const PATH_PARTS: readonly PathPart[] = ["path", "name", "stem", "ext", "dir"];
 
 /** A file passed between steps: its path (relative to the project root) and the digest of its content. */
 export interface FileValue {
@@ -80,10 +97,12 @@ export type StepAction =
    */
   | { kind: "process"; shell?: boolean; env?: Record<string, string>; cwd?: string }
   /**
-   * Fan-out over a list known only at run time: input 0 is the list; one step per item runs `item` with
-   * the item followed by inputs 1..n. The map step's value is the list of item values.
+   * Fan-out over a list known only at run time: input 0 is the list; one step per item runs `item`, its
+   * inputs being the map's inputs 1..n with each `{ kind: "item" }` replaced by the item. The map step's
+   * value is the list of item values, in list order. Items are named `map[key]` by their key (a file's
+   * path, a string, or the field of the item that `key` names; see item-template.ts).
    */
-  | { kind: "map"; item: StepAction; module: string };
+  | { kind: "map"; item: StepAction; module: string; key?: readonly (string | number)[] };
 
 export interface Backoff {
   initialMs: number;

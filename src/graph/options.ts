@@ -196,7 +196,7 @@ export const WITH_OPTIONS: readonly WithOption[] = [
     cacheKey: "options",
     target: { step: "partial" },
     setting: "partial",
-    doc: "a user of a `map` receives `{ ok, failed }` instead of being blocked by a failed item",
+    doc: "a user of a `map` or `for` receives `{ ok, failed }` instead of being blocked by a failed item",
   },
   {
     name: "env",

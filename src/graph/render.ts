@@ -75,6 +75,14 @@ function exprText(e: ValueExpr): string {
       return e.items.map(exprText).join(" ");
     case "record":
       return "{…}";
+    case "pathPart":
+      return `${exprText(e.of)}.${e.part}`;
+    case "lines":
+      return `${e.json ? "jsonl" : "lines"}(${exprText(e.of)})`;
+    case "item":
+      return `\${${["item", ...(e.path ?? [])].join(".")}}`;
+    case "itemOutput":
+      return exprText(e.path);
   }
 }
 

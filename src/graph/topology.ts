@@ -45,6 +45,13 @@ export function collectRefs(expr: ValueExpr, out: StepId[]): void {
     case "file":
       collectRefs(expr.path, out);
       return;
+    case "pathPart":
+    case "lines":
+      collectRefs(expr.of, out);
+      return;
+    case "itemOutput":
+      collectRefs(expr.path, out);
+      return;
     default:
       return;
   }

@@ -22,6 +22,8 @@ export type Expr =
   | ({ kind: "record"; fields: RecordField[] } & Span)
   | ({ kind: "field"; target: Expr; name: string; nameSpan: Span } & Span)
   | ({ kind: "index"; target: Expr; index: Expr } & Span)
+  /** `for name in list: Call(...)`: the call once per item of the list, the item named `name`. */
+  | ({ kind: "for"; name: string; nameSpan: Span; list: Expr; body: Expr } & Span)
   /** Stands in for an expression that did not parse (the error is already reported). */
   | ({ kind: "error" } & Span);
 

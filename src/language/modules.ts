@@ -10,7 +10,7 @@ import type { ModuleLoader } from "./module-loader.js";
 import { T, typeFromJsonSchema, type Type } from "./types.js";
 
 /** Names the language defines itself; a module export with one of these names cannot be called. */
-export const BUILTINS = ["file", "glob", "output", "exec", "sh", "map"] as const;
+export const BUILTINS = ["file", "glob", "lines", "jsonl", "output", "exec", "sh", "map"] as const;
 
 /** A callable module of a flow, from an export of a `use` file. */
 export interface FlowModule {

@@ -118,6 +118,7 @@ export abstract class ExpressionParser extends ParseCursor {
           const close = this.sequence(open, ")", SEQ_ARGS, args);
           return { kind: "call", callee: name, calleeSpan: { start, end }, args, start, end: close };
         }
+        if (name === "for" && this.kindAt() === "ident" && this.isWord(1, "in")) return this.forExpr(start);
         if (name === "true" || name === "false") return { kind: "bool", value: name === "true", start, end };
         if (name === "with") this.fail('"with" must follow a step: x = F(a) with retry: 3', { start, end });
         return { kind: "ident", name, start, end };
@@ -159,6 +160,29 @@ export abstract class ExpressionParser extends ParseCursor {
       default:
         return this.expected("a value", this.valueHint());
     }
+  }
+
+  /** After `for`: `name in list: Call(...)`. */
+  protected forExpr(start: number): Expr {
+    const n = this.next();
+    this.next(); // in
+    const list = this.expr();
+    this.expect(":", `":" and the call to run for each ${this.text(n)}`);
+    this.skipNewlines();
+    const body = this.expr();
+    return {
+      kind: "for",
+      name: this.text(n),
+      nameSpan: this.tokenSpan(n),
+      list,
+      body,
+      start,
+      end: body.end,
+    };
+  }
+
+  private isWord(ahead: number, word: string): boolean {
+    return this.kindAt(ahead) === "ident" && this.text(this.peek(ahead)) === word;
   }
 
   protected argument(out: Expr[]): void {

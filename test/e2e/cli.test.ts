@@ -41,7 +41,7 @@ describe("tributary run on the examples", () => {
     const dir = copyExample("batch");
     const r = await cli(["run", "batch.flow", "--no-cache"], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/scores\[5\]: judge upstream said 503 for run-06/);
+    expect(r.stderr).toMatch(/scores\[run-06\]: judge upstream said 503 for run-06/);
     const report = JSON.parse(readFileSync(join(dir, "out/report.json"), "utf8"));
     expect(report.judged).toBe(7);
     expect(report.failed).toEqual(["run-06: failed"]);

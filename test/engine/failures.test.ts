@@ -195,16 +195,22 @@ describe("map", () => {
   it("fans out over a list known only at run time, one step per item", async () => {
     const t = flow();
     const items = t.step("items", async () => [1, 2, 3, 4]);
-    const squares = t.map("squares", items, async (x: number) => x * x);
+    const started: number[] = [];
+    const squares = t.map("squares", items, async (x: number) => {
+      started.push(x);
+      return x * x;
+    });
     const total = t.step("total", (xs: number[]) => xs.reduce((a, b) => a + b, 0), squares);
-    const r = await t.run(total, { concurrency: 2 });
+    const r = await t.run(total, { concurrency: 1 });
     expect(r.value).toBe(30);
+    // Named by the item, not by its position; started in list order.
     expect(r.steps.filter((s) => s.id.startsWith("squares[")).map((s) => s.id)).toEqual([
-      "squares[0]",
       "squares[1]",
       "squares[2]",
       "squares[3]",
+      "squares[4]",
     ]);
+    expect(started).toEqual([1, 2, 3, 4]);
   });
 
   it("a failed item fails alone; a consumer is blocked unless it takes partial results", async () => {
@@ -217,21 +223,23 @@ describe("map", () => {
     t.step("strict", (xs: number[]) => xs.length, judged);
     t.step({ id: "lenient", partial: true }, (p: any) => p, judged as any);
     const s = byId((await t.run(undefined, { concurrency: 1 })).steps);
-    expect(s["judged[1]"].status).toBe("failed");
-    expect(s["judged[0]"].status).toBe("ok");
+    expect(s["judged[2]"].status).toBe("failed");
+    expect(s["judged[1]"].status).toBe("ok");
     // The list itself did not fail: it is blocked by its failed item, so one bad item counts once.
-    expect(s.judged).toMatchObject({ status: "blocked", blockedBy: "judged[1]" });
-    expect(s.judged.error.message).toBe("blocked: 1 of 3 items failed (judged[1])");
+    expect(s.judged).toMatchObject({ status: "blocked", blockedBy: "judged[2]" });
+    expect(s.judged.error.message).toBe("blocked: 1 of 3 items failed (judged[2])");
     expect(s.strict).toMatchObject({ status: "blocked", blockedBy: "judged" });
     expect(s.lenient.status).toBe("ok");
     expect(s.lenient.value).toEqual({
       ok: [10, 30],
       failed: [
+        // No stack and no time: the record is part of the consumer's cache key.
         {
+          key: "2",
           index: 1,
           item: 2,
           status: "failed",
-          error: { kind: "threw", message: "judge unavailable", stack: expect.any(String) },
+          error: { kind: "threw", message: "judge unavailable" },
         },
       ],
     });

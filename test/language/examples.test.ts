@@ -53,7 +53,7 @@ describe("examples", () => {
       best: ["run-01", "run-05"],
       lines: 8,
     });
-    const failed = r.steps.find((s) => s.id === "scores[5]")!;
+    const failed = r.steps.find((s) => s.id === "scores[run-06]")!;
     expect(failed).toMatchObject({ status: "failed", attempts: 2 });
     expect(JSON.parse(readFileSync(join(root, "out/report.json"), "utf8"))).toEqual(r.outputs.report);
   });

@@ -3,14 +3,29 @@ import type { StepKind } from "../../graph/options.js";
 import type { Expr, OptionNode, Span } from "../ast.js";
 import { BUILTINS, type FlowModule } from "../modules.js";
 import { T, assignable, showType, whyNotAssignable, type Type } from "../types.js";
-import type { CallExpr, Compiled, Ctx } from "./scope.js";
+import type { CallExpr, Compiled, Ctx, ForExpr } from "./scope.js";
 import { checkShellTemplate } from "./sh-template.js";
 import { STEP_BUILTINS, VALUE_BUILTINS, countOutputs, isWordType, outputsType } from "./step-types.js";
 import { OptionChecker } from "./with-options.js";
 
+/** What a call runs: the parts of its step, before options. */
+export interface CallBody {
+  module: string;
+  action: StepAction;
+  inputs: ValueExpr[];
+  type: Type;
+  /** The module whose limits concurrency and throttle set. */
+  limitModule: string;
+  /** For the option table; undefined when the callee is unknown. */
+  kind: StepKind | undefined;
+  version?: string;
+  isMap: boolean;
+}
+
 /** Calls that make steps: modules from `use` files, exec(), sh() and map(), with their arguments. */
 export abstract class CallChecker extends OptionChecker {
   protected isStepCall(e: Expr): boolean {
+    if (e.kind === "for") return true;
     if (e.kind !== "call") return false;
     if (STEP_BUILTINS.has(e.callee)) return true;
     if (VALUE_BUILTINS.has(e.callee)) return false;
@@ -20,7 +35,12 @@ export abstract class CallChecker extends OptionChecker {
   }
 
   /** The type a step's value will have; known from the callee alone, so no ordering is needed. */
-  protected stepResultType(call: CallExpr): Type {
+  protected stepResultType(call: CallExpr | ForExpr): Type {
+    if (call.kind === "for") {
+      return T.list(
+        call.body.kind === "call" && call.body.callee !== "map" ? this.stepResultType(call.body) : T.Any,
+      );
+    }
     switch (call.callee) {
       case "exec":
       case "sh": {
@@ -37,10 +57,10 @@ export abstract class CallChecker extends OptionChecker {
     }
   }
 
-  /** Creates the step for a call of a module, exec, sh or map; returns its value's type. */
+  /** Creates the step for a call of a module, exec, sh or map, or a `for`; returns its value's type. */
   protected buildStep(
     id: StepId,
-    call: CallExpr,
+    call: CallExpr | ForExpr,
     parent: Ctx,
     span: Span,
     diagSpan: Span,
@@ -56,6 +76,43 @@ export abstract class CallChecker extends OptionChecker {
       constOnly: false,
     };
     this.stepSpans.set(id, diagSpan);
+    let keyOption: OptionNode | undefined;
+    if (call.kind === "for") {
+      keyOption = options.find((o) => o.name === "key");
+      if (keyOption) options = options.filter((o) => o !== keyOption);
+    } else {
+      for (const o of options) {
+        if (o.name === "key") {
+          this.sink.error(
+            "key-without-for",
+            "key names the items of a for",
+            o.nameSpan.start,
+            o.value.end,
+            "write: results = for r in records: Judge(r) with key: r.id",
+          );
+        }
+      }
+      options = options.filter((o) => o.name !== "key");
+    }
+    const body =
+      call.kind === "for" ? this.buildFor(id, call, ctx, keyOption) : this.compileCallBody(call, ctx);
+    const { module, action, inputs, type, limitModule, kind, version, isMap } = body;
+    const step: Step = {
+      id,
+      module,
+      action,
+      inputs,
+      options: {},
+      source: this.sink.lines.span(this.input.file, span.start, span.end),
+    };
+    if (version !== undefined) step.options.version = version;
+    this.steps.push(step);
+    if (options.length > 0) this.applyOptions(step, kind, limitModule, options, ctx.step!.mapRefs);
+    return { type, isMap };
+  }
+
+  /** What a call of a module, exec, sh or map runs, with what, and the type of its value. */
+  protected compileCallBody(call: CallExpr, ctx: Ctx): CallBody {
     let module: string;
     let action: StepAction;
     let inputs: ValueExpr[];
@@ -68,7 +125,9 @@ export abstract class CallChecker extends OptionChecker {
     switch (call.callee) {
       case "exec": {
         ctx.allowOutput = true;
-        module = limitModule = kind = "exec";
+        kind = "exec";
+        // The items of a for over a command are their own module: its limits hold for them alone.
+        module = limitModule = ctx.item ? ctx.step!.id : "exec";
         action = { kind: "process" };
         inputs = [];
         if (call.args.length === 0) {
@@ -107,7 +166,8 @@ export abstract class CallChecker extends OptionChecker {
       }
       case "sh": {
         ctx.allowOutput = true;
-        module = limitModule = kind = "sh";
+        kind = "sh";
+        module = limitModule = ctx.item ? ctx.step!.id : "sh";
         action = { kind: "process", shell: true };
         const tpl = call.args[0];
         inputs = [];
@@ -176,18 +236,88 @@ export abstract class CallChecker extends OptionChecker {
         }
       }
     }
-    const step: Step = {
-      id,
-      module,
-      action,
-      inputs,
-      options: {},
-      source: this.sink.lines.span(this.input.file, span.start, span.end),
+    return { module, action, inputs, type, limitModule, kind, version, isMap };
+  }
+
+  /**
+   * `for x in list: Call(...)`: a map whose items run the call with `x` bound to the item. The call's
+   * arguments become the items' inputs with the item left as a placeholder (see item-template.ts).
+   */
+  protected buildFor(id: StepId, f: ForExpr, ctx: Ctx, keyOption: OptionNode | undefined): CallBody {
+    const list = this.compileExpr(f.list, ctx);
+    const failed: CallBody = {
+      module: "map",
+      action: { kind: "function" },
+      inputs: [list.expr],
+      type: T.list(T.Any),
+      limitModule: "map",
+      kind: "map",
+      isMap: true,
     };
-    if (version !== undefined) step.options.version = version;
-    this.steps.push(step);
-    if (options.length > 0) this.applyOptions(step, kind, limitModule, options, ctx.step!.mapRefs);
-    return { type, isMap };
+    let item: Type = T.Any;
+    if (list.type.kind === "List") item = list.type.item;
+    else if (!list.bad && list.type.kind !== "Any") {
+      this.sink.error(
+        "type-mismatch",
+        `for needs a list, got ${showType(list.type)}`,
+        f.list.start,
+        f.list.end,
+        list.type.kind === "Optional" ? "the value may be missing (it is Optional)" : undefined,
+      );
+    }
+    const taken = this.bindings.get(f.name) ?? this.input.modules.get(f.name);
+    if (taken || (BUILTINS as readonly string[]).includes(f.name)) {
+      this.sink.error(
+        "item-name-taken",
+        `${f.name} is already a name in this flow; the item needs a name of its own`,
+        f.nameSpan.start,
+        f.nameSpan.end,
+        `write: for ${f.name[0]!.toLowerCase() === f.name[0] ? "each" : "item"} in ...`,
+      );
+    }
+    const body = f.body;
+    if (body.kind !== "call" || !this.isStepCall(body) || body.callee === "map") {
+      this.sink.error(
+        "for-body",
+        body.kind === "call" && body.callee === "map"
+          ? "a for runs one call per item; map inside a for is not supported"
+          : "after the colon comes the call to run for each item",
+        body.start,
+        body.end,
+        `write: for ${f.name} in ...: sh("... \${${f.name}} ...") or Module(${f.name})`,
+      );
+      if (body.kind !== "call") this.compileExpr(body, { ...ctx, item: { name: f.name, type: item } });
+      return failed;
+    }
+    const inner = this.compileCallBody(body, { ...ctx, item: { name: f.name, type: item } });
+    const action: Extract<StepAction, { kind: "map" }> = {
+      kind: "map",
+      module: inner.module,
+      item: inner.action,
+    };
+    if (keyOption) {
+      const k = this.compileExpr(keyOption.value, { ...ctx, item: { name: f.name, type: item } });
+      if (k.expr.kind === "item" && k.expr.path && k.expr.path.length > 0) action.key = k.expr.path;
+      else if (!k.bad) {
+        this.sink.error(
+          "bad-key",
+          `key must be a field of ${f.name}, like ${f.name}.id`,
+          keyOption.value.start,
+          keyOption.value.end,
+          "each item is named by the value of that field",
+        );
+      }
+    }
+    return {
+      module: inner.module,
+      action,
+      inputs: [list.expr, ...inner.inputs],
+      type: T.list(inner.type),
+      limitModule: inner.limitModule,
+      kind: "map",
+      version: inner.version,
+      isMap: true,
+    };
   }
 
   protected buildMap(
@@ -247,7 +377,7 @@ export abstract class CallChecker extends OptionChecker {
     this.checkArgs(mod, call, args, 1, [listArg, ...extras]);
     return {
       action: { kind: "map", module: mod.name, item: mod.action },
-      inputs: [list.expr, ...rest.map((r) => r.expr)],
+      inputs: [list.expr, { kind: "item" }, ...rest.map((r) => r.expr)],
       type: T.list(mod.result),
       module: mod.name,
       version: mod.version,

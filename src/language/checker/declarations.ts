@@ -8,6 +8,7 @@ import {
   type Binding,
   type CallExpr,
   type Compiled,
+  type ForExpr,
   type Ctx,
   type InputInfo,
   type InputStmt,
@@ -47,13 +48,13 @@ export abstract class DeclarationChecker extends CallChecker {
               resolved: false,
             });
           } else if (this.isStepCall(s.value)) {
-            const call = s.value as CallExpr;
+            const call = s.value as CallExpr | ForExpr;
             this.bindings.set(s.name, {
               kind: "step",
               name: s.name,
               stmt: s,
               type: this.stepResultType(call),
-              isMap: call.callee === "map",
+              isMap: call.kind === "for" || call.callee === "map",
             });
           } else {
             this.bindings.set(s.name, {
@@ -306,7 +307,7 @@ export abstract class DeclarationChecker extends CallChecker {
 
   protected compileStepBinding(b: Extract<Binding, { kind: "step" }>): void {
     const s = b.stmt;
-    const call = s.value as CallExpr;
+    const call = s.value as CallExpr | ForExpr;
     const ctx: Ctx = {
       owner: b.name,
       counter: { n: 0 },
@@ -344,6 +345,10 @@ function collectIdents(e: Expr, out: string[]): void {
     case "index":
       collectIdents(e.target, out);
       collectIdents(e.index, out);
+      return;
+    case "for":
+      collectIdents(e.list, out);
+      collectIdents(e.body, out);
       return;
     default:
       return;

@@ -1,11 +1,12 @@
 import { setOwn } from "../../graph/own.js";
-import type { ValueExpr } from "../../graph/ir.js";
+import { PATH_PARTS, type PathPart, type ValueExpr } from "../../graph/ir.js";
+import { pathPartOf } from "../../graph/path-part.js";
 import { PRIORITY_WORDS } from "../../graph/options.js";
 import type { Expr, Span } from "../ast.js";
 import { BUILTINS } from "../modules.js";
 import { T, fieldType, join, showType, type Type } from "../types.js";
 import { FileCallChecker } from "./file-calls.js";
-import { ERR, type CallExpr, type Compiled, type Ctx } from "./scope.js";
+import { ERR, type CallExpr, type Compiled, type Ctx, type ForExpr } from "./scope.js";
 import { STEP_BUILTINS, partialType } from "./step-types.js";
 
 /** Expressions: literals, names, field access, interpolation and calls (a nested call is a step). */
@@ -98,6 +99,8 @@ export abstract class ExpressionChecker extends FileCallChecker {
       }
       case "call":
         return this.compileCall(e, ctx);
+      case "for":
+        return this.compileNestedStep(e, ctx);
     }
   }
 
@@ -124,6 +127,7 @@ export abstract class ExpressionChecker extends FileCallChecker {
   }
 
   protected compileIdent(e: Extract<Expr, { kind: "ident" }>, ctx: Ctx, optionMode: boolean): Compiled {
+    if (ctx.item !== undefined && e.name === ctx.item.name) return { expr: ITEM, type: ctx.item.type };
     const b = this.bindings.get(e.name);
     if (!b) {
       let hint = this.nearest(e.name, this.bindings.keys(), this.bindings.size);
@@ -187,6 +191,12 @@ export abstract class ExpressionChecker extends FileCallChecker {
     const shown = typeof key === "number" ? `[${key}]` : `.${key}`;
     let type: Type | undefined;
     const t = base.type;
+    if (typeof key === "string" && isPathPart(key) && (t.kind === "File" || t.kind === "String")) {
+      if (base.expr.kind === "lit" && typeof base.expr.value === "string") {
+        return { expr: { kind: "lit", value: pathPartOf(base.expr.value, key) }, type: T.String };
+      }
+      return { expr: { kind: "pathPart", of: base.expr, part: key }, type: T.String };
+    }
     if (typeof key === "number") {
       if (t.kind === "List") type = t.item;
       else if (t.kind === "Any") type = T.Any;
@@ -210,7 +220,9 @@ export abstract class ExpressionChecker extends FileCallChecker {
         keySpan.end,
         typeof key === "string" && fields.length > 0
           ? (this.nearest(key, fields, fields.length) ?? `its fields: ${listSome(fields)}`)
-          : `its type is ${showType(t)}`,
+          : t.kind === "File"
+            ? `a file has the parts ${PATH_PARTS.join(", ")}`
+            : `its type is ${showType(t)}`,
       );
       return ERR;
     }
@@ -218,6 +230,8 @@ export abstract class ExpressionChecker extends FileCallChecker {
     switch (b.kind) {
       case "ref":
         return { expr: { kind: "ref", step: b.step, path: [...(b.path ?? []), key] }, type };
+      case "item":
+        return { expr: { kind: "item", path: [...(b.path ?? []), key] }, type };
       case "lit": {
         const v = b.value as Record<string | number, unknown> | null;
         if (v === null || typeof v !== "object" || !Object.hasOwn(v, key)) {
@@ -256,6 +270,37 @@ export abstract class ExpressionChecker extends FileCallChecker {
     return ERR;
   }
 
+  /** A call or `for` inside another expression: a step of its own, with a generated id (`owner.1`). */
+  protected compileNestedStep(e: CallExpr | ForExpr, ctx: Ctx): Compiled {
+    if (ctx.item !== undefined) {
+      this.sink.error(
+        "step-in-for",
+        `inside a for, the call's arguments cannot run other steps`,
+        e.start,
+        e.end,
+        `give it a for of its own: parsed = for ${ctx.item.name} in ...: ${e.kind === "call" ? e.callee : "Module"}(${ctx.item.name})`,
+      );
+      return ERR;
+    }
+    if (e.kind === "for" && ctx.constOnly) {
+      this.sink.error(
+        "not-constant",
+        "for runs steps; this value must be known before the run",
+        e.start,
+        e.end,
+      );
+      return ERR;
+    }
+    const id = `${ctx.owner}.${++ctx.counter.n}`;
+    const built = this.buildStep(id, e, ctx, e, e, []);
+    const expr: ValueExpr = { kind: "ref", step: id };
+    if (built.isMap && ctx.step) {
+      ctx.step.mapRefs++;
+      if (ctx.partial) return { expr, type: partialType(built.type) };
+    }
+    return { expr, type: built.type };
+  }
+
   protected compileCall(e: CallExpr, ctx: Ctx): Compiled {
     switch (e.callee) {
       case "file":
@@ -264,6 +309,9 @@ export abstract class ExpressionChecker extends FileCallChecker {
         return this.compileGlob(e, ctx);
       case "output":
         return this.compileOutput(e, ctx);
+      case "lines":
+      case "jsonl":
+        return this.compileLines(e, ctx);
     }
     if (STEP_BUILTINS.has(e.callee) || this.input.modules.has(e.callee) || !this.bindings.has(e.callee)) {
       if (ctx.constOnly) {
@@ -275,19 +323,18 @@ export abstract class ExpressionChecker extends FileCallChecker {
         );
         return ERR;
       }
-      const id = `${ctx.owner}.${++ctx.counter.n}`;
-      const built = this.buildStep(id, e, ctx, e, e, []);
-      const expr: ValueExpr = { kind: "ref", step: id };
-      if (built.isMap && ctx.step) {
-        ctx.step.mapRefs++;
-        if (ctx.partial) return { expr, type: partialType(built.type) };
-      }
-      return { expr, type: built.type };
+      return this.compileNestedStep(e, ctx);
     }
     this.lookupModule(e.callee, e.calleeSpan, true);
     for (const a of e.args) this.compileExpr(a, ctx);
     return ERR;
   }
+}
+
+const ITEM: ValueExpr = { kind: "item" };
+
+function isPathPart(key: string): key is PathPart {
+  return (PATH_PARTS as readonly string[]).includes(key);
 }
 
 function isFoldable(v: unknown): boolean {

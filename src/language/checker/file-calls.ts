@@ -1,3 +1,4 @@
+import type { ValueExpr } from "../../graph/ir.js";
 import type { Expr } from "../ast.js";
 import { T, showType } from "../types.js";
 import { normalizePath, outputPathProblem } from "./paths.js";
@@ -56,6 +57,29 @@ export abstract class FileCallChecker extends CheckScope {
     return { expr: { kind: "glob", pattern: arg.c.expr.value }, type: T.list(T.File) };
   }
 
+  /** `lines(x)` / `jsonl(x)`: the non-empty lines of a file or text (each parsed as JSON for jsonl). */
+  protected compileLines(e: CallExpr, ctx: Ctx): Compiled {
+    const arg = this.oneArg(e, ctx, `${e.callee}(file("list.txt"))`);
+    if (!arg) return ERR;
+    const { c } = arg;
+    if (!c.bad && !(c.type.kind === "String" || c.type.kind === "File" || c.type.kind === "Any")) {
+      this.sink.error(
+        "type-mismatch",
+        `${e.callee} reads a file or a text, got ${showType(c.type)}`,
+        arg.e.start,
+        arg.e.end,
+        `write: ${e.callee}(file("list.txt"))`,
+      );
+      return ERR;
+    }
+    const json = e.callee === "jsonl";
+    return {
+      expr: json ? { kind: "lines", of: c.expr, json: true } : { kind: "lines", of: c.expr },
+      type: T.list(json ? T.Any : T.String),
+      bad: c.bad,
+    };
+  }
+
   protected compileOutput(e: CallExpr, ctx: Ctx): Compiled {
     if (!ctx.allowOutput) {
       this.sink.error(
@@ -70,6 +94,21 @@ export abstract class FileCallChecker extends CheckScope {
     const arg = this.oneArg(e, ctx, 'output("path")');
     if (!arg) return ERR;
     const { c } = arg;
+    if (ctx.item !== undefined && !c.bad && dependsOnItem(c.expr)) {
+      if (!builtFromItem(c.expr)) {
+        this.sink.error(
+          "not-constant",
+          `an output path inside a for is built from literals, inputs and ${ctx.item.name} only`,
+          arg.e.start,
+          arg.e.end,
+          `write: output("out/\${${ctx.item.name}.stem}.txt")`,
+        );
+        return ERR;
+      }
+      // Checked per item when the list is known: inside the project, one writer per file.
+      ctx.step!.outputs.push("");
+      return { expr: { kind: "itemOutput", path: c.expr }, type: T.String };
+    }
     if (c.expr.kind !== "lit" || typeof c.expr.value !== "string") {
       if (!c.bad) {
         this.sink.error(
@@ -96,6 +135,16 @@ export abstract class FileCallChecker extends CheckScope {
     }
     const norm = normalizePath(path);
     const step = ctx.step!;
+    if (ctx.item !== undefined) {
+      this.sink.error(
+        "duplicate-output",
+        `every item of this for would write ${norm}`,
+        arg.e.start,
+        arg.e.end,
+        `build the path from the item: output("out/\${${ctx.item.name}.stem}.txt")`,
+      );
+      return ERR;
+    }
     const prev = this.outputPaths.get(norm);
     if (prev && prev.step !== step.id) {
       const { line } = this.sink.lines.position(prev.span.start);
@@ -125,5 +174,33 @@ export abstract class FileCallChecker extends CheckScope {
         `use ${producer.step} (its value is the file) instead of file(${JSON.stringify(f.path)})`,
       );
     }
+  }
+}
+
+function dependsOnItem(e: ValueExpr): boolean {
+  switch (e.kind) {
+    case "item":
+      return true;
+    case "concat":
+      return e.parts.some(dependsOnItem);
+    case "pathPart":
+      return dependsOnItem(e.of);
+    default:
+      return false;
+  }
+}
+
+/** Made of literals and the item only, so each item's path is known when the list is. */
+function builtFromItem(e: ValueExpr): boolean {
+  switch (e.kind) {
+    case "item":
+    case "lit":
+      return true;
+    case "concat":
+      return e.parts.every(builtFromItem);
+    case "pathPart":
+      return builtFromItem(e.of);
+    default:
+      return false;
   }
 }

@@ -10,6 +10,7 @@ import { ModuleLimitSet } from "./limits.js";
 export type AssignStmt = Extract<Statement, { kind: "assign" }>;
 export type InputStmt = Extract<Statement, { kind: "input" }>;
 export type CallExpr = Extract<Expr, { kind: "call" }>;
+export type ForExpr = Extract<Expr, { kind: "for" }>;
 
 export interface InputInfo {
   name: string;
@@ -71,6 +72,8 @@ export interface Ctx {
   partial: boolean;
   /** An input default or a pool size: only literals and earlier inputs. */
   constOnly: boolean;
+  /** Inside the call of a `for`: the item's name and type. */
+  item?: { name: string; type: Type };
 }
 
 export const ERR: Compiled = { expr: { kind: "lit", value: null }, type: T.Any, bad: true };
@@ -117,7 +120,7 @@ export abstract class CheckScope {
   /** Creates the step for a call of a module, exec, sh or map; returns its value's type. */
   protected abstract buildStep(
     id: StepId,
-    call: CallExpr,
+    call: CallExpr | ForExpr,
     parent: Ctx,
     span: Span,
     diagSpan: Span,

@@ -5,9 +5,15 @@ import { T, type Type } from "../types.js";
 
 /** Whether a call makes a step (as opposed to a value like file(...)). */
 export const STEP_BUILTINS = new Set(["exec", "sh", "map"]);
-export const VALUE_BUILTINS = new Set(["file", "glob", "output"]);
+export const VALUE_BUILTINS = new Set(["file", "glob", "lines", "jsonl", "output"]);
 
-const PARTIAL_FAILURE = T.record({ index: T.Int, item: T.Any, status: T.String, error: T.Any });
+const PARTIAL_FAILURE = T.record({
+  key: T.String,
+  index: T.Int,
+  item: T.Any,
+  status: T.String,
+  error: T.optional(T.record({ kind: T.String, message: T.String })),
+});
 
 /** The action of a value listed by `out`: a tiny step that passes it on. */
 export const identity: StepFn = function value(v: unknown) {
