@@ -8,8 +8,8 @@
  *   reruns can be counted the same way), as a make pattern rule, a generated build.ninja and a flow
  *   with `for c in glob("src/*.c")`.
  *
- * The `for` construct is being added to the flow language; until it lands, `tributary check` rejects
- * these flow files and the section says so (see {@link flowSupported}).
+ * A Tributary build without the `for` construct (an older one, through TRIBUTARY_BENCH_CLI) rejects these
+ * flow files in `tributary check`, and the section says so (see {@link flowSupported}).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
