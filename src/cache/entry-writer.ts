@@ -24,8 +24,8 @@ import type { BlobStore } from "./store.js";
 export class EntryWriter {
   constructor(
     private readonly root: string,
-    /** False for a forced rerun: existing entries are replaced, not trusted. */
-    private readonly read: boolean,
+    /** False for a step forced to rerun: its existing entry is replaced, not trusted. */
+    private readonly reads: (stepId: StepId) => boolean,
     private readonly store: BlobStore,
     private readonly stat: StatCache,
     private readonly index: IndexLog,
@@ -76,7 +76,7 @@ export class EntryWriter {
 
   private async writeAc(key: string, json: string, id: StepId): Promise<void> {
     const data = encodeAcEntry(json);
-    if (!this.read) {
+    if (!this.reads(id)) {
       // A forced rerun replaces what is there: the point is not to trust it.
       await this.store.put("ac", key, data, { mode: "replace" });
       return;

@@ -25,7 +25,7 @@ export type Cause =
   | "changed"
   /** No earlier run of this step is recorded: ran, or restored from an entry saved elsewhere. */
   | "new"
-  /** The cache was not read (a forced rerun, `--no-cache`): ran. */
+  /** The cache was not read for it (a forced rerun, `--force`): ran. */
   | "forced"
   /** The step cannot be cached (see `detail`): ran. */
   | "uncacheable"
@@ -120,6 +120,13 @@ export class ExplainState {
     await writeFileAtomic(this.stepsFile, text, { createDirs: true });
     await this.compactFingerprints(merged);
     return digest;
+  }
+
+  /** Each step's key as last recorded (steps that could not be cached have none). */
+  lastKeys(): Map<string, string> {
+    const keys = new Map<string, string>();
+    for (const [id, r] of this.loadPrevious()) if (r.key) keys.set(id, r.key);
+    return keys;
   }
 
   /** Why the step ran or was restored, in this run if it was looked up, else in the last recorded run. */

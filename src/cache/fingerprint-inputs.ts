@@ -4,7 +4,7 @@ import { displayPath, evalSync } from "../graph/eval.js";
 import type { StepId, ValueExpr } from "../graph/ir.js";
 import { isFileValue } from "../graph/ir.js";
 import { canonicalJson } from "../graph/canonical.js";
-import { pathPartOf } from "../graph/path-part.js";
+import { pathPartField, pathPartOf } from "../graph/path-part.js";
 
 /**
  * A step's inputs as they enter its fingerprint: the canonical JSON of each input as the engine
@@ -258,6 +258,12 @@ function refValue(e: Extract<ValueExpr, { kind: "ref" }>, ctx: TextContext): unk
   }
   if (e.path) {
     for (const key of e.path) {
+      // As the engine reads it (eval.ts): a path part of a file or string, else a field.
+      const part = pathPartField(v, key);
+      if (part !== undefined) {
+        v = part;
+        continue;
+      }
       if (v === null || typeof v !== "object") throw new Uncacheable(`${e.step} has no field ${key}`);
       v = (v as Record<string | number, unknown>)[key];
     }

@@ -2,7 +2,7 @@
  * The content-addressed step cache: fingerprints, a local action cache + cas, a stat cache, explain
  * data and maintenance. See docs/caching.md.
  */
-export { openCache, explainLastRun } from "./open-cache.js";
+export { openCache, explainLastRun, recordedOutputs } from "./open-cache.js";
 export { LocalCache } from "./local-cache.js";
 export type { OpenCacheOptions } from "./local-cache.js";
 export { readLastRun } from "./run-tally.js";

@@ -29,10 +29,15 @@ export interface OpenCacheOptions {
   /** Called for every problem the cache works around (a damaged entry, a file changed while saved). */
   onWarning?: (message: string) => void;
   /**
-   * false: never use a cached result — every step runs (`--no-cache`, a forced rerun) — but results
+   * false: never use a cached result — every step runs (a forced rerun of all, `--force "*"`) — but results
    * are still saved, replacing the old entries. Default true.
    */
   read?: boolean;
+  /**
+   * The steps whose cached result is not used in this run, as with `read: false` but step by step
+   * (`--force STEP`): they run, and their results replace the old entries.
+   */
+  force?: (stepId: StepId) => boolean;
   /** false: never write entries (a read-only cache). Default true. */
   write?: boolean;
   /** Where declared env vars (`env: [...]`) are read. Pass the environment the steps get. Default process.env. */
@@ -58,7 +63,8 @@ export class LocalCache implements StepCache {
   readonly counters: RunCounters;
   /** Every warning of this run, in order (also sent to onWarning). */
   readonly warnings: string[] = [];
-  private readonly read: boolean;
+  /** Whether a step's cached result may be used (false: a forced rerun of it). */
+  private readonly reads: (stepId: StepId) => boolean;
   private readonly write: boolean;
   private readonly seen = new Map<StepId, unknown>();
   private touch: string[] = [];
@@ -83,7 +89,8 @@ export class LocalCache implements StepCache {
     this.layout = new Layout(this.dir);
     this.stateDir = this.layout.state(this.root);
     this.rootPrefix = sep === "/" && this.root !== "/" ? this.root + "/" : undefined;
-    this.read = options.read !== false;
+    const force = options.force;
+    this.reads = options.read === false ? () => false : force ? (id) => !force(id) : () => true;
     this.write = options.write !== false;
     this.fpEnv = {
       root: this.root,
@@ -99,7 +106,7 @@ export class LocalCache implements StepCache {
     this.counters = this.tally.counters;
     const warn = (message: string) => this.warn(message);
     this.restorer = new OutputRestorer(this.root, this.layout.tmp, store, stat, this.counters, warn);
-    this.writer = new EntryWriter(this.root, this.read, store, stat, index, this.counters, warn);
+    this.writer = new EntryWriter(this.root, this.reads, store, stat, index, this.counters, warn);
   }
 
   /** Content digest of a file, through the stat cache. */
@@ -113,7 +120,7 @@ export class LocalCache implements StepCache {
     let fp: Fingerprint | undefined;
     try {
       fp = fingerprintSync(request, this.fpEnv);
-      if (fp !== undefined && fp.key !== undefined && this.read) {
+      if (fp !== undefined && fp.key !== undefined && this.reads(request.step.id)) {
         const hit = this.hitFromIndex(request, fp.key);
         if (hit) return Promise.resolve(hit);
       }
@@ -163,7 +170,7 @@ export class LocalCache implements StepCache {
     const fp = known ?? (await fingerprint(request, this.fpEnv));
     if (fp.key === undefined) return this.tally.uncacheable(id, fp.reason);
     const key = fp.key;
-    if (!this.read) return this.tally.forced(id, key, fp.text);
+    if (!this.reads(id)) return this.tally.forced(id, key, fp.text);
 
     let json: string | undefined;
     let fromIndex = false;
@@ -212,7 +219,8 @@ export class LocalCache implements StepCache {
     const fp = await fingerprint(request, this.fpEnv);
     if (fp.key === undefined) return { hit: false, key: undefined, reason: `not cacheable: ${fp.reason}` };
     const key = fp.key;
-    if (!this.read) return { hit: false, key, reason: "the cache is not read (forced rerun)" };
+    if (!this.reads(request.step.id))
+      return { hit: false, key, reason: "the cache is not read (forced rerun)" };
     let json = this.index.get(key)?.json;
     if (json === undefined) {
       const data = await this.store.get("ac", key).catch(() => undefined);

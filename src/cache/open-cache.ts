@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { StepId } from "../graph/ir.js";
@@ -5,6 +6,7 @@ import { ExplainState, type Explanation } from "./explain.js";
 import { IndexLog } from "./index-log.js";
 import { defaultCacheDir, Layout } from "./layout.js";
 import { LocalCache, type OpenCacheOptions } from "./local-cache.js";
+import { decodeAcEntry, parseManifest } from "./manifest.js";
 import { previousRunDigest } from "./run-tally.js";
 import { StatCache } from "./stat-cache.js";
 import { LocalDirStore } from "./store.js";
@@ -43,4 +45,33 @@ export function explainLastRun(options: { root: string; dir?: string }, stepId: 
   const root = resolve(options.root);
   const dir = resolve(options.dir ?? defaultCacheDir(root));
   return new ExplainState(new Layout(dir).state(root), undefined).explain(stepId);
+}
+
+/**
+ * The output files the project's steps wrote as last recorded, by step id, for the steps `accept`
+ * takes: what the cache entry of each one's last lookup names (for `tributary clean`, which learns this
+ * way what the items of a map wrote). A step whose entry is gone from the cache (evicted, cleaned) or
+ * that could not be cached is not known. Reads; changes nothing.
+ */
+export function recordedOutputs(
+  options: { root: string; dir?: string },
+  accept: (stepId: StepId) => boolean,
+): Map<StepId, string[]> {
+  const root = resolve(options.root);
+  const layout = new Layout(resolve(options.dir ?? defaultCacheDir(root)));
+  const out = new Map<StepId, string[]>();
+  for (const [id, key] of new ExplainState(layout.state(root), undefined).lastKeys()) {
+    if (!accept(id) || !/^[0-9a-f]{64}$/.test(key)) continue;
+    try {
+      const decoded = decodeAcEntry(readFileSync(layout.acPath(key)));
+      if ("json" in decoded)
+        out.set(
+          id,
+          parseManifest(decoded.json).outputs.map((o) => o.path),
+        );
+    } catch {
+      // Not in this cache (any more): nothing known.
+    }
+  }
+  return out;
 }

@@ -33,11 +33,22 @@ export interface CacheFlags {
 }
 
 export function cacheOptions(): Option[] {
+  const others = [cacheDirOption(), ...remoteCacheOptions()];
   return [
-    new Option("--no-cache", "run every step, ignoring cached results (fresh results replace them)"),
-    cacheDirOption(),
-    ...remoteCacheOptions(),
+    new Option(
+      "--no-cache",
+      "neither read nor write the cache: every step runs, nothing is saved (to rerun steps and keep their fresh results: --force)",
+    ).conflicts(others.map((o) => o.attributeName())),
+    ...others,
   ];
+}
+
+/** `--force STEP`, repeatable: steps rerun whatever the cache holds, their results saved. */
+export function forceOption(): Option {
+  return new Option(
+    "--force <step>",
+    "rerun the steps this glob of step ids matches (compile*, objs[*]; repeatable) whatever the cache holds; their fresh results replace the cached ones",
+  ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
 }
 
 export function cacheDirOption(): Option {
@@ -66,9 +77,10 @@ export function remoteCacheOptions(): Option[] {
   ];
 }
 
-export function cacheSettingsOf(flags: CacheFlags): CacheSettings {
+/** The cache a command line asks for: false with --no-cache (none at all). */
+export function cacheSettingsOf(flags: CacheFlags): CacheSettings | false {
+  if (flags.cache === false) return false;
   return {
-    read: flags.cache !== false,
     dir: flags.cacheDir,
     remote: flags.remoteCache,
     keyFile: flags.cacheKeyFile,

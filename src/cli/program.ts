@@ -7,6 +7,7 @@ import { registerPlan } from "./commands/plan.js";
 import { registerGraph } from "./commands/graph.js";
 import { registerExplain } from "./commands/explain.js";
 import { registerCache } from "./commands/cache.js";
+import { registerClean } from "./commands/clean.js";
 import { registerWorker } from "./commands/worker.js";
 
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerPlan(program);
   registerGraph(program);
   registerExplain(program);
+  registerClean(program);
   registerCache(program);
   registerWorker(program);
   program.addHelpText(

@@ -1,7 +1,7 @@
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { readFile } from "node:fs/promises";
 import type { FileValue, PathPart, Step, ValueExpr } from "../graph/ir.js";
-import { NotAPath, pathPartOf } from "./path-part.js";
+import { NotAPath, pathPartField, pathPartOf } from "./path-part.js";
 import { isFileValue } from "../graph/ir.js";
 import { setOwn } from "./own.js";
 import { quoteFor, shellQuote, templateContexts, type ShellContext } from "./shell-context.js";
@@ -207,10 +207,11 @@ function pick(value: unknown, stepId: string, path: readonly (string | number)[]
   let v = value;
   let where = stepId;
   for (const key of path) {
-    if (v === null || typeof v !== "object" || !Object.hasOwn(v, key)) {
+    const part = pathPartField(v, key);
+    if (part !== undefined) v = part;
+    else if (v === null || typeof v !== "object" || !Object.hasOwn(v, key)) {
       throw new InputError(`${where} has no field "${key}" (its value is ${describe(v)})`);
-    }
-    v = (v as Record<string | number, unknown>)[key];
+    } else v = (v as Record<string | number, unknown>)[key];
     where += typeof key === "number" ? `[${key}]` : `.${key}`;
   }
   return v;

@@ -2,7 +2,7 @@ import { canonicalJson } from "./canonical.js";
 import { digestBytes } from "./digest.js";
 import { InputError, describe, evalSync, projectOutputs } from "./eval.js";
 import { isFileValue, type Step, type ValueExpr } from "./ir.js";
-import { pathPartOf } from "./path-part.js";
+import { pathPartField, pathPartOf } from "./path-part.js";
 
 /**
  * The items of a map: each is the map's inputs after the list, with the item put in. One module decides
@@ -57,6 +57,11 @@ const NO_STEPS = {
 function pickItem(item: unknown, path: readonly (string | number)[]): unknown {
   let v = item;
   for (const key of path) {
+    const part = pathPartField(v, key);
+    if (part !== undefined) {
+      v = part;
+      continue;
+    }
     if (v === null || typeof v !== "object" || !Object.hasOwn(v, key)) {
       throw new InputError(`the item ${describe(item)} has no field "${key}"`);
     }

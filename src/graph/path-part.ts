@@ -1,5 +1,5 @@
 import { posix } from "node:path";
-import { isFileValue, type PathPart } from "./ir.js";
+import { isFileValue, PATH_PARTS, type PathPart } from "./ir.js";
 
 /** Thrown for a value that has no path; eval.ts turns it into the step's input error. */
 export class NotAPath extends Error {}
@@ -22,4 +22,14 @@ export function pathPartOf(v: unknown, part: PathPart): string {
     case "dir":
       return posix.dirname(path);
   }
+}
+
+/**
+ * `.stem` and the like of a value whose type was not known before the run (a module's `Any` result):
+ * a path part when the value is a file or a string, else undefined (then it is a field, or missing).
+ */
+export function pathPartField(v: unknown, key: string | number): string | undefined {
+  if (typeof key !== "string" || !(PATH_PARTS as readonly string[]).includes(key)) return undefined;
+  if (typeof v !== "string" && !isFileValue(v)) return undefined;
+  return pathPartOf(v, key as PathPart);
 }

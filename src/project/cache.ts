@@ -3,10 +3,14 @@ import type { TieredStore } from "../cache/stores/tiered.js";
 import type { RemoteCacheSummary } from "../engine/result.js";
 import { UserError } from "../engine/user-error.js";
 import type { TransferOutputs } from "../engine/transfer-port.js";
+import type { StepId } from "../graph/ir.js";
 
 /** How a project uses its cache. Each field has a CLI flag (in parentheses) and an environment default. */
 export interface CacheSettings {
-  /** false: every step runs and its fresh result replaces the stored one (`--no-cache`). Default true. */
+  /**
+   * false: every step runs and its fresh result replaces the stored one (`--force "*"`). Default true.
+   * (`--no-cache`, neither read nor written, is the project's `cache: false`.)
+   */
   read?: boolean;
   /** Where the cache lives (`--cache-dir`; else $TRIBUTARY_CACHE_DIR; else <root>/.tributary/cache). */
   dir?: string;
@@ -98,6 +102,8 @@ export async function openProjectCache(
   settings: CacheSettings,
   onWarning: (message: string) => void,
   env: NodeJS.ProcessEnv = process.env,
+  /** Steps whose cached result this run does not use (`--force`): they run and replace their entries. */
+  force?: (stepId: StepId) => boolean,
 ): Promise<ProjectCache | undefined> {
   const dir = await projectCacheDir(root, settings);
   const spec = remoteCacheSpec(settings, env);
@@ -109,7 +115,7 @@ export async function openProjectCache(
     const { openCache } = await import("../cache/index.js");
     const { settleSynced } = await import("../cache/pending-uploads.js");
     try {
-      const cache = await openCache({ root, dir, onWarning, env, read });
+      const cache = await openCache({ root, dir, onWarning, env, read, force });
       let closing: Promise<void> | undefined;
       // Results saved now are on no remote: a later run with one checks them (see pending-uploads.ts).
       const close = async () => {
@@ -160,6 +166,7 @@ export async function openProjectCache(
       onWarning,
       env,
       read,
+      force,
       remote,
       signer,
       upload: settings.remoteReadOnly !== true,

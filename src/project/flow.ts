@@ -1,5 +1,5 @@
-import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
-import { isAbsolute, relative, resolve } from "node:path";
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { UserError } from "../engine/user-error.js";
 import type { Graph } from "../graph/ir.js";
 import type { Diagnostic, FlowInfo } from "../language/index.js";
@@ -10,9 +10,10 @@ export const DEFAULT_FLOW_FILE = "pipeline.flow";
 export function resolveFlowFile(arg: string | undefined, cwd = process.cwd()): string {
   const file = resolve(cwd, arg ?? DEFAULT_FLOW_FILE);
   if (!existsSync(file)) {
+    const hint = arg === undefined ? undefined : flowFilesBeside(file, cwd);
     throw new UserError(
       arg
-        ? `flow file not found: ${arg}`
+        ? `flow file not found: ${arg}${hint ? `; ${hint}` : ""}`
         : `no ${DEFAULT_FLOW_FILE} in ${cwd}; pass a flow file: tributary run path/to/file.flow`,
     );
   }
@@ -22,6 +23,24 @@ export function resolveFlowFile(arg: string | undefined, cwd = process.cwd()): s
     throw new UserError(`${arg} is a directory without a ${DEFAULT_FLOW_FILE}; pass the flow file itself`);
   }
   return file;
+}
+
+/**
+ * For a flow file that is not there: the flow files that are, in the directory it names (a few), so a
+ * misspelt name is answered with the right one. Listed rather than guessed: this runs before anything
+ * else is loaded, and the suggestion by edit distance lives with the graph.
+ */
+function flowFilesBeside(file: string, cwd: string): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(file)).filter((n) => n.endsWith(".flow"));
+  } catch {
+    return undefined;
+  }
+  if (names.length === 0) return undefined;
+  const shown = names.sort().slice(0, 5);
+  const where = relative(cwd, dirname(file)) || ".";
+  return `flow files in ${where}: ${shown.join(", ")}${names.length > shown.length ? ", …" : ""}`;
 }
 
 /**

@@ -2,6 +2,7 @@
 export { openProject, Project, type OpenProjectOptions } from "./project.js";
 export type { ProjectRunOptions, ProjectRunResult } from "./run.js";
 export type { CacheSettings } from "./cache.js";
+export type { CleanResult } from "./clean.js";
 export type { RemoteSettings } from "./remote.js";
 export { InvalidFlowError, DEFAULT_FLOW_FILE, resolveFlowFile } from "./flow.js";
 export { runGraph, type RunOptions } from "./run-graph.js";

@@ -1,7 +1,9 @@
+import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import type { CacheStats, GcResult } from "../cache/maintenance.js";
 import type { Explanation } from "../cache/explain.js";
+import type { CleanResult } from "./clean.js";
 import {
   checkSnapshot,
   lastNoOpRun,
@@ -13,7 +15,7 @@ import type { Listener } from "../engine/events.js";
 import type { Plan } from "../engine/plan.js";
 import type { ScheduleMode } from "../engine/scheduler.js";
 import { UserError } from "../engine/user-error.js";
-import type { Graph } from "../graph/ir.js";
+import type { Graph, StepId } from "../graph/ir.js";
 import type { Diagnostic, FlowInfo } from "../language/index.js";
 import { checkCacheSettings, projectCacheDir, settleRemoteOnNoOp, type CacheSettings } from "./cache.js";
 import { compileProjectFlow, readFlowFile, resolveFlowFile } from "./flow.js";
@@ -109,7 +111,8 @@ export class Project {
       this.options.cache !== false &&
       this.options.cache?.read !== false &&
       opts.trace === undefined &&
-      !opts.outputs
+      !opts.outputs &&
+      !opts.force?.length
     ) {
       const unchanged = checkSnapshot(this.stateDir, this.root, key, this.env());
       const listeners = [opts.onEvent ?? []].flat() as Listener[];
@@ -134,6 +137,7 @@ export class Project {
     // Loaded here, not at the top: the no-op answer above must not pay for the engine, the executors
     // and the reporters (about 60 modules, a third of a null run's time).
     const [graph, { runProject }] = await Promise.all([this.graph(), import("./run.js")]);
+    const force = await this.selection(graph, opts);
     return runProject(
       {
         root: this.root,
@@ -144,14 +148,39 @@ export class Project {
         env: this.env(),
         spawn: this.options.spawn,
         snapshotKey: key,
+        force,
       },
       opts,
     );
   }
 
-  /** What a run would do, without doing it: what is cached, what runs, in which order, how long. */
-  async plan(opts: { concurrency?: number; mode?: ScheduleMode } = {}): Promise<Plan> {
-    const graph = await this.graph();
+  /** Checks the targets a run or plan names, and turns `--force` patterns into the steps they select. */
+  private async selection(
+    graph: Graph,
+    opts: { outputs?: StepId[]; force?: string[] },
+  ): Promise<((id: StepId) => boolean) | undefined> {
+    if (!opts.outputs && !opts.force?.length) return undefined;
+    const names = await import("./step-names.js");
+    if (opts.outputs) names.checkTargets(graph, opts.outputs, this.where());
+    return opts.force?.length ? names.forcedSteps(graph, opts.force, this.where()) : undefined;
+  }
+
+  /** How messages name this project: its flow file (from the current directory), else its root. */
+  private where(): string {
+    return this.file ? relative(process.cwd(), this.file) || basename(this.file) : this.root;
+  }
+
+  /**
+   * What a run would do, without doing it: what is cached, what runs, in which order, how long. With
+   * `outputs` and `force` as for {@link run}.
+   */
+  async plan(
+    opts: { concurrency?: number; mode?: ScheduleMode; outputs?: StepId[]; force?: string[] } = {},
+  ): Promise<Plan> {
+    const full = await this.graph();
+    const force = await this.selection(full, opts);
+    // The plan of targets is the plan of a graph whose outputs they are.
+    const graph = opts.outputs ? { ...full, outputs: opts.outputs } : full;
     const [{ planGraph }, { openProjectCache }] = await Promise.all([
       import("../engine/plan.js"),
       import("./cache.js"),
@@ -161,7 +190,13 @@ export class Project {
     const cache =
       this.options.cache === false
         ? undefined
-        : await openProjectCache(this.root, this.options.cache ?? {}, (m) => warnings.push(m), this.env());
+        : await openProjectCache(
+            this.root,
+            this.options.cache ?? {},
+            (m) => warnings.push(m),
+            this.env(),
+            force,
+          );
     try {
       return await planGraph(graph, {
         concurrency: opts.concurrency ?? availableParallelism() + 2,
@@ -197,15 +232,48 @@ export class Project {
   /** A step the flow does not have is a user error, with the nearest names. */
   private async checkStepExists(stepId: string): Promise<void> {
     const graph = await this.graph();
+    const { mapOfItem, unknownStepError } = await import("./step-names.js");
     // A map item is named after its map: `scores[3]`.
-    const base = stepId.replace(/\[[^\]]*\]$/, "");
-    if (graph.steps.some((s) => s.id === stepId || s.id === base)) return;
-    const { suggest } = await import("../graph/topology.js");
-    const hint = suggest(
-      stepId,
-      graph.steps.map((s) => s.id),
-    );
-    throw new UserError(`no step ${stepId} in ${this.file}${hint ? `; ${hint}` : ""}`);
+    const map = mapOfItem(stepId);
+    if (graph.steps.some((s) => s.id === stepId || s.id === map)) return;
+    throw unknownStepError(`no step ${stepId}`, stepId, graph, this.where());
+  }
+
+  /**
+   * Removes the files the flow's steps declare with `output(...)`, and those the last recorded run of
+   * each map item wrote (as its cache entry names them); never a file the flow reads, nothing outside
+   * the project (refused, and said why). `dryRun`: says what would be removed, removes nothing.
+   */
+  async clean(opts: { dryRun?: boolean } = {}): Promise<CleanResult> {
+    const [graph, info, { cleanOutputs }, { mapOfItem }] = await Promise.all([
+      this.graph(),
+      this.info(),
+      import("./clean.js"),
+      import("./step-names.js"),
+    ]);
+    const maps = new Set(graph.steps.filter((s) => s.action.kind === "map").map((s) => s.id));
+    const recorded: string[] = [];
+    if (maps.size > 0) {
+      const { recordedOutputs } = await import("../cache/index.js");
+      const byItem = recordedOutputs({ root: this.root, dir: await this.cacheDir() }, (id) =>
+        maps.has(mapOfItem(id) ?? ""),
+      );
+      for (const paths of byItem.values()) recorded.push(...paths);
+    }
+    const keep = [...(this.file ? [this.file] : []), ...(info?.modules ?? [])];
+    if (opts.dryRun || !existsSync(this.stateDir))
+      return cleanOutputs(this.root, graph, { ...opts, recorded, keep });
+    // Not while a run writes these very files.
+    const [{ acquireRunLock }, { ownerToken }] = await Promise.all([
+      import("./run-lock.js"),
+      import("../executors/process/reaper.js"),
+    ]);
+    const lock = acquireRunLock(this.stateDir, ownerToken(), "tributary clean");
+    try {
+      return cleanOutputs(this.root, graph, { ...opts, recorded, keep });
+    } finally {
+      lock.release();
+    }
   }
 
   /** The cache directory this project uses. */

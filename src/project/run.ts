@@ -34,8 +34,17 @@ export interface ProjectRunOptions {
   handleSignals?: boolean;
   /** Write a Chrome/Perfetto trace of the run to this file (checked before the run starts). */
   trace?: string;
-  /** Steps to produce (with their ancestors); default the flow's outputs, else every sink. */
+  /**
+   * Steps to produce (with their ancestors): the targets of `tributary run flow target…`. Default the
+   * flow's outputs, else every sink. A name the flow does not have is a UserError naming the nearest.
+   */
   outputs?: StepId[];
+  /**
+   * Globs of step ids to rerun whatever the cache holds (`--force`; `compile*`, `objs[*]`; a map's
+   * pattern selects its items). Their fresh results replace the cached ones. A pattern that matches no
+   * step is a UserError naming the nearest.
+   */
+  force?: string[];
 }
 
 export interface ProjectRunResult extends RunResult {
@@ -43,7 +52,10 @@ export interface ProjectRunResult extends RunResult {
   noOp: boolean;
   /** With a required remote cache: what failed on it (the run then counts as failed). */
   remoteProblems: string[];
-  /** The steps the flow declares as its outputs (`out`), whose values a command line prints. */
+  /**
+   * The steps whose values a command line prints: the requested `outputs` (targets), else the ones the
+   * flow declares with `out`.
+   */
   declaredOutputs: StepId[];
 }
 
@@ -58,6 +70,8 @@ export interface RunContext {
   spawn: "auto" | "direct" | undefined;
   /** Set for flow files: the run is recorded so that an unchanged next run is answered at once. */
   snapshotKey: SnapshotKey | undefined;
+  /** The steps `--force` selects (see ProjectRunOptions.force). */
+  force?: (stepId: StepId) => boolean;
 }
 
 /**
@@ -93,7 +107,8 @@ async function runLocked(
   token: string,
 ): Promise<ProjectRunResult> {
   const history = await DurationHistory.load(join(ctx.stateDir, "history.json"));
-  const cache = ctx.cache === false ? undefined : await openProjectCache(ctx.root, ctx.cache, warn, ctx.env);
+  const cache =
+    ctx.cache === false ? undefined : await openProjectCache(ctx.root, ctx.cache, warn, ctx.env, ctx.force);
   const local = localExecutors({ concurrency: opts.concurrency, spawn: ctx.spawn, ownerToken: token });
   let remote: Executor | undefined;
   // The run's end is told once the uploads are done, with what they came to in its summary.
@@ -162,7 +177,7 @@ async function runLocked(
     const final = Object.assign(result, {
       noOp: false,
       remoteProblems,
-      declaredOutputs: ctx.graph.outputs ?? [],
+      declaredOutputs: opts.outputs ?? ctx.graph.outputs ?? [],
       ok: result.ok && remoteProblems.length === 0,
     });
     tellEnd();

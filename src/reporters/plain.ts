@@ -21,7 +21,7 @@ export interface PlainOptions {
 /**
  * One line per finished step, for logs and CI, where nothing can be redrawn:
  *
- *     [12/60] orders ok 150ms (48 left, ETA 3.2s)
+ *     [12/60] orders ok 150ms (3 cached, 48 left, ETA 3.2s)
  *     [13/60] compile FAILED exit code 1 (after 1.20s)
  *     [14/60] link blocked by compile
  *
@@ -130,11 +130,14 @@ export class PlainReporter implements Reporter {
       what = `${c.red(c.bold("FAILED"))} ${c.red(errorHeadline(r.error))}${facts ? ` (${facts})` : ""}`;
     } else if (r.status === "blocked") what = c.yellow(`blocked by ${r.blockedBy ?? "a failed step"}`);
     else what = c.yellow(`cancelled${r.error ? `: ${r.error.message}` : ""}`);
-    let tail = "";
+    // Restored steps get no line of their own but count in [done/total]: say how many there were.
+    const facts: string[] = [];
+    if (p.counts.cached > 0) facts.push(`${p.counts.cached} cached`);
     if (p.left > 0) {
       const eta = p.etaMs();
-      tail = c.dim(` (${p.left} left${eta !== undefined ? `, ETA ${formatDuration(eta)}` : ""})`);
+      facts.push(`${p.left} left${eta !== undefined ? `, ETA ${formatDuration(eta)}` : ""}`);
     }
+    const tail = facts.length > 0 ? c.dim(` (${facts.join(", ")})`) : "";
     return `${counter} ${r.id} ${what}${tail}`;
   }
 

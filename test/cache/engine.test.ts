@@ -410,7 +410,7 @@ describe("the cache through the real engine", () => {
     ]);
   });
 
-  it("with read: false (--no-cache) runs every step but still saves, replacing entries", async () => {
+  it("with read: false (--force '*') runs every step but still saves, replacing entries", async () => {
     await writeSources();
     await runWithCache(diamond(), dir);
     const forced = await runWithCache(diamond(), dir, { read: false });

@@ -1,12 +1,12 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { cli, copyExample, jsonEvents, ranAndCached } from "../helpers/cli.js";
+import { cli, copyExample, jsonEvents, ranAndCached, REPO } from "../helpers/cli.js";
 import { tempDir } from "../helpers/procs.js";
 
 /** A run with --json: its events, and what ran or came from the cache. */
-async function run(dir: string, args: string[] = []) {
-  const r = await cli(["run", "--json", ...args], { cwd: dir });
+async function run(dir: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) {
+  const r = await cli(["run", "--json", ...args], { cwd: dir, env });
   const events = jsonEvents(r.stdout);
   return { ...r, events, ...ranAndCached(events) };
 }
@@ -140,5 +140,51 @@ describe("for: fan-out over files and lines, for commands", () => {
     renameSync(join(dir, "src/fox.txt"), join(dir, "src/vixen.txt"));
     const r = await run(dir, ["build.flow"]);
     expect(r.ran).toEqual(["upper", "upper[src/vixen.txt]"]);
+  });
+
+  it("fans out a module, a worker-thread module and exec the same way, each item cached on its own", async () => {
+    const dir = project({
+      "node_modules/tributary-flow": "",
+      "mods.mjs": [
+        'import { appendFileSync } from "node:fs";',
+        'import { module } from "tributary-flow";',
+        "export function Shout(w) {",
+        '  appendFileSync("calls.log", `Shout ${w}\\n`);',
+        '  return w.toUpperCase() + (process.env.SUFFIX ?? "");',
+        "}",
+        "export const Len = module({",
+        "  cpu: true,",
+        "  run(w) {",
+        "    return { word: w, length: w.length };",
+        "  },",
+        "});",
+        "",
+      ].join("\n"),
+      "f.flow": [
+        'use "./mods.mjs"',
+        'words = ["alpha", "beta", "gamma"]',
+        'loud = for w in words: Shout(w) with env: ["SUFFIX"]',
+        "lens = for w in words: Len(w)",
+        'echo = for w in loud: exec("echo", w.name)',
+        "",
+      ].join("\n"),
+    });
+    rmSync(join(dir, "node_modules/tributary-flow"));
+    symlinkSync(REPO, join(dir, "node_modules/tributary-flow"));
+    const first = await run(dir, ["f.flow"], { SUFFIX: "!" });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.ran).toEqual(
+      expect.arrayContaining(["loud[alpha]", "lens[gamma]", "echo[ALPHA!]", "echo[GAMMA!]"]),
+    );
+    const lens = first.events.find((e) => e.type === "step-end" && e.id === "lens")!.value;
+    expect(lens.map((l: { length: number }) => l.length)).toEqual([5, 4, 5]);
+    // A declared env var that did not change reruns nothing; one that did reruns the items that read it.
+    const same = await run(dir, ["f.flow"], { SUFFIX: "!" });
+    // Only the maps themselves "run" (they collect their items' values).
+    expect(same.ran).toEqual(["echo", "lens", "loud"]);
+    expect(readFileSync(join(dir, "calls.log"), "utf8").trim().split("\n")).toHaveLength(3);
+    const changed = await run(dir, ["f.flow"], { SUFFIX: "?" });
+    expect(changed.ran).toEqual(expect.arrayContaining(["loud[alpha]", "echo[ALPHA?]"]));
+    expect(changed.ran.filter((id) => id.startsWith("lens["))).toEqual([]);
   });
 });

@@ -147,7 +147,7 @@ describe("projects sharing an nginx cache", () => {
     const before = new Map(readdirSync(acDir).map((k) => [k, readFileSync(join(acDir, k), "utf8")]));
 
     const b = project();
-    const forced = await run(b, ["--remote-cache", url, "--no-cache"]);
+    const forced = await run(b, ["--remote-cache", url, "--force", "*"]);
     expect(forced.ran).toEqual(ALL);
     expect(readFileSync(join(b.root, "out/rand.txt"), "utf8")).not.toBe(
       readFileSync(join(a.root, "out/rand.txt"), "utf8"),

@@ -14,7 +14,10 @@ export function registerCache(program: Command): void {
   cache
     .command("stats")
     .description("size, entry count and the hit rate of the last run")
-    .argument("[file]", "the flow file whose project's cache it is (default: pipeline.flow, else here)")
+    .argument(
+      "[file]",
+      "the flow file (or project directory) whose cache it is (default: the nearest project from here up)",
+    )
     .addOption(cacheDirOption())
     .option("--json", "print as JSON")
     .action(async (file: string | undefined, flags: DirFlags) => {
@@ -26,7 +29,10 @@ export function registerCache(program: Command): void {
   cache
     .command("gc")
     .description("evict least-recently-used entries until the cache fits")
-    .argument("[file]", "the flow file whose project's cache it is (default: pipeline.flow, else here)")
+    .argument(
+      "[file]",
+      "the flow file (or project directory) whose cache it is (default: the nearest project from here up)",
+    )
     .requiredOption("--max-size <size>", "the size to fit in, e.g. 2GB, 500MB, 1GiB")
     .addOption(cacheDirOption())
     .action(async (file: string | undefined, flags: DirFlags & { maxSize: string }) => {
@@ -46,7 +52,10 @@ export function registerCache(program: Command): void {
   cache
     .command("clean")
     .description("delete the whole cache")
-    .argument("[file]", "the flow file whose project's cache it is (default: pipeline.flow, else here)")
+    .argument(
+      "[file]",
+      "the flow file (or project directory) whose cache it is (default: the nearest project from here up)",
+    )
     .addOption(cacheDirOption())
     .action(async (file: string | undefined, flags: DirFlags) => {
       const { formatSize } = await import("../../project/index.js");

@@ -8,7 +8,7 @@ export function registerExplain(program: Command): void {
     .command("explain")
     .description("say why a step ran or was restored from the cache in the last run")
     .argument("<step>", "the step id")
-    .argument("[file]", "the flow file (default: pipeline.flow)")
+    .argument("[file]", "the flow file (default: the nearest project from here up)")
     .addOption(cacheDirOption())
     .option("--json", "print the explanation as JSON")
     .action(async (step: string, file: string | undefined, flags: { cacheDir?: string; json?: boolean }) => {

@@ -7,6 +7,7 @@ import { parseInputs, parseJobs } from "../option-values.js";
 import {
   cacheOptions,
   cacheSettingsOf,
+  forceOption,
   inputOption,
   jobsOption,
   scheduleOption,
@@ -15,6 +16,7 @@ import {
 
 interface PlanFlags extends CacheFlags {
   input?: string[];
+  force?: string[];
   jobs?: string;
   schedule: ScheduleMode;
   json?: boolean;
@@ -27,12 +29,14 @@ export function registerPlan(program: Command): void {
       "show what a run would do: which steps are cached, which run, in which order, on how many slots",
     )
     .argument("[file]", "the flow file (default: pipeline.flow)")
+    .argument("[targets...]", "plan only these steps and what they need (default: the flow's outputs)")
     .addOption(inputOption())
     .addOption(jobsOption("slots to plan for"))
     .addOption(scheduleOption())
+    .addOption(forceOption())
     .option("--json", "print the plan as JSON");
   for (const o of cacheOptions()) cmd.addOption(o);
-  cmd.action(async (file: string | undefined, flags: PlanFlags) => {
+  cmd.action(async (file: string | undefined, targets: string[], flags: PlanFlags) => {
     const { openProject } = await import("../../project/project.js");
     const project = openProject({
       flow: file,
@@ -43,6 +47,8 @@ export function registerPlan(program: Command): void {
       concurrency: parseJobs(flags.jobs),
       mode: flags.schedule,
       json: flags.json,
+      outputs: targets.length > 0 ? targets : undefined,
+      force: flags.force,
     });
     process.exitCode = EXIT.ok;
   });
@@ -52,7 +58,13 @@ export function registerPlan(program: Command): void {
 export async function printPlan(
   fileArg: string | undefined,
   project: Project,
-  o: { concurrency?: number; mode?: ScheduleMode; json?: boolean },
+  o: {
+    concurrency?: number;
+    mode?: ScheduleMode;
+    json?: boolean;
+    outputs?: string[];
+    force?: string[];
+  },
 ): Promise<void> {
   const plan = await withFlowErrors(fileArg, () => project.plan(o));
   if (o.json) {

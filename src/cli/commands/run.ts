@@ -1,13 +1,16 @@
-import type { Command } from "commander";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { Option, type Command } from "../commander.js";
 import type { ScheduleMode } from "../../engine/scheduler.js";
 import { loadReporter } from "../../reporters/choose.js";
-import { EXIT } from "../exit-codes.js";
+import { CliError, EXIT } from "../exit-codes.js";
 import { printWarnings, withFlowErrors } from "../flow-errors.js";
+import { DEFAULT_FLOW_FILE } from "../../project/flow.js";
 import { parseInputs, parseJobs } from "../option-values.js";
 import {
   cacheOptions,
   cacheSettingsOf,
+  forceOption,
   inputOption,
   jobsOption,
   queueOptions,
@@ -24,6 +27,8 @@ interface RunFlags extends CacheFlags, QueueFlags {
   jobs?: string;
   parallel?: string;
   failFast?: boolean;
+  keepGoing?: boolean;
+  force?: string[];
   dryRun?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -36,12 +41,22 @@ interface RunFlags extends CacheFlags, QueueFlags {
 export function registerRun(program: Command): void {
   const cmd = program
     .command("run")
-    .description("run a flow: every step its outputs need, in parallel, skipping what is cached")
+    .description(
+      "run a flow: every step its outputs (or the targets) need, in parallel, skipping what is cached",
+    )
     .argument("[file]", "the flow file (default: pipeline.flow)")
+    .argument("[targets...]", "run only these steps and what they need (default: the flow's outputs)")
     .addOption(inputOption())
     .addOption(jobsOption())
     .option("--parallel <n>", "same as --jobs")
     .option("--fail-fast", "stop starting new steps after the first failure")
+    .addOption(
+      new Option(
+        "--keep-going",
+        "after a failure, finish every step that does not depend on it (the default; the opposite of --fail-fast)",
+      ).conflicts("failFast"),
+    )
+    .addOption(forceOption())
     .option("-n, --dry-run", "show what would run, in which order, without running anything")
     .option("--json", "print events as JSON lines on stdout")
     .option("-q, --quiet", "print only failures and the summary")
@@ -56,14 +71,20 @@ export function registerRun(program: Command): void {
       "write a trace of the run (every step on the slot it ran in) for Perfetto or chrome://tracing",
     );
   for (const o of [...queueOptions(), ...cacheOptions()]) cmd.addOption(o);
-  cmd.action(async (file: string | undefined, flags: RunFlags) => {
-    process.exitCode = await runCommand(file, flags);
+  cmd.action(async (file: string | undefined, targets: string[], flags: RunFlags) => {
+    process.exitCode = await runCommand(file, targets, flags);
   });
 }
 
-async function runCommand(fileArg: string | undefined, flags: RunFlags): Promise<number> {
+async function runCommand(
+  fileArg: string | undefined,
+  targetArgs: string[],
+  flags: RunFlags,
+): Promise<number> {
   const concurrency = parseJobs(flags.jobs ?? flags.parallel);
   const inputs = parseInputs(flags.input);
+  checkFlowArgument(fileArg, targetArgs);
+  const outputs = targetArgs.length > 0 ? targetArgs : undefined;
   const { openProject } = await import("../../project/project.js");
   const project = openProject({
     flow: fileArg,
@@ -72,7 +93,7 @@ async function runCommand(fileArg: string | undefined, flags: RunFlags): Promise
     remote: flags.remote === undefined ? undefined : remoteSettingsOf(flags.remote, "--remote", flags),
   });
   if (flags.dryRun) {
-    await printPlan(fileArg, project, { concurrency, mode: flags.schedule });
+    await printPlan(fileArg, project, { concurrency, mode: flags.schedule, outputs, force: flags.force });
     return EXIT.ok;
   }
   // Named from where the command ran, before the working directory becomes the project root.
@@ -87,6 +108,8 @@ async function runCommand(fileArg: string | undefined, flags: RunFlags): Promise
         concurrency,
         failFast: flags.failFast,
         mode: flags.schedule,
+        outputs,
+        force: flags.force,
         handleSignals: true,
         // Live output costs the fast job server; only pay for it when someone reads it as it happens.
         liveOutput: flags.verbose === true || flags.json === true,
@@ -98,11 +121,7 @@ async function runCommand(fileArg: string | undefined, flags: RunFlags): Promise
     reporter.close();
   }
   if (!result.noOp) await printWarnings(project.sourceText, await project.warnings());
-  printOutputs(
-    result.ok ? result.outputs : undefined,
-    result.declaredOutputs,
-    flags.json === true || flags.quiet === true,
-  );
+  printOutputs(result, flags.json === true || flags.quiet === true);
   if (result.cancelled) return EXIT.interrupted;
   if (result.remoteProblems.length > 0) {
     // --remote-cache-required: the build is not done until its results are on the remote.
@@ -111,4 +130,16 @@ async function runCommand(fileArg: string | undefined, flags: RunFlags): Promise
     );
   }
   return result.ok ? EXIT.ok : EXIT.stepFailed;
+}
+
+/**
+ * The first argument is the flow file; a step name there (`tributary run link`) is told how to say it,
+ * when the flow it would belong to is the default one.
+ */
+function checkFlowArgument(fileArg: string | undefined, targets: string[]): void {
+  if (fileArg === undefined || fileArg.endsWith(".flow") || existsSync(fileArg)) return;
+  if (!existsSync(DEFAULT_FLOW_FILE)) return;
+  throw new CliError(
+    `flow file not found: ${fileArg} (to run steps of ${DEFAULT_FLOW_FILE}, name it first: tributary run ${DEFAULT_FLOW_FILE} ${[fileArg, ...targets].join(" ")})`,
+  );
 }
