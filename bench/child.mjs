@@ -6,6 +6,8 @@
 //   node --expose-gc bench/child.mjs inprocess <fanout|layers|chain> <n>
 //   node bench/child.mjs spawn-engine <n> <j> [direct]   (direct: RunOptions.spawn = "direct")
 //   node bench/child.mjs spawn-floor <n> <j> <ignore|pipes>
+//   node bench/child.mjs map-async <n> <sleepMs> <concurrency>   (t.map of an async function; the peer is
+//                                                                 bench/fanout/p-limit-peer.mjs)
 import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
@@ -135,9 +137,27 @@ function spawnFloor(n, j, stdio) {
   });
 }
 
+/** `t.map` over n items of an async function that sleeps `sleepMs`, `concurrency` slots (issue 12). */
+async function mapAsync(n, sleepMs, concurrency) {
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  async function work(item) {
+    await sleep(sleepMs);
+    return item * 2;
+  }
+  const list = Array.from({ length: n }, (_, k) => k);
+  const t0 = performance.now();
+  const t = flow();
+  const all = t.map("items", list, work);
+  const r = await t.run(all, { concurrency });
+  const runMs = performance.now() - t0;
+  const ok = r.ok && r.value.length === n && r.value.every((v, k) => v === k * 2);
+  return { ok, steps: r.steps.length, runMs, peakRssKb: maxRssKb() };
+}
+
 let out;
 if (mode === "inprocess") out = await inprocess(args[0], Number(args[1]));
 else if (mode === "spawn-engine") out = await spawnEngine(Number(args[0]), Number(args[1]), args[2]);
 else if (mode === "spawn-floor") out = await spawnFloor(Number(args[0]), Number(args[1]), args[2]);
+else if (mode === "map-async") out = await mapAsync(Number(args[0]), Number(args[1]), Number(args[2]));
 else throw new Error(`unknown mode ${mode}`);
 process.stdout.write(JSON.stringify(out) + "\n");

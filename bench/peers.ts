@@ -59,9 +59,7 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
  * `.tributary/` (deleted before a clean build). `cli` defaults to $TRIBUTARY_BENCH_CLI, else this
  * checkout's bin/tributary.js.
  */
-export function tributaryRunner(
-  cli = process.env.TRIBUTARY_BENCH_CLI ?? `node ${join(REPO, "bin", "tributary.js")}`,
-): ToolRunner {
+export function tributaryRunner(cli = tributaryCli()): ToolRunner {
   return {
     name: "tributary",
     key: "tributary",
@@ -70,6 +68,11 @@ export function tributaryRunner(
     reset: [".tributary"],
     upToDate: true,
   };
+}
+
+/** The command that runs Tributary's CLI: $TRIBUTARY_BENCH_CLI, else this checkout's bin/tributary.js. */
+export function tributaryCli(): string {
+  return process.env.TRIBUTARY_BENCH_CLI ?? `node ${join(REPO, "bin", "tributary.js")}`;
 }
 
 /** True when the CLI entry point the Tributary runner needs has been built (or is given by env). */

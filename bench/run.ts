@@ -2,7 +2,7 @@
  * `npm run bench`: Tributary beside make, ninja and xargs -P on the shared workloads, in one invocation.
  * Prints markdown to stdout (progress goes to stderr).
  *
- *     tsx bench/run.ts [--only stg,inprocess,spawn,w4-peers,w3-peers,w2-peers,language,hashing,remote,remote-cache]
+ *     tsx bench/run.ts [--only stg,inprocess,spawn,fanout,w4-peers,w3-peers,w2-peers,language,hashing,remote,remote-cache]
  *                      [--reps N] [--quick]
  *                      [--tools make,ninja,xargs,tributary]
  *
@@ -15,6 +15,7 @@ import { cpus, hostname, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { make, ninja, tributaryCliBuilt, tributaryRunner, xargs, type ToolRunner } from "./peers.js";
 import type { SectionOptions } from "./sections/common.js";
+import { fanoutSection } from "./sections/fanout.js";
 import { inprocessSection } from "./sections/inprocess.js";
 import { spawnSection } from "./sections/spawn.js";
 import { stgSection } from "./sections/stg.js";
@@ -44,6 +45,7 @@ const SECTIONS: Record<string, (o: SectionOptions) => string | Promise<string>> 
   stg: () => stgSection(),
   inprocess: inprocessSection,
   spawn: spawnSection,
+  fanout: fanoutSection,
   "w4-peers": (o) => w4Section(o),
   "w3-peers": (o) => w3Section(o),
   "w2-peers": (o) => w2Section(o),
