@@ -4,6 +4,7 @@ import { validateGraph } from "../graph/validate.js";
 import type { Statement } from "./ast.js";
 import { Checker, type FlowInfo } from "./checker/index.js";
 import { DiagnosticSink, LineMap, sortDiagnostics, type Diagnostic } from "./diagnostics.js";
+import { checkInputFiles, type InputFilesPort } from "./input-files.js";
 import type { ModuleLoader } from "./module-loader.js";
 import { loadModules, type FlowModule } from "./modules.js";
 import { parseWith } from "./parser.js";
@@ -18,6 +19,12 @@ export interface CompileOptions {
   root?: string;
   /** Imports the files of `use` lines; without it, a flow that has any is an error at each. */
   loadModule?: ModuleLoader;
+  /**
+   * Answers whether the flow's `file("...")` inputs exist and its `glob("...")` patterns match, so that
+   * a missing input is an error at its line before anything runs. Without it, they are not checked
+   * (the compiler itself reads no file): the project layer gives one that looks under the root.
+   */
+  inputFiles?: InputFilesPort;
 }
 
 export interface CompileResult {
@@ -81,6 +88,7 @@ export async function compileFlow(
         sink.error(`graph-${e.code}`, e.message, at.start, at.end, e.hint);
       }
     }
+    if (options.inputFiles) await checkInputFiles(checked.inputs, options.inputFiles, sink);
     graph = checked.graph;
   } catch (err) {
     sink.error(

@@ -99,14 +99,16 @@ export async function compileProjectFlow(
   root: string,
 ): Promise<CompiledFlow> {
   // The language and the module loader load only when a flow is compiled (not for a no-op run).
-  const [{ compileFlow, formatDiagnostics }, { loadModuleFile }] = await Promise.all([
+  const [{ compileFlow, formatDiagnostics }, { loadModuleFile }, { diskInputFiles }] = await Promise.all([
     import("../language/index.js"),
     import("../executors/load-module.js"),
+    import("./input-files.js"),
   ]);
   const { graph, diagnostics, info } = await compileFlow(source, file, {
     inputs,
     root,
     loadModule: loadModuleFile,
+    inputFiles: diskInputFiles(root),
   });
   const errors = diagnostics.filter((d) => d.severity !== "warning");
   if (errors.length > 0 || !graph) {

@@ -1,0 +1,12 @@
+/**
+ * What `glob(pattern)` matches: files only, names starting with a dot only where the pattern writes the
+ * dot, relative to the project root, sorted. The rule for everyone who needs to know what a glob sees
+ * besides the run itself (evalAsync in eval.ts, which must agree): the cache key, the check before a
+ * run (an empty glob is an error) and the watcher of `run --watch`.
+ */
+export async function globFiles(pattern: string, root: string): Promise<string[]> {
+  // Loaded on first use: most runs never glob, and start-up time is paid on every run.
+  const { glob } = await import("tinyglobby");
+  const found = await glob(pattern, { cwd: root, onlyFiles: true, dot: false });
+  return found.sort();
+}
