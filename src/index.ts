@@ -9,6 +9,10 @@ export {
   type OpenProjectOptions,
   type ProjectRunOptions,
   type ProjectRunResult,
+  watchProject,
+  type WatchOptions,
+  type WatchEvent,
+  type WatchResult,
   type CacheSettings,
   type RemoteSettings,
 } from "./project/index.js";

@@ -1,5 +1,6 @@
 import type { Graph, ValueExpr } from "../graph/ir.js";
 import { projectOutputs } from "../graph/eval.js";
+import { forEachFileInput } from "../graph/file-inputs.js";
 
 /**
  * What a run snapshot (run-snapshot.ts) of a graph has to watch. Apart from the record itself so that
@@ -35,33 +36,12 @@ export function snapshotScope(graph: Graph, root: string): SnapshotScope | { rea
   return { files: [...files], env: [...env] };
 }
 
+/** Adds the literal file inputs of `e` to `out`; says why when `e` reads files a record cannot watch. */
 function literalFiles(e: ValueExpr, out: Set<string>): string | undefined {
-  switch (e.kind) {
-    case "file":
-      if (e.path.kind !== "lit" || typeof e.path.value !== "string") return "a computed file() path";
-      out.add(e.path.value);
-      return undefined;
-    case "glob":
-      return "glob() can match new files";
-    case "list":
-      for (const x of e.items) {
-        const why = literalFiles(x, out);
-        if (why) return why;
-      }
-      return undefined;
-    case "record":
-      for (const x of Object.values(e.fields)) {
-        const why = literalFiles(x, out);
-        if (why) return why;
-      }
-      return undefined;
-    case "concat":
-      for (const x of e.parts) {
-        const why = literalFiles(x, out);
-        if (why) return why;
-      }
-      return undefined;
-    default:
-      return undefined;
-  }
+  return forEachFileInput(e, (input) => {
+    if (input.kind === "glob") return "glob() can match new files";
+    if (input.path === undefined) return "a computed file() path";
+    out.add(input.path);
+    return undefined;
+  });
 }

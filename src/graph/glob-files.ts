@@ -10,3 +10,20 @@ export async function globFiles(pattern: string, root: string): Promise<string[]
   const found = await glob(pattern, { cwd: root, onlyFiles: true, dot: false });
   return found.sort();
 }
+
+/**
+ * The directory all of a pattern's matches are under (its segments before the first with a wildcard,
+ * "" for the root) and how many levels below it they can be (undefined with `**`: any).
+ */
+export function globBase(pattern: string): { base: string; depth: number | undefined } {
+  const segments = pattern.split("/");
+  let i = 0;
+  while (i < segments.length - 1 && !/[*?[\]{}()!+@\\]/.test(segments[i]!)) i++;
+  const rest = segments.slice(i);
+  const base = segments.slice(0, i).join("/");
+  // "/*.c": the file system's root, not the project's.
+  return {
+    base: base === "" && i > 0 ? "/" : base,
+    depth: rest.includes("**") ? undefined : rest.length - 1,
+  };
+}

@@ -1,4 +1,5 @@
 import { posix } from "node:path";
+import { globBase } from "../graph/glob-files.js";
 import { suggest } from "./checker/hints.js";
 import type { LiteralInputs } from "./checker/index.js";
 import type { DiagnosticSink } from "./diagnostics.js";
@@ -62,7 +63,7 @@ export async function checkInputFiles(
     let matches = globs.get(pattern);
     if (!matches) globs.set(pattern, (matches = Promise.resolve(port.globMatches(pattern))));
     if (await matches) return;
-    const base = globBase(pattern);
+    const { base } = globBase(pattern);
     const noDir = base !== "" && (await kindOf(base)) !== "directory";
     sink.error(
       "empty-glob",
@@ -94,15 +95,4 @@ async function missingFileHint(
     names.map((n) => (inDir === "" ? n : `${inDir}/${n}`)),
   );
   return near ?? "check the path; file() paths start at the project root";
-}
-
-/** The directory a pattern's matches are all under: its segments before the first with a wildcard. */
-export function globBase(pattern: string): string {
-  const segments = pattern.split("/");
-  const fixed: string[] = [];
-  for (const s of segments.slice(0, -1)) {
-    if (/[*?[\]{}()!+@\\]/.test(s)) break;
-    fixed.push(s);
-  }
-  return fixed.join("/");
 }
