@@ -1,8 +1,7 @@
 import { pathToFileURL } from "node:url";
 import { importOptional, TYPESCRIPT_MODULES } from "./optional-dependency.js";
 
-/** Module files imported through tsx, in a namespace of their own each time (so afresh on every import). */
-export const TS_EXTENSION = /\.(c|m)?tsx?$/;
+const TS_EXTENSION = /\.(c|m)?tsx?$/;
 
 /**
  * Imports a module file; TypeScript is loaded through tsx, so `use "./modules.ts"` needs no build step.

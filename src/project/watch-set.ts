@@ -1,5 +1,4 @@
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
-import { TS_EXTENSION } from "../executors/load-module.js";
 import { projectOutputs } from "../graph/eval.js";
 import { forEachFileInput } from "../graph/file-inputs.js";
 import { globBase, globFiles } from "../graph/glob-files.js";
@@ -23,11 +22,10 @@ export interface WatchSet {
   /** Directories nothing in which is an input: the state directory, the cache. */
   ignoredDirs: string[];
   /**
-   * Files of modules Node imports once per process (plain JavaScript `use` files and what they import;
-   * TypeScript modules are imported afresh for every compile, through tsx): a change to one is only
-   * seen by a new process.
+   * The module files and every local file they import: Node keeps what it imported (tsx re-imports a
+   * TypeScript `use` file, but not the files it imports), so a change to one is only seen by a new process.
    */
-  loadedOnce: Set<string>;
+  moduleCode: Set<string>;
 }
 
 export interface WatchedGlob {
@@ -77,17 +75,16 @@ export async function watchSet(src: WatchSetSources): Promise<WatchSet> {
     }
   }
   const modules = new ModuleGraph(root);
-  const loadedOnce = new Set<string>();
+  const moduleCode = new Set<string>();
   await Promise.all(
     [...moduleFiles].map(async (m) => {
       files.add(m);
-      const once = !TS_EXTENSION.test(m);
-      if (once) loadedOnce.add(m);
+      moduleCode.add(m);
       try {
         const id = await modules.identity(m);
         for (const f of Object.keys(id.files)) {
           files.add(resolve(root, f));
-          if (once) loadedOnce.add(resolve(root, f));
+          moduleCode.add(resolve(root, f));
         }
       } catch {
         // Unreadable now (being saved, or deleted): the module file itself is watched.
@@ -107,7 +104,7 @@ export async function watchSet(src: WatchSetSources): Promise<WatchSet> {
     }),
   );
   for (const o of outputs) files.delete(o);
-  return { files, globs, outputs, ignoredDirs: [...src.ignoredDirs], loadedOnce };
+  return { files, globs, outputs, ignoredDirs: [...src.ignoredDirs], moduleCode };
 }
 
 /** The files a glob matches now (absolute), by the rule the run globs by. */

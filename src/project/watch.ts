@@ -24,7 +24,9 @@ import { globMatches, isInside, watchSet, type WatchSet } from "./watch-set.js";
  * rerun costs only what really changed, because the finished steps are in the cache by then.
  *
  * The flow file is read and compiled afresh for every run: a flow that stops compiling is reported
- * (`invalid`) and the loop waits for the next change. Nothing is printed here: everything is an event.
+ * (`invalid`) and the loop waits for the next change. A changed module file ends the watch instead
+ * (`modulesChanged`): Node keeps every module it imported, so only a new process runs the new code.
+ * Nothing is printed here: everything is an event.
  */
 
 export type WatchEvent =
@@ -36,12 +38,7 @@ export type WatchEvent =
   /** The run could not start (another run holds the project, the flow file is gone): waiting. */
   | { type: "failed"; at: Date; changed: string[]; error: UserError }
   /** Waiting for changes to these many files and patterns. */
-  | { type: "watching"; files: number; patterns: number }
-  /**
-   * Changed files that this process cannot pick up: plain JavaScript modules, which Node imports once per
-   * process. Restart to use them.
-   */
-  | { type: "stale-modules"; files: string[] };
+  | { type: "watching"; files: number; patterns: number };
 
 export interface WatchOptions extends Omit<ProjectRunOptions, "onEvent" | "signal" | "handleSignals"> {
   /** Every event of every run (reporters). */
@@ -61,6 +58,11 @@ export interface WatchResult {
   interrupted: boolean;
   /** The last run that ran, if any. */
   last?: ProjectRunResult;
+  /**
+   * The watch ended because these module files changed (project-relative): code this process has
+   * imported cannot be imported again, so a new process must go on (`run --watch` restarts itself).
+   */
+  modulesChanged?: string[];
 }
 
 const DEFAULT_DEBOUNCE_MS = 150;
@@ -135,8 +137,8 @@ export async function watchProject(open: OpenProjectOptions, opts: WatchOptions 
       const next = await watcher.nextChange(set, root);
       if (!next) break;
       changed = next;
-      const stale = next.filter((f) => set?.loadedOnce.has(f));
-      if (stale.length > 0) await tell({ type: "stale-modules", files: stale.map(shown) });
+      const code = next.filter((f) => set?.moduleCode.has(f));
+      if (code.length > 0) return { interrupted: false, last, modulesChanged: code.map(shown) };
     }
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
@@ -179,7 +181,7 @@ function mergeSets(a: WatchSet, b: WatchSet): WatchSet {
     globs: [...b.globs, ...a.globs.filter((g) => !patterns.has(g.pattern))],
     outputs: new Set([...a.outputs, ...b.outputs]),
     ignoredDirs: [...new Set([...a.ignoredDirs, ...b.ignoredDirs])],
-    loadedOnce: new Set([...a.loadedOnce, ...b.loadedOnce]),
+    moduleCode: new Set([...a.moduleCode, ...b.moduleCode]),
   };
 }
 

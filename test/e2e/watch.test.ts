@@ -125,4 +125,30 @@ describe("run --watch", () => {
     w.child.kill("SIGTERM");
     expect(await w.exit).toBe(130);
   });
+
+  it("restarts when a module or a file it imports changes, and runs the new code", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "words.ts"), 'export const suffix = "!";\n');
+    writeFileSync(
+      join(dir, "m.ts"),
+      'import { suffix } from "./words.js";\nexport function Shout(s: string) { return s.toUpperCase() + suffix; }\n',
+    );
+    writeFileSync(join(dir, "pipeline.flow"), 'use "./m.ts"\nx = Shout("hi")\nout x\n');
+    const w = startWatch(dir, ["--json"]);
+    const after = (n: number) => eventually(() => runs(w.stdout()).length >= n, WAIT);
+    const value = (n: number) => runs(w.stdout())[n]!.find((e) => e.type === "run-end")?.outputs?.x;
+    expect(await after(1)).toBe(true);
+    expect(value(0)).toBe("HI!");
+    writeFileSync(join(dir, "words.ts"), 'export const suffix = "?";\n');
+    expect(await after(2)).toBe(true);
+    // Node keeps what it imported: the watch goes on in a new process, which imports the new code.
+    expect(jsonEvents(w.stdout())).toContainEqual({ type: "watch-restart", changed: ["words.ts"] });
+    expect(value(1)).toBe("HI?");
+    // And again from there.
+    writeFileSync(join(dir, "m.ts"), 'export function Shout(s: string) { return s + "."; }\n');
+    expect(await after(3)).toBe(true);
+    expect(value(2)).toBe("hi.");
+    w.child.kill("SIGINT");
+    expect(await w.exit).toBe(130);
+  });
 });

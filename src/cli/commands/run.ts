@@ -82,11 +82,10 @@ async function runCommand(fileArg: string | undefined, flags: RunFlags): Promise
   const trace = flags.trace === undefined ? undefined : resolve(flags.trace);
   if (flags.watch) {
     const { runWatch } = await import("./run-watch.js");
-    process.chdir(project.root);
     const view = { json: flags.json, quiet: flags.quiet, verbose: flags.verbose };
     const liveOutput = flags.verbose === true || flags.json === true;
     const run = { concurrency, failFast: flags.failFast, mode: flags.schedule, liveOutput, trace };
-    return runWatch(fileArg, { ...open, flow: project.file }, run, view);
+    return runWatch(fileArg, { ...open, flow: project.file }, run, view, project.root);
   }
   const reporter = await loadReporter({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose });
   // In-process steps see the project root as their working directory, as processes do.
