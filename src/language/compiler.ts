@@ -49,7 +49,17 @@ export async function compileFlow(
   const sink = new DiagnosticSink(file, lines);
   const flowDir = dirname(resolve(file));
   const root = resolve(options.root ?? flowDir);
-  const info: FlowInfo = { file, root, inputs: [], outputs: [], modules: [], steps: {}, pools: {} };
+  const info: FlowInfo = {
+    file,
+    root,
+    inputs: [],
+    outputs: [],
+    modules: [],
+    inputFiles: [],
+    inputGlobs: [],
+    steps: {},
+    pools: {},
+  };
   let graph: Graph | undefined;
   try {
     const ast = parseWith(source, file, sink);
@@ -66,6 +76,8 @@ export async function compileFlow(
     const checked = checker.run();
     // Copy the properties as they are (info.steps is a lazy getter).
     Object.defineProperties(info, Object.getOwnPropertyDescriptors(checked.info));
+    info.inputFiles = [...new Set(checked.inputs.files.map((f) => f.path))];
+    info.inputGlobs = [...new Set(checked.inputs.globs.map((g) => g.pattern))];
     const before = sink.errors;
     const { errors } = validateGraph(checked.graph);
     for (const e of errors) {

@@ -76,6 +76,8 @@ export class InvalidFlowError extends UserError {
     readonly file: string,
     readonly source: string,
     readonly diagnostics: readonly Diagnostic[],
+    /** What the compiler found out about the flow even so (its modules, inputs, input files). */
+    readonly info?: FlowInfo,
   ) {
     super(message);
   }
@@ -119,6 +121,7 @@ export async function compileProjectFlow(
       file,
       source,
       diagnostics,
+      info,
     );
   }
   return { graph, info, warnings: diagnostics.filter((d) => d.severity === "warning") };

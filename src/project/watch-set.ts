@@ -46,6 +46,8 @@ export interface WatchSetSources {
   graph?: Graph;
   /** Absolute paths of the `use` files (also those of a flow that did not compile). */
   modules: readonly string[];
+  /** The `file("...")` paths and `glob("...")` patterns the flow writes (of a flow that did not compile). */
+  literals?: { files: readonly string[]; globs: readonly string[] };
   ignoredDirs: readonly string[];
 }
 
@@ -57,6 +59,8 @@ export async function watchSet(src: WatchSetSources): Promise<WatchSet> {
   const patterns = new Set<string>();
   if (src.flowFile) files.add(resolve(src.flowFile));
   const moduleFiles = new Set(src.modules.map((m) => resolve(root, m)));
+  for (const f of src.literals?.files ?? []) files.add(resolve(root, f));
+  for (const g of src.literals?.globs ?? []) patterns.add(g);
   for (const step of src.graph?.steps ?? []) {
     for (const input of step.inputs) {
       forEachFileInput(input, (i) => {

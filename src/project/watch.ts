@@ -110,8 +110,14 @@ export async function watchProject(open: OpenProjectOptions, opts: WatchOptions 
             ? { type: "invalid", at, changed: changed.map(shown), error: err }
             : { type: "failed", at, changed: changed.map(shown), error: err },
         );
-        // Until it compiles again: the flow file, its `use` files and what the last good run read.
-        const now = await watchSet(sources(options, flowFile, undefined, invalid ? err.source : undefined));
+        // Until it compiles again: the flow file, its `use` files, the inputs it names and what the last
+        // good run read.
+        const now = await watchSet({
+          ...sources(options, flowFile, undefined, invalid ? err.source : undefined),
+          // A missing input or an empty glob is fixed by creating the file: watch for it.
+          literals:
+            invalid && err.info ? { files: err.info.inputFiles, globs: err.info.inputGlobs } : undefined,
+        });
         set = set ? mergeSets(set, now) : now;
         await watcher.watch(set);
       }

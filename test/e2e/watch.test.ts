@@ -151,4 +151,29 @@ describe("run --watch", () => {
     w.child.kill("SIGINT");
     expect(await w.exit).toBe(130);
   });
+
+  it("waits for a missing input and an empty glob to be fixed by creating the files", async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, "pipeline.flow"),
+      'n = sh("cat ${file("data.txt")} ${glob("lib/*.c")} > ${output("out/all.txt")}")\nout n\n',
+    );
+    const w = startWatch(dir, ["--json"]);
+    expect(await eventually(() => jsonEvents(w.stdout()).some((e) => e.type === "watching"), WAIT)).toBe(
+      true,
+    );
+    expect(w.stderr()).toContain("input file not found: data.txt");
+    expect(w.stderr()).toContain('glob("lib/*.c") matches no file');
+    writeFileSync(join(dir, "data.txt"), "data\n");
+    // Still one error: the glob.
+    expect(await eventually(() => runs(w.stdout()).length >= 2, WAIT)).toBe(true);
+    expect(w.stderr().match(/1 error in pipeline\.flow/g)).toHaveLength(1);
+    mkdirSync(join(dir, "lib"));
+    writeFileSync(join(dir, "lib", "a.c"), "a\n");
+    expect(await eventually(() => runs(w.stdout()).length >= 3, WAIT)).toBe(true);
+    expect(ranAndCached(runs(w.stdout())[2]!)).toEqual({ ran: ["n"], cached: [] });
+    expect(readFileSync(join(dir, "out", "all.txt"), "utf8")).toBe("data\na\n");
+    w.child.kill("SIGINT");
+    expect(await w.exit).toBe(130);
+  });
 });

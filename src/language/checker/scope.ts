@@ -31,6 +31,10 @@ export interface FlowInfo {
   outputs: StepId[];
   /** Absolute paths of the module files the flow uses. */
   modules: string[];
+  /** The paths of `file("...")` inputs written as literals (that no step writes), as written. */
+  inputFiles: string[];
+  /** The patterns of `glob("...")` inputs. */
+  inputGlobs: string[];
   /** Where every step comes from. */
   steps: Record<StepId, SourceSpan>;
   pools: Record<string, number>;
