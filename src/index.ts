@@ -9,6 +9,10 @@ export {
   type OpenProjectOptions,
   type ProjectRunOptions,
   type ProjectRunResult,
+  watchProject,
+  type WatchOptions,
+  type WatchEvent,
+  type WatchResult,
   type CacheSettings,
   type RemoteSettings,
 } from "./project/index.js";
@@ -62,20 +66,32 @@ export {
   module,
   type CompileOptions,
   type CompileResult,
+  type InputFilesPort,
   type Diagnostic,
   type FlowInfo,
   type ModuleDef,
 } from "./language/index.js";
 export { chooseReporter, type Reporter } from "./reporters/index.js";
 
+import { dirname, resolve } from "node:path";
 import { loadModuleFile } from "./executors/load-module.js";
+import { diskInputFiles } from "./project/input-files.js";
 import { compileFlow as compileWith, type CompileOptions, type CompileResult } from "./language/index.js";
 
-/** The language's compileFlow, importing the flow's `use` files in this process (TypeScript through tsx). */
+/**
+ * The language's compileFlow, importing the flow's `use` files in this process (TypeScript through tsx)
+ * and checking its `file(...)` and `glob(...)` inputs on the disk, under the root, as `tributary check`
+ * does (pass `inputFiles: undefined` to leave them unchecked).
+ */
 export function compileFlow(
   source: string,
   file: string,
   options: CompileOptions = {},
 ): Promise<CompileResult> {
-  return compileWith(source, file, { loadModule: loadModuleFile, ...options });
+  const root = resolve(options.root ?? dirname(resolve(file)));
+  return compileWith(source, file, {
+    loadModule: loadModuleFile,
+    inputFiles: diskInputFiles(root),
+    ...options,
+  });
 }

@@ -5,6 +5,7 @@ import type { StepId, ValueExpr } from "../graph/ir.js";
 import { isFileValue } from "../graph/ir.js";
 import { canonicalJson } from "../graph/canonical.js";
 import { pathPartField, pathPartOf } from "../graph/path-part.js";
+import { globFiles } from "../graph/glob-files.js";
 
 /**
  * A step's inputs as they enter its fingerprint: the canonical JSON of each input as the engine
@@ -208,10 +209,7 @@ export async function prefetch(e: ValueExpr, ctx: TextContext): Promise<void> {
     }
     case "glob": {
       const env = ctx.env;
-      // Loaded on first use: most runs have no glob, and start-up time counts for a null build.
-      const { glob } = await import("tinyglobby");
-      const found = await glob(e.pattern, { cwd: env.root, onlyFiles: true, dot: false });
-      found.sort();
+      const found = await globFiles(e.pattern, env.root);
       const list = found.map((f) => {
         const abs = resolve(env.root, f);
         return { abs, shown: displayPath(abs, env.root) };

@@ -4,6 +4,7 @@ import { globSync } from "tinyglobby";
 import type { Graph, Step, ValueExpr } from "../graph/ir.js";
 import { projectOutputs } from "../graph/eval.js";
 import { itemSteps } from "../graph/item-template.js";
+import { forEachFileInput } from "../graph/file-inputs.js";
 
 /**
  * What a run snapshot (run-snapshot.ts) of a graph has to watch. Apart from the record itself so that
@@ -133,36 +134,12 @@ function globDirs(pattern: string, root: string): string[] {
   return out.map((d) => (d === "." ? join(root) : d));
 }
 
+/** Adds the literal file inputs of `e` to `out`; says why when `e` reads files a record cannot watch. */
 function literalFiles(e: ValueExpr, out: Set<string>): string | undefined {
-  switch (e.kind) {
-    case "file":
-      if (e.path.kind !== "lit" || typeof e.path.value !== "string") return "a computed file() path";
-      out.add(e.path.value);
-      return undefined;
-    case "glob":
-      return "glob() can match new files";
-    case "pathPart":
-    case "lines":
-      return literalFiles(e.of, out);
-    case "list":
-      for (const x of e.items) {
-        const why = literalFiles(x, out);
-        if (why) return why;
-      }
-      return undefined;
-    case "record":
-      for (const x of Object.values(e.fields)) {
-        const why = literalFiles(x, out);
-        if (why) return why;
-      }
-      return undefined;
-    case "concat":
-      for (const x of e.parts) {
-        const why = literalFiles(x, out);
-        if (why) return why;
-      }
-      return undefined;
-    default:
-      return undefined;
-  }
+  return forEachFileInput(e, (input) => {
+    if (input.kind === "glob") return "glob() can match new files";
+    if (input.path === undefined) return "a computed file() path";
+    out.add(input.path);
+    return undefined;
+  });
 }

@@ -9,14 +9,16 @@ export async function withFlowErrors<T>(fileArg: string | undefined, fn: () => P
     return await fn();
   } catch (err) {
     if (!(err instanceof InvalidFlowError)) throw err;
-    const { formatDiagnostics } = await import("../language/index.js");
-    const n = err.diagnostics.filter((d) => d.severity !== "warning").length;
-    const text = formatDiagnostics(err.diagnostics, err.source, { color: stderrColor() });
-    throw new CliError(
-      `${text}\n${n} error${n === 1 ? "" : "s"} in ${fileArg ?? DEFAULT_FLOW_FILE}`,
-      EXIT.invalid,
-    );
+    throw new CliError(await flowErrorsText(fileArg, err), EXIT.invalid);
   }
+}
+
+/** Every diagnostic of a flow with errors, coloured for the terminal, and how many errors there are. */
+export async function flowErrorsText(fileArg: string | undefined, err: InvalidFlowError): Promise<string> {
+  const { formatDiagnostics } = await import("../language/index.js");
+  const n = err.diagnostics.filter((d) => d.severity !== "warning").length;
+  const text = formatDiagnostics(err.diagnostics, err.source, { color: stderrColor() });
+  return `${text}\n${n} error${n === 1 ? "" : "s"} in ${fileArg ?? DEFAULT_FLOW_FILE}`;
 }
 
 /** A compiled flow's warnings on stderr. */

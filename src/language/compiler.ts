@@ -4,6 +4,7 @@ import { validateGraph } from "../graph/validate.js";
 import type { Statement } from "./ast.js";
 import { Checker, type FlowInfo } from "./checker/index.js";
 import { DiagnosticSink, LineMap, sortDiagnostics, type Diagnostic } from "./diagnostics.js";
+import { checkInputFiles, type InputFilesPort } from "./input-files.js";
 import type { ModuleLoader } from "./module-loader.js";
 import { loadModules, type FlowModule } from "./modules.js";
 import { parseWith } from "./parser.js";
@@ -18,6 +19,12 @@ export interface CompileOptions {
   root?: string;
   /** Imports the files of `use` lines; without it, a flow that has any is an error at each. */
   loadModule?: ModuleLoader;
+  /**
+   * Answers whether the flow's `file("...")` inputs exist and its `glob("...")` patterns match, so that
+   * a missing input is an error at its line before anything runs. Without it, they are not checked
+   * (the compiler itself reads no file): the project layer gives one that looks under the root.
+   */
+  inputFiles?: InputFilesPort;
 }
 
 export interface CompileResult {
@@ -42,7 +49,17 @@ export async function compileFlow(
   const sink = new DiagnosticSink(file, lines);
   const flowDir = dirname(resolve(file));
   const root = resolve(options.root ?? flowDir);
-  const info: FlowInfo = { file, root, inputs: [], outputs: [], modules: [], steps: {}, pools: {} };
+  const info: FlowInfo = {
+    file,
+    root,
+    inputs: [],
+    outputs: [],
+    modules: [],
+    inputFiles: [],
+    inputGlobs: [],
+    steps: {},
+    pools: {},
+  };
   let graph: Graph | undefined;
   try {
     const ast = parseWith(source, file, sink);
@@ -59,6 +76,8 @@ export async function compileFlow(
     const checked = checker.run();
     // Copy the properties as they are (info.steps is a lazy getter).
     Object.defineProperties(info, Object.getOwnPropertyDescriptors(checked.info));
+    info.inputFiles = [...new Set(checked.inputs.files.map((f) => f.path))];
+    info.inputGlobs = [...new Set(checked.inputs.globs.map((g) => g.pattern))];
     const before = sink.errors;
     const { errors } = validateGraph(checked.graph);
     for (const e of errors) {
@@ -81,6 +100,7 @@ export async function compileFlow(
         sink.error(`graph-${e.code}`, e.message, at.start, at.end, e.hint);
       }
     }
+    if (options.inputFiles) await checkInputFiles(checked.inputs, options.inputFiles, sink);
     graph = checked.graph;
   } catch (err) {
     sink.error(

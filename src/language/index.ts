@@ -2,6 +2,7 @@
 export { parseFlow } from "./parser.js";
 export { compileFlow, type CompileOptions, type CompileResult } from "./compiler.js";
 export type { ModuleLoader } from "./module-loader.js";
+export type { InputFilesPort } from "./input-files.js";
 export type { FlowInfo, InputInfo } from "./checker/index.js";
 export {
   formatDiagnostic,

@@ -95,6 +95,8 @@ export class InvalidFlowError extends UserError {
     readonly file: string,
     readonly source: string,
     readonly diagnostics: readonly Diagnostic[],
+    /** What the compiler found out about the flow even so (its modules, inputs, input files). */
+    readonly info?: FlowInfo,
   ) {
     super(message);
   }
@@ -118,14 +120,16 @@ export async function compileProjectFlow(
   root: string,
 ): Promise<CompiledFlow> {
   // The language and the module loader load only when a flow is compiled (not for a no-op run).
-  const [{ compileFlow, formatDiagnostics }, { loadModuleFile }] = await Promise.all([
+  const [{ compileFlow, formatDiagnostics }, { loadModuleFile }, { diskInputFiles }] = await Promise.all([
     import("../language/index.js"),
     import("../executors/load-module.js"),
+    import("./input-files.js"),
   ]);
   const { graph, diagnostics, info } = await compileFlow(source, file, {
     inputs,
     root,
     loadModule: loadModuleFile,
+    inputFiles: diskInputFiles(root),
   });
   const errors = diagnostics.filter((d) => d.severity !== "warning");
   if (errors.length > 0 || !graph) {
@@ -136,6 +140,7 @@ export async function compileProjectFlow(
       file,
       source,
       diagnostics,
+      info,
     );
   }
   return { graph, info, warnings: diagnostics.filter((d) => d.severity === "warning") };

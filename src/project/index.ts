@@ -1,6 +1,7 @@
 /** The Project API: open a flow or a graph with its cache, history and workers; plan, run, explain. */
 export { openProject, Project, type OpenProjectOptions } from "./project.js";
 export type { ProjectRunOptions, ProjectRunResult } from "./run.js";
+export { watchProject, type WatchOptions, type WatchEvent, type WatchResult } from "./watch.js";
 export type { CacheSettings } from "./cache.js";
 export type { CleanResult } from "./clean.js";
 export type { RemoteSettings } from "./remote.js";

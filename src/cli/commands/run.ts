@@ -36,6 +36,7 @@ interface RunFlags extends CacheFlags, QueueFlags {
   schedule: ScheduleMode;
   remote?: string;
   trace?: string;
+  watch?: boolean;
 }
 
 export function registerRun(program: Command): void {
@@ -58,6 +59,7 @@ export function registerRun(program: Command): void {
     )
     .addOption(forceOption())
     .option("-n, --dry-run", "show what would run, in which order, without running anything")
+    .option("-w, --watch", "run again whenever a file the flow reads changes, until Ctrl-C")
     .option("--json", "print events as JSON lines on stdout")
     .option("-q, --quiet", "print only failures and the summary")
     .option("-v, --verbose", "show every step's output as it happens")
@@ -86,18 +88,26 @@ async function runCommand(
   checkFlowArgument(fileArg, targetArgs);
   const outputs = targetArgs.length > 0 ? targetArgs : undefined;
   const { openProject } = await import("../../project/project.js");
-  const project = openProject({
+  const open = {
     flow: fileArg,
     inputs,
     cache: cacheSettingsOf(flags),
     remote: flags.remote === undefined ? undefined : remoteSettingsOf(flags.remote, "--remote", flags),
-  });
+  };
+  const project = openProject(open);
   if (flags.dryRun) {
     await printPlan(fileArg, project, { concurrency, mode: flags.schedule, outputs, force: flags.force });
     return EXIT.ok;
   }
   // Named from where the command ran, before the working directory becomes the project root.
   const trace = flags.trace === undefined ? undefined : resolve(flags.trace);
+  if (flags.watch) {
+    const { runWatch } = await import("./run-watch.js");
+    const view = { json: flags.json, quiet: flags.quiet, verbose: flags.verbose };
+    const liveOutput = flags.verbose === true || flags.json === true;
+    const run = { concurrency, failFast: flags.failFast, mode: flags.schedule, liveOutput, trace };
+    return runWatch(fileArg, { ...open, flow: project.file }, run, view, project.root);
+  }
   const reporter = await loadReporter({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose });
   // In-process steps see the project root as their working directory, as processes do.
   process.chdir(project.root);

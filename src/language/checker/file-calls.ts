@@ -2,7 +2,7 @@ import type { ValueExpr } from "../../graph/ir.js";
 import type { Expr } from "../ast.js";
 import { T, showType } from "../types.js";
 import { normalizePath, outputPathProblem } from "./paths.js";
-import { CheckScope, ERR, type CallExpr, type Compiled, type Ctx } from "./scope.js";
+import { CheckScope, ERR, type CallExpr, type Compiled, type Ctx, type LiteralInputs } from "./scope.js";
 
 /** The built-ins that name files: file(), glob() and output(), and the checks between them. */
 export abstract class FileCallChecker extends CheckScope {
@@ -54,6 +54,7 @@ export abstract class FileCallChecker extends CheckScope {
       }
       return ERR;
     }
+    this.globLiterals.push({ pattern: arg.c.expr.value, span: arg.e });
     return { expr: { kind: "glob", pattern: arg.c.expr.value }, type: T.list(T.File) };
   }
 
@@ -160,6 +161,17 @@ export abstract class FileCallChecker extends CheckScope {
     }
     step.outputs.push(norm);
     return { expr: { kind: "output", path }, type: T.String };
+  }
+
+  /**
+   * The input files and patterns written as literals, for the checks only the file system can answer
+   * (input-files.ts): a file() of a path some step writes is not an input (file-is-output says so).
+   */
+  protected literalInputs(): LiteralInputs {
+    return {
+      files: this.fileLiterals.filter((f) => !this.outputPaths.has(f.path)),
+      globs: this.globLiterals,
+    };
   }
 
   protected checkFileLiterals(): void {

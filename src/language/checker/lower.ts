@@ -1,7 +1,7 @@
 import type { Graph, SourceSpan, StepId } from "../../graph/ir.js";
 import type { Span, Statement } from "../ast.js";
 import { DeclarationChecker } from "./declarations.js";
-import type { FlowInfo } from "./scope.js";
+import type { FlowInfo, LiteralInputs } from "./scope.js";
 import { identity } from "./step-types.js";
 
 /**
@@ -10,7 +10,11 @@ import { identity } from "./step-types.js";
  * the same run.
  */
 export class Checker extends DeclarationChecker {
-  run(): { graph: Graph; info: Omit<FlowInfo, "root" | "modules"> } {
+  run(): {
+    graph: Graph;
+    info: Omit<FlowInfo, "root" | "modules" | "inputFiles" | "inputGlobs">;
+    inputs: LiteralInputs;
+  } {
     const { statements } = this.input;
     this.declare(statements);
     this.resolveInputs(statements);
@@ -33,7 +37,7 @@ export class Checker extends DeclarationChecker {
     if (this.hasOut) graph.outputs = this.outputs;
     const info = { file: this.input.file, inputs: this.inputInfo, outputs: this.outputs, pools } as Omit<
       FlowInfo,
-      "root" | "modules"
+      "root" | "modules" | "inputFiles" | "inputGlobs"
     >;
     // Built on first use: a 10,000-key record costs more than the rest of a small check.
     const steps = this.steps;
@@ -49,7 +53,7 @@ export class Checker extends DeclarationChecker {
         return memo;
       },
     });
-    return { graph, info };
+    return { graph, info, inputs: this.literalInputs() };
   }
 
   /** The span (offsets) a step's diagnostics point at. */

@@ -32,9 +32,20 @@ export interface FlowInfo {
   outputs: StepId[];
   /** Absolute paths of the module files the flow uses. */
   modules: string[];
+  /** The paths of `file("...")` inputs written as literals (that no step writes), as written. */
+  inputFiles: string[];
+  /** The patterns of `glob("...")` inputs. */
+  inputGlobs: string[];
   /** Where every step comes from. */
   steps: Record<StepId, SourceSpan>;
   pools: Record<string, number>;
+}
+
+/** The input files and glob patterns a flow names with literals, and where. */
+export interface LiteralInputs {
+  /** `file("...")` paths (normalized) that no step of the flow writes. */
+  files: { path: string; span: Span }[];
+  globs: { pattern: string; span: Span }[];
 }
 
 export interface CheckInput {
@@ -93,6 +104,8 @@ export abstract class CheckScope {
   protected readonly limits: ModuleLimitSet;
   protected readonly outputPaths = new Map<string, { step: StepId; span: Span }>();
   protected readonly fileLiterals: { path: string; span: Span; step?: StepId }[] = [];
+  /** The pattern of every `glob("...")`, where it is written. */
+  protected readonly globLiterals: { pattern: string; span: Span }[] = [];
   protected readonly usedModules = new Set<string>();
   protected readonly outputs: StepId[] = [];
   protected hasOut = false;
