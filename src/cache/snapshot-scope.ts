@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
 import { globSync } from "tinyglobby";
 import type { Graph, Step, ValueExpr } from "../graph/ir.js";
-import { projectOutputs } from "../graph/eval.js";
+import { nonBlankLines, projectOutputs } from "../graph/eval.js";
+import { GLOB_OPTIONS, globBase } from "../graph/glob-files.js";
 import { itemSteps } from "../graph/item-template.js";
 import { forEachFileInput } from "../graph/file-inputs.js";
 
@@ -68,7 +69,7 @@ function mapItems(step: Step, root: string, files: Set<string>, dirs: Set<string
   const list = step.inputs[0]!;
   let items: unknown[];
   if (list.kind === "glob") {
-    const found = globSync(list.pattern, { cwd: root, onlyFiles: true, dot: false }).sort();
+    const found = globSync(list.pattern, { cwd: root, ...GLOB_OPTIONS }).sort();
     for (const f of found) files.add(f);
     for (const d of globDirs(list.pattern, root)) dirs.add(d);
     // The digest is not needed here: only paths make outputs and file names.
@@ -82,13 +83,11 @@ function mapItems(step: Step, root: string, files: Set<string>, dirs: Set<string
     } catch {
       return `cannot read ${path}`;
     }
-    items = text
-      .split("\n")
-      .map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l))
-      .filter((l) => l.trim() !== "");
+    const lines = nonBlankLines(text).map((l) => l.text);
+    items = lines;
     if (list.json === true) {
       try {
-        items = items.map((l) => JSON.parse(l as string) as unknown);
+        items = lines.map((l) => JSON.parse(l) as unknown);
       } catch {
         return `${path} has a line that is not JSON`;
       }
@@ -110,11 +109,10 @@ function mapItems(step: Step, root: string, files: Set<string>, dirs: Set<string
  * `src/*.c`) and, when a wildcard spans directories (`src/**` or `src/*` + `/x.c`), every directory below it.
  */
 function globDirs(pattern: string, root: string): string[] {
-  const parts = pattern.split("/");
-  const firstWild = parts.findIndex((p) => /[*?[\]{}!]/.test(p));
-  const base = parts.slice(0, firstWild < 0 ? parts.length - 1 : firstWild).join("/") || ".";
+  const { base: fixed, depth } = globBase(pattern);
+  const base = fixed || ".";
   const out = [base];
-  if (firstWild >= 0 && firstWild < parts.length - 1) {
+  if (depth !== 0) {
     const walk = (dir: string): void => {
       let entries;
       try {

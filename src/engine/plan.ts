@@ -116,7 +116,7 @@ export async function planGraph(graph: Graph, options: PlanOptions): Promise<Pla
         const list = await evalAsync(step.inputs[0]!, env);
         if (!Array.isArray(list)) throw new Error(`map needs a list, but got ${describe(list)}`);
         items = itemSteps(step, list);
-        if (step.action.item.kind === "process") itemOutputs(items, options.root);
+        itemOutputs(items, options.root);
       } catch (err) {
         status[i] = "run";
         reason[i] = `fails before its items run: ${(err as Error).message}`;

@@ -402,9 +402,7 @@ class Run {
     try {
       items = itemSteps(step, list);
       // Known before any item starts: an item writing outside the project, or two writing one file.
-      if (step.action.kind === "map" && step.action.item.kind === "process") {
-        itemOutputs(items, this.root);
-      }
+      itemOutputs(items, this.root);
     } catch (err) {
       return this.complete(i, "failed", undefined, { kind: "input", message: (err as Error).message });
     }

@@ -2,6 +2,7 @@ import { isAbsolute, relative, resolve, sep } from "node:path";
 import { readFile } from "node:fs/promises";
 import type { FileValue, PathPart, Step, ValueExpr } from "../graph/ir.js";
 import { NotAPath, pathPartField, pathPartOf } from "./path-part.js";
+import { globFiles } from "./glob-files.js";
 import { isFileValue } from "../graph/ir.js";
 import { setOwn } from "./own.js";
 import { quoteFor, shellQuote, templateContexts, type ShellContext } from "./shell-context.js";
@@ -103,10 +104,7 @@ export async function evalAsync(e: ValueExpr, env: EvalEnv): Promise<unknown> {
       return fileValue(path, env);
     }
     case "glob": {
-      // Loaded on first use: most runs never glob, and start-up time is paid on every run.
-      const { glob } = await import("tinyglobby");
-      const found = await glob(e.pattern, { cwd: env.root, onlyFiles: true, dot: false });
-      found.sort();
+      const found = await globFiles(e.pattern, env.root);
       return Promise.all(found.map((f) => fileValue(f, env)));
     }
     case "list":
@@ -156,20 +154,24 @@ async function linesOf(v: unknown, json: boolean, env: EvalEnv): Promise<unknown
   } else {
     throw new InputError(`${json ? "jsonl" : "lines"} needs a file or a string, got ${describe(v)}`);
   }
-  const out: unknown[] = [];
-  const lines = text.split("\n");
-  for (let n = 0; n < lines.length; n++) {
-    const line = lines[n]!.endsWith("\r") ? lines[n]!.slice(0, -1) : lines[n]!;
-    if (line.trim() === "") continue;
-    if (!json) {
-      out.push(line);
-      continue;
-    }
+  const lines = nonBlankLines(text);
+  if (!json) return lines.map((l) => l.text);
+  return lines.map(({ text: line, n }) => {
     try {
-      out.push(JSON.parse(line));
+      return JSON.parse(line) as unknown;
     } catch (err) {
-      throw new InputError(`${where}:${n + 1}: not valid JSON: ${(err as Error).message}`);
+      throw new InputError(`${where}:${n}: not valid JSON: ${(err as Error).message}`);
     }
+  });
+}
+
+/** The lines of a text that hold more than blanks (without their `\r\n`), with their 1-based numbers. */
+export function nonBlankLines(text: string): { text: string; n: number }[] {
+  const out: { text: string; n: number }[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.endsWith("\r") ? lines[i]!.slice(0, -1) : lines[i]!;
+    if (line.trim() !== "") out.push({ text: line, n: i + 1 });
   }
   return out;
 }

@@ -7,9 +7,12 @@
 export async function globFiles(pattern: string, root: string): Promise<string[]> {
   // Loaded on first use: most runs never glob, and start-up time is paid on every run.
   const { glob } = await import("tinyglobby");
-  const found = await glob(pattern, { cwd: root, onlyFiles: true, dot: false });
+  const found = await glob(pattern, { cwd: root, ...GLOB_OPTIONS });
   return found.sort();
 }
+
+/** tinyglobby's options for {@link globFiles}, for the one caller that must glob synchronously. */
+export const GLOB_OPTIONS = { onlyFiles: true, dot: false } as const;
 
 /**
  * The directory all of a pattern's matches are under (its segments before the first with a wildcard,

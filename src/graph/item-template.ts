@@ -147,6 +147,8 @@ export function itemSteps(step: Step, list: readonly unknown[]): Step[] {
 export function itemOutputs(items: readonly Step[], root: string): string[][] {
   const writer = new Map<string, string>();
   return items.map((s) => {
+    // Only commands write files; a module's arguments are never output paths.
+    if (s.action.kind !== "process") return [];
     let outs: string[];
     try {
       outs = projectOutputs(s, root);
