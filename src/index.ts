@@ -15,6 +15,14 @@ export {
   type WatchResult,
   type CacheSettings,
   type RemoteSettings,
+  loadFlow,
+  RunnableFlow,
+  InvalidInputsError,
+  type FlowParameter,
+  type LoadFlowOptions,
+  type FlowRunOptions,
+  type FlowRunResult,
+  type InputProblem,
 } from "./project/index.js";
 export { UserError } from "./engine/user-error.js";
 export type { Plan, PlannedStep } from "./engine/plan.js";

@@ -158,6 +158,8 @@ function exprText(e: ValueExpr, ctx: TextContext): string {
     case "item":
     case "itemOutput":
       throw new Uncacheable("internal: an item placeholder outside a map's items");
+    case "input":
+      throw new Uncacheable(`internal: input ${e.name} was not bound before the run`);
   }
 }
 

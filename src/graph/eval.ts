@@ -91,6 +91,8 @@ export function evalSync(e: ValueExpr, env: EvalEnv): unknown {
     case "item":
     case "itemOutput":
       throw new InputError("internal: an item placeholder outside a map's items");
+    case "input":
+      throw new InputError(`internal: input ${e.name} was not bound before the run`);
     default:
       throw new InputError(`internal: ${e.kind} needs I/O`);
   }

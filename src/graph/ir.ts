@@ -53,7 +53,12 @@ export type ValueExpr =
    */
   | { kind: "item"; path?: readonly (string | number)[] }
   /** Only in the inputs of a map: an output path computed from the item, e.g. `out/${item.stem}.o`. */
-  | { kind: "itemOutput"; path: ValueExpr };
+  | { kind: "itemOutput"; path: ValueExpr }
+  /**
+   * Only in a flow loaded to be run many times (see graph/run-inputs.ts): the value of one of its `in`
+   * declarations, given per run. Bound to a value before the graph reaches the engine.
+   */
+  | { kind: "input"; name: string };
 
 export type PathPart = "path" | "name" | "stem" | "ext" | "dir";
 export const PATH_PARTS: readonly PathPart[] = ["path", "name", "stem", "ext", "dir"];

@@ -83,6 +83,8 @@ function exprText(e: ValueExpr): string {
       return `\${${["item", ...(e.path ?? [])].join(".")}}`;
     case "itemOutput":
       return exprText(e.path);
+    case "input":
+      return `\${${e.name}}`;
   }
 }
 

@@ -15,6 +15,12 @@ export interface CompileOptions {
    * to the declared type; other values are checked against it.
    */
   inputs?: Record<string, unknown>;
+  /**
+   * Inputs not in `inputs` are given per run (a flow loaded once and run many times): the graph holds
+   * placeholders for them, bound by graph/run-inputs.ts before each run. Where a value must be known
+   * when the flow is compiled (an output path, an option, a pool size), such an input is an error.
+   */
+  perRunInputs?: boolean;
   /** Project root: where file(), glob() and output() paths start. Default: the flow file's directory. */
   root?: string;
   /** Imports the files of `use` lines; without it, a flow that has any is an error at each. */
@@ -54,6 +60,7 @@ export async function compileFlow(
     root,
     inputs: [],
     outputs: [],
+    outputTypes: {},
     modules: [],
     inputFiles: [],
     inputGlobs: [],
@@ -71,6 +78,7 @@ export async function compileFlow(
       modules,
       modulesFailed: failed,
       inputs: options.inputs ?? {},
+      perRunInputs: options.perRunInputs,
       file,
     });
     const checked = checker.run();

@@ -14,6 +14,7 @@ export {
 export type { FlowAst, Statement, Expr, TypeNode, Span } from "./ast.js";
 export { tokenize, type Token, type TokenKind } from "./lexer.js";
 export { showType, type Type } from "./types.js";
+export { inputExpr } from "./checker/values.js";
 export { OPTION_NAMES } from "../graph/options.js";
 export {
   module,

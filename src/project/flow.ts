@@ -118,6 +118,8 @@ export async function compileProjectFlow(
   source: string,
   inputs: Record<string, unknown>,
   root: string,
+  /** Inputs not in `inputs` are given per run (see RunnableFlow). */
+  options: { perRunInputs?: boolean } = {},
 ): Promise<CompiledFlow> {
   // The language and the module loader load only when a flow is compiled (not for a no-op run).
   const [{ compileFlow, formatDiagnostics }, { loadModuleFile }, { diskInputFiles }] = await Promise.all([
@@ -127,6 +129,7 @@ export async function compileProjectFlow(
   ]);
   const { graph, diagnostics, info } = await compileFlow(source, file, {
     inputs,
+    perRunInputs: options.perRunInputs,
     root,
     loadModule: loadModuleFile,
     inputFiles: diskInputFiles(root),

@@ -7,6 +7,16 @@ export type { CleanResult } from "./clean.js";
 export type { RemoteSettings } from "./remote.js";
 export { InvalidFlowError, DEFAULT_FLOW_FILE, resolveFlowFile } from "./flow.js";
 export { runGraph, type RunOptions } from "./run-graph.js";
+export {
+  loadFlow,
+  RunnableFlow,
+  InvalidInputsError,
+  type FlowParameter,
+  type LoadFlowOptions,
+  type FlowRunOptions,
+  type FlowRunResult,
+  type InputProblem,
+} from "./runnable.js";
 export { localExecutors, closeExecutors } from "./executors.js";
 export { tributaryVersion } from "./version.js";
 export { formatExplanation, type Explanation } from "../cache/explain.js";

@@ -128,12 +128,18 @@ export abstract class DeclarationChecker extends CallChecker {
       const b = this.bindings.get(s.name);
       const type = typeFromNode(s.type, this.sink);
       const span = this.sink.lines.span(this.input.file, s.start, s.end);
-      const info: InputInfo = { name: s.name, type: showType(type), required: false, source: span };
+      const info: InputInfo = {
+        name: s.name,
+        type: showType(type),
+        spec: type,
+        required: false,
+        source: span,
+      };
       if (s.default) info.default = this.source.slice(s.default.start, s.default.end);
       let expr: ValueExpr = ERR.expr;
       let dflt: Compiled | undefined;
       if (s.default) {
-        dflt = this.compileExpr(s.default, this.constCtx(s.name));
+        dflt = this.compileExpr(s.default, { ...this.constCtx(s.name), inputDefault: true });
         if (!dflt.bad && !assignable(dflt.type, type)) {
           this.sink.error(
             "type-mismatch",
@@ -158,6 +164,14 @@ export abstract class DeclarationChecker extends CallChecker {
         } else {
           expr = valueToExpr(conv.value, type);
         }
+      } else if (this.input.perRunInputs) {
+        // Bound per run (graph/run-inputs.ts): a run that gives none gets the default, if any.
+        expr = { kind: "input", name: s.name };
+        info.perRun = dflt
+          ? { default: dflt.expr }
+          : type.kind === "Optional"
+            ? { default: { kind: "lit", value: null } }
+            : {};
       } else if (dflt) {
         expr = dflt.expr;
       } else if (type.kind === "Optional") {

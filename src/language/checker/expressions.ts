@@ -6,7 +6,15 @@ import type { Expr, Span } from "../ast.js";
 import { BUILTINS } from "../modules.js";
 import { T, fieldType, join, showType, type Type } from "../types.js";
 import { FileCallChecker } from "./file-calls.js";
-import { ERR, type CallExpr, type Compiled, type Ctx, type ForExpr } from "./scope.js";
+import {
+  ERR,
+  perRunInputHint,
+  perRunInputMessage,
+  type CallExpr,
+  type Compiled,
+  type Ctx,
+  type ForExpr,
+} from "./scope.js";
 import { STEP_BUILTINS, partialType } from "./step-types.js";
 
 /** Expressions: literals, names, field access, interpolation and calls (a nested call is a step). */
@@ -146,7 +154,17 @@ export abstract class ExpressionChecker extends FileCallChecker {
       return ERR;
     }
     if (ctx.constOnly) {
-      if (b.kind === "input" && b.resolved) return { expr: b.expr, type: b.type };
+      if (b.kind === "input" && b.resolved) {
+        if (b.expr.kind !== "input" || ctx.inputDefault) return { expr: b.expr, type: b.type };
+        this.sink.error(
+          "per-run-input",
+          perRunInputMessage(e.name, optionMode ? "an option value" : "this value"),
+          e.start,
+          e.end,
+          perRunInputHint(e.name),
+        );
+        return ERR;
+      }
       if (b.kind === "value" && b.state === 2 && b.expr.kind === "lit") return { expr: b.expr, type: b.type };
       this.sink.error(
         "not-constant",

@@ -44,7 +44,7 @@ export abstract class FileCallChecker extends CheckScope {
     const arg = this.oneArg(e, ctx, "glob(pattern)");
     if (!arg) return ERR;
     if (arg.c.expr.kind !== "lit" || typeof arg.c.expr.value !== "string") {
-      if (!arg.c.bad) {
+      if (!arg.c.bad && !this.perRunInputIn(arg.c.expr, "the pattern of glob", arg.e)) {
         this.sink.error(
           "not-constant",
           "the pattern of glob must be a string known before the run",
@@ -95,6 +95,7 @@ export abstract class FileCallChecker extends CheckScope {
     const arg = this.oneArg(e, ctx, 'output("path")');
     if (!arg) return ERR;
     const { c } = arg;
+    if (!c.bad && this.perRunInputIn(c.expr, "an output path", arg.e)) return ERR;
     if (ctx.item !== undefined && !c.bad && dependsOnItem(c.expr)) {
       if (!builtFromItem(c.expr)) {
         this.sink.error(

@@ -35,10 +35,13 @@ export class Checker extends DeclarationChecker {
     for (const [name, p] of this.pools) pools[name] = p.size;
     const graph: Graph = { steps: this.steps, pools, limits };
     if (this.hasOut) graph.outputs = this.outputs;
-    const info = { file: this.input.file, inputs: this.inputInfo, outputs: this.outputs, pools } as Omit<
-      FlowInfo,
-      "root" | "modules" | "inputFiles" | "inputGlobs"
-    >;
+    const info = {
+      file: this.input.file,
+      inputs: this.inputInfo,
+      outputs: this.outputs,
+      outputTypes: this.outputTypes,
+      pools,
+    } as Omit<FlowInfo, "root" | "modules" | "inputFiles" | "inputGlobs">;
     // Built on first use: a 10,000-key record costs more than the rest of a small check.
     const steps = this.steps;
     let memo: Record<StepId, SourceSpan> | undefined;
@@ -94,6 +97,7 @@ export class Checker extends DeclarationChecker {
       }
       this.outputs.push(name);
       this.outputSet.add(name);
+      this.outputTypes[name] = b.type;
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { SourceSpan, Step, StepId, ValueExpr } from "../../graph/ir.js";
 import { WITH_OPTIONS, type WithOption } from "../../graph/options.js";
+import { inputIn } from "../../graph/run-inputs.js";
 import type { Expr, OptionNode, Span, Statement } from "../ast.js";
 import type { DiagnosticSink } from "../diagnostics.js";
 import { BUILTINS, type FlowModule } from "../modules.js";
@@ -16,6 +17,13 @@ export interface InputInfo {
   name: string;
   /** The declared type, as written in the language (`List<String>`). */
   type: string;
+  /** The declared type. */
+  spec: Type;
+  /**
+   * Compiled with `perRunInputs` and not given: what stands for it when a run gives none (its default,
+   * which may use earlier inputs' placeholders, or null for an Optional); undefined when it is required.
+   */
+  perRun?: { default?: ValueExpr };
   /** Source text of the default, when there is one. */
   default?: string;
   required: boolean;
@@ -30,6 +38,8 @@ export interface FlowInfo {
   inputs: InputInfo[];
   /** Step ids listed by `out` (empty: every sink is an output). */
   outputs: StepId[];
+  /** The type of each step listed by `out`. */
+  outputTypes: Record<StepId, Type>;
   /** Absolute paths of the module files the flow uses. */
   modules: string[];
   /** The paths of `file("...")` inputs written as literals (that no step writes), as written. */
@@ -54,6 +64,11 @@ export interface CheckInput {
   /** Some `use` failed: calls to unknown modules are not reported (they likely come from that file). */
   modulesFailed: boolean;
   inputs: Record<string, unknown>;
+  /**
+   * Inputs not given in `inputs` are given per run: the graph holds `{ kind: "input" }` placeholders
+   * for them (see graph/run-inputs.ts) instead of their values, and a missing one is not an error.
+   */
+  perRunInputs?: boolean;
   file: string;
   /** The `with` options there are: the graph's table, unless a test narrows it. */
   withOptions?: readonly WithOption[];
@@ -83,6 +98,8 @@ export interface Ctx {
   partial: boolean;
   /** An input default or a pool size: only literals and earlier inputs. */
   constOnly: boolean;
+  /** An input's default: it may use earlier inputs also when they are given per run. */
+  inputDefault?: boolean;
   /** Inside the call of a `for`: the item's name and type. */
   item?: { name: string; type: Type };
 }
@@ -110,6 +127,7 @@ export abstract class CheckScope {
   protected readonly outputs: StepId[] = [];
   protected hasOut = false;
   protected readonly inputInfo: InputInfo[] = [];
+  protected readonly outputTypes: Record<StepId, Type> = Object.create(null);
   /** The option table by name. */
   protected readonly withOptions: ReadonlyMap<string, WithOption>;
   /**
@@ -143,6 +161,17 @@ export abstract class CheckScope {
   /** A context for values known before the run: input defaults, pool sizes, option values. */
   protected constCtx(owner: string): Ctx {
     return { owner, counter: { n: 0 }, allowOutput: false, partial: false, constOnly: true };
+  }
+
+  /**
+   * Reports an expression that must be known before the run but uses an input given per run; true when
+   * it did. `what` names the place: "an output path", "a glob pattern".
+   */
+  protected perRunInputIn(expr: ValueExpr, what: string, at: Span): boolean {
+    const name = inputIn(expr);
+    if (name === undefined) return false;
+    this.sink.error("per-run-input", perRunInputMessage(name, what), at.start, at.end, perRunInputHint(name));
+    return true;
   }
 
   /** "did you mean X?" among `candidates` (`size` of them), while the budget lasts. */
@@ -182,4 +211,12 @@ export abstract class CheckScope {
     );
     return undefined;
   }
+}
+
+export function perRunInputMessage(name: string, what: string): string {
+  return `${what} must be known when the flow is loaded, but input ${name} is given per run`;
+}
+
+export function perRunInputHint(name: string): string {
+  return `fix it when loading the flow: tributary serve --input ${name}=..., or loadFlow(file, { fixed: { ${name}: ... } })`;
 }

@@ -94,3 +94,12 @@ function containsFile(t: Type, depth = 0): boolean {
       return false;
   }
 }
+
+/**
+ * A run's value for an input of the given type, as the expression that stands for it in the graph; or
+ * why it cannot be one. Strings are converted as `--input k=v` values are.
+ */
+export function inputExpr(raw: unknown, type: Type): { expr: ValueExpr } | { error: string } {
+  const conv = convertInput(raw, type);
+  return conv.error !== undefined ? { error: conv.error } : { expr: valueToExpr(conv.value, type) };
+}
