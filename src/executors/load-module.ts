@@ -1,4 +1,6 @@
-import { pathToFileURL } from "node:url";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { importOptional, TYPESCRIPT_MODULES } from "./optional-dependency.js";
 
 const TS_EXTENSION = /\.(c|m)?tsx?$/;
@@ -7,8 +9,14 @@ const TS_EXTENSION = /\.(c|m)?tsx?$/;
  * Imports a module file; TypeScript is loaded through tsx, so `use "./modules.ts"` needs no build step.
  * tsx is imported only when a .ts file is actually loaded, keeping it off the start-up path.
  */
-export async function loadModuleFile(file: string): Promise<Record<string, unknown>> {
-  const url = file.startsWith("file:") ? file : pathToFileURL(file).href;
+export async function loadModuleFile(
+  file: string,
+  options: { fresh?: boolean } = {},
+): Promise<Record<string, unknown>> {
+  let url = file.startsWith("file:") ? file : pathToFileURL(file).href;
+  // Node keeps every module it imported; a query makes a changed file a new module (the old one stays
+  // in memory: one copy per version, not per load). Only the file itself: what it imports is cached.
+  if (options.fresh) url += `?v=${contentTag(url)}`;
   if (TS_EXTENSION.test(file)) {
     const { tsImport } = await importOptional(TYPESCRIPT_MODULES, () => import("tsx/esm/api"));
     return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
@@ -42,4 +50,16 @@ export function loadFunction(file: string, exportName: string): Promise<(...args
     loadedFunctions.set(key, p);
   }
   return p;
+}
+
+/** A short digest of a module file's content, or "missing" (the import then reports the error). */
+function contentTag(url: string): string {
+  try {
+    return createHash("sha256")
+      .update(readFileSync(fileURLToPath(url)))
+      .digest("hex")
+      .slice(0, 16);
+  } catch {
+    return "missing";
+  }
 }

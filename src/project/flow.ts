@@ -118,8 +118,11 @@ export async function compileProjectFlow(
   source: string,
   inputs: Record<string, unknown>,
   root: string,
-  /** Inputs not in `inputs` are given per run (see RunnableFlow). */
-  options: { perRunInputs?: boolean } = {},
+  /**
+   * perRunInputs: inputs not in `inputs` are given per run (see RunnableFlow). freshModules: module files
+   * whose content changed since they were imported are imported again (a flow reloaded while serving).
+   */
+  options: { perRunInputs?: boolean; freshModules?: boolean } = {},
 ): Promise<CompiledFlow> {
   // The language and the module loader load only when a flow is compiled (not for a no-op run).
   const [{ compileFlow, formatDiagnostics }, { loadModuleFile }, { diskInputFiles }] = await Promise.all([
@@ -131,7 +134,7 @@ export async function compileProjectFlow(
     inputs,
     perRunInputs: options.perRunInputs,
     root,
-    loadModule: loadModuleFile,
+    loadModule: options.freshModules ? (f) => loadModuleFile(f, { fresh: true }) : loadModuleFile,
     inputFiles: diskInputFiles(root),
   });
   const errors = diagnostics.filter((d) => d.severity !== "warning");

@@ -36,6 +36,12 @@ export interface LoadFlowOptions {
   concurrency?: number;
   /** The environment steps get. Default process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Import the flow's module files again when their content changed since this process imported them
+   * (to reload a flow while serving). Only the files the flow `use`s: what they import stays as first
+   * loaded, and so do worker-thread modules.
+   */
+  freshModules?: boolean;
 }
 
 export interface FlowRunOptions {
@@ -281,6 +287,7 @@ export async function loadFlow<I = Record<string, unknown>, O = Record<StepId, u
     const source = readFlowFile(file).toString("utf8");
     const compiled = await compileProjectFlow(file, source, options.fixed ?? {}, root, {
       perRunInputs: true,
+      freshModules: options.freshModules,
     });
     ({ graph } = compiled);
     ({ inputs, outputTypes, modules } = compiled.info);
