@@ -48,15 +48,15 @@ export class TokenBucket {
   }
 }
 
-/** A capacity shared by some steps: a named pool, or one module's concurrency and rate limit. */
-export class Gate {
+/**
+ * How many steps may hold something at once, and how fast they may take it. A run owns its pools'
+ * capacities; a module's may be shared by every run of the process (see module-gates.ts).
+ */
+export class Capacity {
   used = 0;
-  /** Ready steps waiting for this gate, in the order they were parked. */
-  parked: number[] = [];
   readonly bucket: TokenBucket | undefined;
 
   constructor(
-    readonly name: string,
     readonly capacity: number,
     rate: Rate | undefined,
     now: number,
@@ -66,5 +66,60 @@ export class Gate {
 
   get full(): boolean {
     return this.used >= this.capacity;
+  }
+
+  /** A holder let go; `waker` is the releasing run's own wake-up, which it does not need. */
+  release(_waker?: () => void): void {
+    this.used--;
+  }
+
+  /** While a run has steps parked here it wants to hear of releases made by other runs. */
+  listen(_waker: () => void): void {}
+
+  unlisten(_waker: () => void): void {}
+}
+
+/**
+ * One scheduler's view of a capacity: its own parked steps, and its clock (run-relative) converted to
+ * the capacity's, which for a shared bucket is absolute so that every run agrees on when tokens refill.
+ */
+export class Gate {
+  /** Ready steps waiting for this gate, in the order they were parked. */
+  parked: number[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly capacity: Capacity,
+    private readonly clockOffset = 0,
+  ) {}
+
+  get full(): boolean {
+    return this.capacity.full;
+  }
+
+  get room(): number {
+    return this.capacity.capacity - this.capacity.used;
+  }
+
+  get rated(): boolean {
+    return this.capacity.bucket !== undefined;
+  }
+
+  /** Takes a token if the gate is rated; true when the step may go. */
+  tryTake(now: number): boolean {
+    const b = this.capacity.bucket;
+    return !b || b.tryTake(now + this.clockOffset);
+  }
+
+  /** Tokens available now (Infinity without a rate). */
+  available(now: number): number {
+    const b = this.capacity.bucket;
+    return b ? b.available(now + this.clockOffset) : Infinity;
+  }
+
+  /** When the next token will be available, on the scheduler's clock. */
+  readyAt(now: number): number {
+    const b = this.capacity.bucket;
+    return b ? b.readyAt(now + this.clockOffset) - this.clockOffset : now;
   }
 }

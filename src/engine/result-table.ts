@@ -15,6 +15,8 @@ export class ResultTable {
   private readonly cached: number[];
   readonly attempts: number[];
   readonly startMs: number[];
+  /** Ready to start of the first attempt. */
+  readonly queuedMs: number[];
   private readonly endMs: number[];
   readonly values: unknown[];
   private readonly errors: (StepError | undefined)[] = [];
@@ -28,6 +30,7 @@ export class ResultTable {
     this.cached = new Array<number>(n).fill(0);
     this.attempts = new Array<number>(n).fill(0);
     this.startMs = new Array<number>(n).fill(0);
+    this.queuedMs = new Array<number>(n).fill(0);
     this.endMs = new Array<number>(n).fill(0);
     this.values = new Array<unknown>(n);
   }
@@ -39,6 +42,7 @@ export class ResultTable {
       this.cached.push(0);
       this.attempts.push(0);
       this.startMs.push(0);
+      this.queuedMs.push(0);
       this.endMs.push(0);
       this.values.push(undefined);
     }
@@ -115,6 +119,7 @@ export class ResultTable {
     if (status === "ok" || status === "failed" || this.attempts[i]! > 0) {
       r.startMs = this.startMs[i];
       r.endMs = this.endMs[i];
+      if (this.attempts[i]! > 0) r.queuedMs = this.queuedMs[i];
     }
     const command = this.commands[i];
     if (command) r.command = command;

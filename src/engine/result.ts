@@ -47,6 +47,11 @@ export interface StepResult {
   /** Milliseconds since the run started, of the last attempt. */
   startMs?: number;
   endMs?: number;
+  /**
+   * How long the step was ready before its first attempt started: waiting for a slot, a pool or a
+   * module limit (the last shared with other runs). Only for steps that ran.
+   */
+  queuedMs?: number;
   /** The command line, for process steps (as argv). */
   command?: string[];
   /** The last bytes the step wrote to stdout and stderr, interleaved; for failure reports. */

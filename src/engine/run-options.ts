@@ -2,6 +2,7 @@ import type { Step, StepId } from "../graph/ir.js";
 import type { StepCache } from "./cache-port.js";
 import type { Listener } from "./events.js";
 import type { Executor } from "./executor.js";
+import type { ModuleGates } from "./module-gates.js";
 import type { ScheduleMode } from "./scheduler.js";
 
 export interface RunOptions {
@@ -38,6 +39,13 @@ export interface RunOptions {
    * running steps gracefully, a second one kills them at once.
    */
   handleSignals?: boolean;
+  /**
+   * Where module limits (`graph.limits`) are counted. They protect something outside the process, so
+   * by default every run in the process shares them: concurrent runs that declare the same limits for
+   * a module share one concurrency count and one rate bucket (different limits are counted apart).
+   * Pass a `new ModuleGates()` for a run whose limits should count on their own. Pools stay per run.
+   */
+  moduleGates?: ModuleGates;
   /** Random source for retry jitter (tests pass a fixed one). */
   random?: () => number;
 }

@@ -12,6 +12,7 @@ import type { Executor } from "./executor.js";
 import { Inputs } from "./inputs.js";
 import { collectItems, type MapItems } from "./map-items.js";
 import { itemOutputs, itemSteps } from "../graph/item-template.js";
+import { processModuleGates } from "./module-gates.js";
 import { executorFailure, inputFailure, isRetryable, stoppedError, type Outcome } from "./outcome.js";
 import type { RunOptions } from "./run-options.js";
 import type { RunResult, StepError, StepResult } from "./result.js";
@@ -52,6 +53,7 @@ class Run {
   private pumpNow = 0;
   private dirty = false;
   private cancelled = false;
+  private finished = false;
   private failFastTripped = false;
   private wakeTimer: NodeJS.Timeout | undefined;
   private resolveRun!: (r: RunResult) => void;
@@ -102,6 +104,12 @@ class Run {
       pools: graph.pools,
       limits: graph.limits,
       needed: this.needed,
+      moduleGates: options.moduleGates ?? processModuleGates,
+      clockOffset: this.t0,
+      // Another run freed a module slot we wait for; we are called outside its pump.
+      wake: () => {
+        if (!this.finished) this.pump();
+      },
     });
   }
 
@@ -204,6 +212,7 @@ class Run {
     if (this.scheduler.isMapCollecting(i)) return this.collectMap(i);
     const attempt = ++this.table.attempts[i]!;
     this.table.startMs[i] = this.pumpNow;
+    if (attempt === 1) this.table.queuedMs[i] = Math.max(0, this.pumpNow - this.scheduler.readyTime(i));
     const ctx = new AttemptContext(step, attempt, this.settings, i);
     this.live[i] = ctx;
     if (step.action.kind === "map") return this.listMap(i, ctx);
@@ -360,7 +369,7 @@ class Run {
         });
       const timer = setTimeout(() => {
         this.timers.delete(timer);
-        this.scheduler.resume(i);
+        this.scheduler.resume(i, this.now());
         this.pump();
       }, delayMs);
       this.timers.add(timer);
@@ -409,6 +418,7 @@ class Run {
     const added = this.scheduler.expand(
       i,
       items.map((s) => this.metaOf(s)),
+      this.now(),
     );
     this.live[i] = undefined;
     for (const s of items) this.steps.push(s);
@@ -467,7 +477,7 @@ class Run {
     if (blockedBy !== undefined) this.table.skip(i, "blocked", endMs, error!, blockedBy);
     else this.table.finish(i, outcome, endMs, value, error, cached);
     if (this.bus.active) this.bus.emit({ type: "step-end", t: endMs, result: this.table.result(i, step)! });
-    const blocked = this.scheduler.finish(i, outcome);
+    const blocked = this.scheduler.finish(i, outcome, endMs);
     for (const b of blocked) this.record(b, "blocked", step.id);
     if (outcome === "failed" && this.options.failFast && !this.failFastTripped) {
       this.failFastTripped = true;
@@ -504,6 +514,10 @@ class Run {
   }
 
   private finishRun(): void {
+    // A late wake-up from another run, or a pump after the end, must not report the run twice.
+    if (this.finished) return;
+    this.finished = true;
+    this.scheduler.detach();
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const t of this.timers) clearTimeout(t);
     this.removeSignalHandlers?.();

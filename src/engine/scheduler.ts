@@ -1,7 +1,8 @@
 import type { ModuleLimits } from "../graph/ir.js";
 import { bottomLevels, layers as layerOf, toposort, type Topology } from "../graph/topology.js";
 import { ReadyQueue } from "./ready-queue.js";
-import { Gate } from "./resources.js";
+import type { ModuleGates } from "./module-gates.js";
+import { Capacity, Gate } from "./resources.js";
 
 /**
  * - eager: a step starts as soon as its inputs are done and resources allow; ready steps by priority,
@@ -30,8 +31,20 @@ export interface SchedulerOptions {
   limits?: Record<string, ModuleLimits>;
   /** Only these steps run (1 = needed); default all. */
   needed?: Uint8Array;
-  /** Time of construction, for rate-limit buckets. */
+  /** Time of construction, for rate-limit buckets and for when the first steps became ready. */
   now?: number;
+  /**
+   * Where module limits live when they must hold across runs; without it they are this scheduler's
+   * own (a simulation keeps them private, on its own clock).
+   */
+  moduleGates?: ModuleGates;
+  /** Absolute time of this scheduler's time 0, so shared buckets see one clock across runs. */
+  clockOffset?: number;
+  /**
+   * Called (asynchronously) when another run releases a shared capacity this scheduler has steps
+   * parked on: the owner should call {@link Scheduler.next} again.
+   */
+  wake?: () => void;
 }
 
 export type Outcome = "ok" | "failed" | "cancelled";
@@ -76,11 +89,16 @@ export class Scheduler {
   private seq: Float64Array;
   private flags: Uint8Array; // bit 0 isMap, bit 1 partial, bit 2 collecting
   private parentOf: Int32Array;
+  /** When each step last became ready, for how long it queued. */
+  private readySince: Float64Array;
+  /** The latest time the owner told us; stamps steps made ready. */
+  private clock: number;
 
   private readonly gates: Gate[] = [];
   private readonly poolGate = new Map<string, number>();
   private readonly moduleGate = new Map<string, number>();
   private readonly parkedGates = new Set<Gate>();
+  private readonly wake: (() => void) | undefined;
   private readonly queue: ReadyQueue;
   private nextSeq = 0;
 
@@ -111,20 +129,28 @@ export class Scheduler {
     this.seq = new Float64Array(cap);
     this.flags = new Uint8Array(cap);
     this.parentOf = new Int32Array(cap).fill(-1);
+    this.readySince = new Float64Array(cap);
 
     const now = options.now ?? 0;
+    this.clock = now;
+    this.wake = options.wake;
     for (const [name, capacity] of Object.entries(options.pools ?? {})) {
       if (!(capacity >= 1)) throw new RangeError(`pool "${name}" needs a capacity of at least 1`);
       this.poolGate.set(name, this.gates.length);
-      this.gates.push(new Gate(name, capacity, undefined, now));
+      this.gates.push(new Gate(name, new Capacity(capacity, undefined, now)));
     }
+    const shared = options.moduleGates;
     for (const [name, lim] of Object.entries(options.limits ?? {})) {
       if (lim.concurrency !== undefined && !(lim.concurrency >= 1)) {
         throw new RangeError(`module "${name}": concurrency must be at least 1`);
       }
       if (lim.concurrency === undefined && lim.rate === undefined) continue;
       this.moduleGate.set(name, this.gates.length);
-      this.gates.push(new Gate(name, lim.concurrency ?? Infinity, lim.rate, now));
+      this.gates.push(
+        shared
+          ? new Gate(name, shared.capacityOf(name, lim), options.clockOffset ?? 0)
+          : new Gate(name, new Capacity(lim.concurrency ?? Infinity, lim.rate, now)),
+      );
     }
 
     const order = topo.order ?? toposort(topo);
@@ -175,6 +201,7 @@ export class Scheduler {
    * finishes or time passes (see {@link wakeAt}).
    */
   next(now: number): number {
+    this.clock = now;
     if (this.parkedGates.size > 0) this.unparkGates(now);
     const q = this.queue;
     for (;;) {
@@ -192,15 +219,15 @@ export class Scheduler {
       const m = this.modOf[i]!;
       if (m >= 0) {
         const g = this.gates[m]!;
-        if (g.full || (g.bucket && !g.bucket.tryTake(now))) {
+        if (g.full || !g.tryTake(now)) {
           this.park(q.pop(), g);
           continue;
         }
       }
       q.pop();
       this.free -= c;
-      if (p >= 0) this.gates[p]!.used++;
-      if (m >= 0) this.gates[m]!.used++;
+      if (p >= 0) this.gates[p]!.capacity.used++;
+      if (m >= 0) this.gates[m]!.capacity.used++;
       this.state[i] = State.Running;
       this.runningCount++;
       return i;
@@ -215,15 +242,21 @@ export class Scheduler {
   /** Earliest time a rate-limited step may start; Infinity when none is waiting on a rate. */
   wakeAt(now: number): number {
     let t = Infinity;
-    for (const g of this.parkedGates) if (g.bucket && !g.full) t = Math.min(t, g.bucket.readyAt(now));
+    for (const g of this.parkedGates) if (g.rated && !g.full) t = Math.min(t, g.readyAt(now));
     return t;
+  }
+
+  /** When step i last became ready (on the owner's clock), to measure how long it queued. */
+  readyTime(i: number): number {
+    return this.readySince[i]!;
   }
 
   /**
    * A running step reached a final state: releases its resources and readies (or blocks) its
    * dependents. Returns the steps blocked by this failure, for the caller to record.
    */
-  finish(i: number, outcome: Outcome): readonly number[] {
+  finish(i: number, outcome: Outcome, now = this.clock): readonly number[] {
+    this.clock = now;
     this.release(i);
     this.state[i] = outcome === "ok" ? State.Ok : outcome === "failed" ? State.Failed : State.Cancelled;
     this.settle(i);
@@ -255,7 +288,8 @@ export class Scheduler {
    * A running map step learned its list: it gives back its resources and waits for `items` new steps,
    * which start ready. Returns their indices. With zero items the map is ready to collect at once.
    */
-  expand(mapIndex: number, items: readonly StepMeta[]): number[] {
+  expand(mapIndex: number, items: readonly StepMeta[], now = this.clock): number[] {
+    this.clock = now;
     this.release(mapIndex);
     this.flags[mapIndex] = this.flags[mapIndex]! | 4;
     // Collecting takes no resources: the items did the work.
@@ -294,7 +328,8 @@ export class Scheduler {
     this.state[i] = State.Waiting;
   }
 
-  resume(i: number): void {
+  resume(i: number, now = this.clock): void {
+    this.clock = now;
     if (this.state[i] === State.Waiting) this.makeReady(i);
   }
 
@@ -311,9 +346,17 @@ export class Scheduler {
       }
     }
     this.queue.drain();
-    for (const g of this.gates) g.parked.length = 0;
-    this.parkedGates.clear();
+    this.detach();
     return out;
+  }
+
+  /** Forgets every parked step and stops listening to shared capacities (the run is over). */
+  detach(): void {
+    for (const g of this.parkedGates) {
+      g.parked.length = 0;
+      if (this.wake) g.capacity.unlisten(this.wake);
+    }
+    this.parkedGates.clear();
   }
 
   private comparator(): (a: number, b: number) => boolean {
@@ -360,13 +403,16 @@ export class Scheduler {
 
   private makeReady(i: number): void {
     this.state[i] = State.Ready;
+    this.readySince[i] = this.clock;
     this.seq[i] = this.nextSeq++;
     this.queue.push(i);
   }
 
   private park(i: number, g: Gate): void {
     g.parked.push(i);
+    if (this.parkedGates.has(g)) return;
     this.parkedGates.add(g);
+    if (this.wake) g.capacity.listen(this.wake);
   }
 
   private release(i: number): void {
@@ -374,9 +420,9 @@ export class Scheduler {
     this.runningCount--;
     this.free += this.cpus[i]!;
     const p = this.poolOf[i]!;
-    if (p >= 0) this.gates[p]!.used--;
+    if (p >= 0) this.gates[p]!.capacity.release(this.wake);
     const m = this.modOf[i]!;
-    if (m >= 0) this.gates[m]!.used--;
+    if (m >= 0) this.gates[m]!.capacity.release(this.wake);
   }
 
   /**
@@ -386,8 +432,7 @@ export class Scheduler {
   private unparkGates(now: number): void {
     for (const g of this.parkedGates) {
       if (g.full) continue;
-      const room = g.capacity - g.used;
-      const n = g.bucket ? Math.min(room, g.bucket.available(now)) : room;
+      const n = Math.min(g.room, g.available(now));
       if (n >= 1) this.unpark(g, n);
     }
   }
@@ -396,7 +441,10 @@ export class Scheduler {
     // Parked in priority order, since they were popped from the queue in that order.
     const take = g.parked.splice(0, Math.min(count, g.parked.length));
     for (const i of take) if (this.state[i] === State.Ready) this.queue.push(i);
-    if (g.parked.length === 0) this.parkedGates.delete(g);
+    if (g.parked.length === 0) {
+      this.parkedGates.delete(g);
+      if (this.wake) g.capacity.unlisten(this.wake);
+    }
   }
 
   private block(s: number, out: number[]): void {
@@ -451,5 +499,6 @@ export class Scheduler {
     this.seq = grow(this.seq);
     this.flags = grow(this.flags);
     this.parentOf = grow(this.parentOf, -1);
+    this.readySince = grow(this.readySince);
   }
 }
