@@ -1,4 +1,5 @@
 import type { Step, StepId } from "../graph/ir.js";
+import type { Topology } from "../graph/topology.js";
 import type { StepCache } from "./cache-port.js";
 import type { Listener } from "./events.js";
 import type { Executor } from "./executor.js";
@@ -46,6 +47,12 @@ export interface RunOptions {
    * Pass a `new ModuleGates()` for a run whose limits should count on their own. Pools stay per run.
    */
   moduleGates?: ModuleGates;
+  /**
+   * The graph's topology from validateGraph, when the caller validated it once to run it many times (a
+   * loaded flow): the graph is then not validated again. It must be this graph's: same steps in the same
+   * order, same references.
+   */
+  topology?: Topology;
   /** Random source for retry jitter (tests pass a fixed one). */
   random?: () => number;
 }

@@ -64,8 +64,12 @@ class Run {
     private readonly options: RunOptions,
   ) {
     const concurrency = options.concurrency ?? availableParallelism() + 2;
-    const { topology, errors } = validateGraph(graph, { concurrency });
-    if (errors.length > 0) throw new InvalidGraphError(errors);
+    let topology = options.topology;
+    if (!topology) {
+      const checked = validateGraph(graph, { concurrency });
+      if (checked.errors.length > 0) throw new InvalidGraphError(checked.errors);
+      topology = checked.topology;
+    }
     this.topology = topology;
     this.steps = graph.steps.slice();
     this.root = resolve(options.root ?? process.cwd());
@@ -521,24 +525,37 @@ class Run {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const t of this.timers) clearTimeout(t);
     this.removeSignalHandlers?.();
-    const steps: StepResult[] = [];
     let ok = true;
     for (let i = 0; i < this.steps.length; i++) {
-      const r = this.table.result(i, this.steps[i]!);
-      if (!r) continue;
-      steps.push(r);
-      if (r.status !== "ok") ok = false;
+      const status = this.table.statusOf(i);
+      if (status !== undefined && status !== "ok") ok = false;
     }
-    const summary = summarize(this.table, this.steps, this.topology, this.mapItems, this.now());
-    const result = { ok, cancelled: this.cancelled, steps, summary } as RunResult;
-    // Lazy: a record of 100k sink values costs more than the whole run of 100k no-op steps.
+    const endMs = this.now();
+    const result = { ok, cancelled: this.cancelled } as RunResult;
+    // Built when first read: a record of 100k sink values costs more than the whole run of 100k no-op
+    // steps, and a caller that runs a small flow thousands of times a second may read only its outputs.
     let outputs: Record<StepId, unknown> | undefined;
-    Object.defineProperty(result, "outputs", {
-      enumerable: true,
-      get: () => (outputs ??= this.outputValues()),
+    let steps: StepResult[] | undefined;
+    let summary: RunResult["summary"] | undefined;
+    Object.defineProperties(result, {
+      outputs: { enumerable: true, get: () => (outputs ??= this.outputValues()) },
+      steps: { enumerable: true, get: () => (steps ??= this.stepResults()) },
+      summary: {
+        enumerable: true,
+        get: () => (summary ??= summarize(this.table, this.steps, this.topology, this.mapItems, endMs)),
+      },
     });
     if (this.bus.active) this.bus.emit({ type: "run-end", t: this.now(), result });
     this.resolveRun(result);
+  }
+
+  private stepResults(): StepResult[] {
+    const steps: StepResult[] = [];
+    for (let i = 0; i < this.steps.length; i++) {
+      const r = this.table.result(i, this.steps[i]!);
+      if (r) steps.push(r);
+    }
+    return steps;
   }
 
   private outputValues(): Record<StepId, unknown> {

@@ -118,18 +118,21 @@ export class Scheduler {
     const n = topo.ids.length;
     this.size = n;
     const cap = Math.max(16, n);
-    this.state = new Uint8Array(cap);
-    this.pending = new Int32Array(cap);
-    this.prio = new Float64Array(cap);
-    this.rank = new Float64Array(cap);
-    this.cpus = new Int32Array(cap);
-    this.poolOf = new Int32Array(cap);
-    this.modOf = new Int32Array(cap);
-    this.layer = new Int32Array(cap);
-    this.seq = new Float64Array(cap);
-    this.flags = new Uint8Array(cap);
-    this.parentOf = new Int32Array(cap).fill(-1);
-    this.readySince = new Float64Array(cap);
+    // One buffer for every per-step column: a run of a small graph (a served flow, thousands of times a
+    // second) would otherwise allocate a dozen buffers, which the collector pays for per run.
+    const columns = new Columns(cap);
+    this.prio = columns.f64();
+    this.rank = columns.f64();
+    this.seq = columns.f64();
+    this.readySince = columns.f64();
+    this.pending = columns.i32();
+    this.cpus = columns.i32();
+    this.poolOf = columns.i32();
+    this.modOf = columns.i32();
+    this.layer = columns.i32();
+    this.parentOf = columns.i32().fill(-1);
+    this.state = columns.u8();
+    this.flags = columns.u8();
 
     const now = options.now ?? 0;
     this.clock = now;
@@ -500,5 +503,33 @@ export class Scheduler {
     this.flags = grow(this.flags);
     this.parentOf = grow(this.parentOf, -1);
     this.readySince = grow(this.readySince);
+  }
+}
+
+/** Typed-array columns of `n` entries cut from one buffer; 8-byte columns first, so each is aligned. */
+class Columns {
+  private readonly buffer: ArrayBuffer;
+  private offset = 0;
+
+  constructor(private readonly n: number) {
+    this.buffer = new ArrayBuffer(n * (4 * 8 + 6 * 4 + 2));
+  }
+
+  f64(): Float64Array {
+    return this.take((o) => new Float64Array(this.buffer, o, this.n), 8);
+  }
+
+  i32(): Int32Array {
+    return this.take((o) => new Int32Array(this.buffer, o, this.n), 4);
+  }
+
+  u8(): Uint8Array {
+    return this.take((o) => new Uint8Array(this.buffer, o, this.n), 1);
+  }
+
+  private take<T>(make: (offset: number) => T, bytes: number): T {
+    const a = make(this.offset);
+    this.offset += this.n * bytes;
+    return a;
   }
 }

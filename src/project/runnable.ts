@@ -5,7 +5,7 @@ import type { RunSummary, StepResult } from "../engine/result.js";
 import { UserError } from "../engine/user-error.js";
 import type { Graph, StepId, ValueExpr } from "../graph/ir.js";
 import { bindInputs, inputsIn, RunInputTemplate } from "../graph/run-inputs.js";
-import { buildTopology, sinks } from "../graph/topology.js";
+import { sinks, type Topology } from "../graph/topology.js";
 import { inputExpr, type InputInfo, type Type } from "../language/index.js";
 import type { CacheSettings, ProjectCache } from "./cache.js";
 
@@ -89,6 +89,9 @@ export class RunnableFlow<I = Record<string, unknown>, O = Record<StepId, unknow
   private readonly defaults: Map<string, ValueExpr | undefined>;
   private readonly byName: Map<string, FlowParameter>;
   private flushing: Promise<void> | undefined;
+  private engine: Promise<typeof import("../engine/run.js")> | undefined;
+  /** Validated once: every run's graph has the template's steps and references. */
+  private readonly topology: Topology;
   private flushAgain = false;
 
   /** @internal: made by {@link loadFlow}. */
@@ -97,6 +100,7 @@ export class RunnableFlow<I = Record<string, unknown>, O = Record<StepId, unknow
     readonly file: string | undefined,
     readonly root: string,
     graph: Graph,
+    topology: Topology,
     inputs: readonly InputInfo[],
     outputTypes: Record<StepId, Type>,
     /** Absolute paths of the module files the flow uses. */
@@ -107,6 +111,7 @@ export class RunnableFlow<I = Record<string, unknown>, O = Record<StepId, unknow
     private readonly options: LoadFlowOptions,
   ) {
     this.template = new RunInputTemplate(graph);
+    this.topology = topology;
     const perRun = inputs.filter((i) => i.perRun !== undefined);
     this.parameters = perRun.map((i) => ({
       name: i.name,
@@ -117,7 +122,7 @@ export class RunnableFlow<I = Record<string, unknown>, O = Record<StepId, unknow
     }));
     this.defaults = new Map(perRun.map((i) => [i.name, i.perRun!.default]));
     this.byName = new Map(this.parameters.map((p) => [p.name, p]));
-    const outs = graph.outputs?.length ? graph.outputs : sinkIds(graph);
+    const outs = graph.outputs?.length ? graph.outputs : sinks(topology).map((i) => topology.ids[i]!);
     this.outputs = outs.map((id) => ({ id, type: outputTypes[id] }));
   }
 
@@ -139,8 +144,9 @@ export class RunnableFlow<I = Record<string, unknown>, O = Record<StepId, unknow
   async run(inputs: I = {} as I, options: FlowRunOptions = {}): Promise<FlowRunResult<O>> {
     const bound = this.bindAll(inputs);
     if ("problems" in bound) throw new InvalidInputsError(this.name, bound.problems);
-    const { runGraph } = await import("../engine/run.js");
+    const { runGraph } = await (this.engine ??= import("../engine/run.js"));
     const result = await runGraph(this.template.bind(bound.exprs), {
+      topology: this.topology,
       executors: this.executors,
       concurrency: this.options.concurrency,
       root: this.root,
@@ -150,13 +156,8 @@ export class RunnableFlow<I = Record<string, unknown>, O = Record<StepId, unknow
       onEvent: options.onEvent,
     });
     if (this.cache) this.flushSoon();
-    return {
-      ok: result.ok,
-      cancelled: result.cancelled,
-      outputs: result.outputs as Partial<O>,
-      steps: result.steps,
-      summary: result.summary,
-    };
+    // As it is: its steps, summary and outputs are built when first read.
+    return result as FlowRunResult<O>;
   }
 
   /** Closes the executors and the cache: runs still in progress are not waited for. */
@@ -228,12 +229,6 @@ export class RunnableFlow<I = Record<string, unknown>, O = Record<StepId, unknow
   }
 }
 
-/** The steps nothing depends on: the outputs of a graph that names none. */
-function sinkIds(graph: Graph): StepId[] {
-  const { topology } = buildTopology(graph);
-  return sinks(topology).map((i) => topology.ids[i]!);
-}
-
 /** The path of a file input that names a file outside the project (absolute, or climbing out), if any. */
 function fileOutside(e: ValueExpr): string | undefined {
   switch (e.kind) {
@@ -295,10 +290,10 @@ export async function loadFlow<I = Record<string, unknown>, O = Record<StepId, u
     root = resolve(options.root ?? process.cwd());
     name = flow.name ?? "flow";
     graph = flow.graph;
-    const { validateGraph, InvalidGraphError } = await import("../graph/validate.js");
-    const { errors } = validateGraph(graph);
-    if (errors.length > 0) throw new InvalidGraphError(errors);
   }
+  const { validateGraph, InvalidGraphError } = await import("../graph/validate.js");
+  const { topology, errors } = validateGraph(graph, { concurrency: options.concurrency });
+  if (errors.length > 0) throw new InvalidGraphError(errors);
   let cache: ProjectCache | undefined;
   if (options.cache !== false && options.cache !== undefined) {
     const { openProjectCache } = await import("./cache.js");
@@ -309,6 +304,7 @@ export async function loadFlow<I = Record<string, unknown>, O = Record<StepId, u
     file,
     root,
     graph,
+    topology,
     inputs,
     outputTypes,
     modules,
