@@ -249,6 +249,11 @@ export class Scheduler {
     return t;
   }
 
+  /** CPU slots step i holds while it runs: its `cpus`, at most the run's concurrency. */
+  slotsOf(i: number): number {
+    return this.cpus[i]!;
+  }
+
   /** When step i last became ready (on the owner's clock), to measure how long it queued. */
   readyTime(i: number): number {
     return this.readySince[i]!;

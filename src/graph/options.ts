@@ -166,7 +166,7 @@ export const WITH_OPTIONS: readonly WithOption[] = [
     cacheKey: false,
     target: { step: "cpus" },
     setting: "cpus",
-    doc: "slots of the global `-j` budget the step occupies (default 1)",
+    doc: "slots of the global `-j` budget the step occupies (default 1); its processes are told to use that many threads (see below)",
   },
   {
     name: "cache",
