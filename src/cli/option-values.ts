@@ -1,3 +1,4 @@
+import { randomInt } from "node:crypto";
 import { CliError } from "./exit-codes.js";
 
 /**
@@ -12,6 +13,20 @@ export function parseJobs(value: string | undefined): number | undefined {
     throw new CliError(
       `-j needs a whole number of at least 1, got "${value}" (use -j 1 to run one step at a time)`,
     );
+  }
+  return n;
+}
+
+/**
+ * `--shuffle` alone draws a seed (printed, so the run can be repeated); `--shuffle=SEED` repeats one.
+ * Seeds are whole numbers in [0, 2^32).
+ */
+export function parseShuffleSeed(value: string | boolean | undefined): number | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return randomInt(0, 2 ** 32 - 1);
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n >= 2 ** 32) {
+    throw new CliError(`--shuffle takes a seed, a whole number below 4294967296, got "${value}"`);
   }
   return n;
 }

@@ -63,7 +63,7 @@ class Run {
     private readonly graph: Graph,
     private readonly options: RunOptions,
   ) {
-    const concurrency = options.concurrency ?? availableParallelism() + 2;
+    const concurrency = options.serial ? 1 : (options.concurrency ?? availableParallelism() + 2);
     let topology = options.topology;
     if (!topology) {
       const checked = validateGraph(graph, { concurrency });
@@ -105,6 +105,8 @@ class Run {
     this.scheduler = new Scheduler(topology, (i) => this.metaOf(this.steps[i]!, scratch), {
       concurrency,
       mode: options.mode,
+      serial: options.serial,
+      shuffleSeed: options.shuffleSeed,
       pools: graph.pools,
       limits: graph.limits,
       needed: this.needed,

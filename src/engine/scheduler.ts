@@ -38,6 +38,16 @@ export interface SchedulerOptions {
    * own (a simulation keeps them private, on its own clock).
    */
   moduleGates?: ModuleGates;
+  /**
+   * One step at a time, even one that takes no CPU slot (`cpus: 0`), in the order steps became ready
+   * (declaration order first): every run of the same flow takes the same path (`--serial`).
+   */
+  serial?: boolean;
+  /**
+   * Start ready steps in an order drawn from this seed instead of by priority and path length, to
+   * expose dependencies a flow forgot to declare (`--shuffle`); at -j1 a seed gives one order.
+   */
+  shuffleSeed?: number;
   /** Absolute time of this scheduler's time 0, so shared buckets see one clock across runs. */
   clockOffset?: number;
   /**
@@ -101,6 +111,8 @@ export class Scheduler {
   private readonly wake: (() => void) | undefined;
   private readonly queue: ReadyQueue;
   private nextSeq = 0;
+  private readonly serial: boolean;
+  private readonly shuffleSeed: number | undefined;
 
   private currentLayer = 0;
   private layerRemaining: number[] = [];
@@ -113,7 +125,9 @@ export class Scheduler {
   ) {
     if (!(options.concurrency >= 1)) throw new RangeError(`concurrency must be at least 1`);
     this.mode = options.mode ?? "eager";
-    this.concurrency = Math.floor(options.concurrency);
+    this.serial = options.serial === true;
+    this.shuffleSeed = options.shuffleSeed;
+    this.concurrency = this.serial ? 1 : Math.floor(options.concurrency);
     this.free = this.concurrency;
     const n = topo.ids.length;
     this.size = n;
@@ -369,6 +383,22 @@ export class Scheduler {
 
   private comparator(): (a: number, b: number) => boolean {
     const prio = this.prio;
+    const seed = this.shuffleSeed;
+    if (seed !== undefined) {
+      // Priorities are ignored too: a missing dependency hides behind them as well as behind path length.
+      const layer = this.layer;
+      const layered = this.mode === "layers";
+      return (a, b) => {
+        if (layered && layer[a] !== layer[b]) return layer[a]! < layer[b]!;
+        const ka = shuffleKey(seed, a);
+        const kb = shuffleKey(seed, b);
+        return ka !== kb ? ka < kb : a < b;
+      };
+    }
+    if (this.serial) {
+      const seq = this.seq;
+      return (a, b) => (prio[a] !== prio[b] ? prio[a]! > prio[b]! : seq[a]! < seq[b]!);
+    }
     switch (this.mode) {
       case "fifo": {
         const seq = this.seq;
@@ -396,7 +426,7 @@ export class Scheduler {
 
   private setMeta(i: number, m: StepMeta): void {
     this.prio[i] = m.priority;
-    this.cpus[i] = Math.max(0, Math.min(this.concurrency, Math.floor(m.cpus)));
+    this.cpus[i] = this.serial ? 1 : Math.max(0, Math.min(this.concurrency, Math.floor(m.cpus)));
     this.poolOf[i] = m.pool === undefined ? -1 : this.gateIndex(m.pool);
     // A map step only lists its items; the module's limits apply to the items, not to it.
     this.modOf[i] = this.moduleGate.size === 0 || m.isMap ? -1 : (this.moduleGate.get(m.module) ?? -1);
@@ -537,4 +567,12 @@ class Columns {
     this.offset += this.n * bytes;
     return a;
   }
+}
+
+/** A step's place in a shuffled order: a 32-bit mix (splitmix32's finaliser) of the seed and its index. */
+export function shuffleKey(seed: number, i: number): number {
+  let x = (Math.imul(i + 1, 0x9e3779b9) ^ seed) | 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
 }

@@ -22,6 +22,10 @@ export interface ProjectRunOptions {
   /** Slots for concurrently running steps (`-j`). Default: cores + 2. */
   concurrency?: number;
   mode?: ScheduleMode;
+  /** One step at a time in a deterministic order (`--serial`). */
+  serial?: boolean;
+  /** Start ready steps in an order drawn from this seed (`--shuffle=SEED`). */
+  shuffleSeed?: number;
   /** Stop starting new steps after the first failure. */
   failFast?: boolean;
   /** Aborting it cancels the run: running steps are stopped, finished results are kept. */
@@ -131,6 +135,8 @@ async function runLocked(
       concurrency: opts.concurrency,
       failFast: opts.failFast,
       mode: opts.mode,
+      serial: opts.serial,
+      shuffleSeed: opts.shuffleSeed,
       signal: opts.signal,
       outputs: opts.outputs,
       root: ctx.root,

@@ -6,7 +6,7 @@ import { loadReporter } from "../../reporters/choose.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { printWarnings, withFlowErrors } from "../flow-errors.js";
 import { DEFAULT_FLOW_FILE } from "../../project/flow.js";
-import { parseInputs, parseJobs } from "../option-values.js";
+import { parseInputs, parseJobs, parseShuffleSeed } from "../option-values.js";
 import {
   cacheOptions,
   cacheSettingsOf,
@@ -37,6 +37,8 @@ interface RunFlags extends CacheFlags, QueueFlags {
   remote?: string;
   trace?: string;
   watch?: boolean;
+  serial?: boolean;
+  shuffle?: string | boolean;
 }
 
 export function registerRun(program: Command): void {
@@ -64,6 +66,16 @@ export function registerRun(program: Command): void {
     .option("-q, --quiet", "print only failures and the summary")
     .option("-v, --verbose", "show every step's output as it happens")
     .addOption(scheduleOption())
+    .addOption(
+      new Option(
+        "--serial",
+        "debug mode: one step at a time, in declaration order, each step's output shown as one block",
+      ).conflicts(["jobs", "parallel", "shuffle"]),
+    )
+    .option(
+      "--shuffle [seed]",
+      "test mode: start ready steps in a random order from SEED (printed; drawn when not given) to expose undeclared dependencies",
+    )
     .option(
       "--remote <url>",
       "send steps to `tributary worker`s through Redis: redis://host:port or rediss://",
@@ -84,6 +96,10 @@ async function runCommand(
   flags: RunFlags,
 ): Promise<number> {
   const concurrency = parseJobs(flags.jobs ?? flags.parallel);
+  const shuffleSeed = parseShuffleSeed(flags.shuffle);
+  const serial = flags.serial === true;
+  // With --serial, output is worth reading as it comes: each step's as one block (nothing interleaves).
+  const verbose = flags.verbose === true || (serial && flags.quiet !== true);
   const inputs = parseInputs(flags.input);
   checkFlowArgument(fileArg, targetArgs);
   const outputs = targetArgs.length > 0 ? targetArgs : undefined;
@@ -103,12 +119,21 @@ async function runCommand(
   const trace = flags.trace === undefined ? undefined : resolve(flags.trace);
   if (flags.watch) {
     const { runWatch } = await import("./run-watch.js");
-    const view = { json: flags.json, quiet: flags.quiet, verbose: flags.verbose };
-    const liveOutput = flags.verbose === true || flags.json === true;
-    const run = { concurrency, failFast: flags.failFast, mode: flags.schedule, liveOutput, trace };
+    const view = { json: flags.json, quiet: flags.quiet, verbose };
+    const liveOutput = verbose || flags.json === true;
+    const run = {
+      concurrency,
+      failFast: flags.failFast,
+      mode: flags.schedule,
+      serial,
+      shuffleSeed,
+      liveOutput,
+      trace,
+    };
     return runWatch(fileArg, { ...open, flow: project.file }, run, view, project.root);
   }
-  const reporter = await loadReporter({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose });
+  if (shuffleSeed !== undefined) announceShuffle(shuffleSeed);
+  const reporter = await loadReporter({ json: flags.json, quiet: flags.quiet, verbose });
   // In-process steps see the project root as their working directory, as processes do.
   process.chdir(project.root);
   let result;
@@ -118,11 +143,13 @@ async function runCommand(
         concurrency,
         failFast: flags.failFast,
         mode: flags.schedule,
+        serial,
+        shuffleSeed,
         outputs,
         force: flags.force,
         handleSignals: true,
         // Live output costs the fast job server; only pay for it when someone reads it as it happens.
-        liveOutput: flags.verbose === true || flags.json === true,
+        liveOutput: verbose || flags.json === true,
         trace,
         onEvent: reporter.onEvent,
       }),
@@ -152,4 +179,9 @@ function checkFlowArgument(fileArg: string | undefined, targets: string[]): void
   throw new CliError(
     `flow file not found: ${fileArg} (to run steps of ${DEFAULT_FLOW_FILE}, name it first: tributary run ${DEFAULT_FLOW_FILE} ${[fileArg, ...targets].join(" ")})`,
   );
+}
+
+/** The seed goes to stderr before anything runs, so even a run that hangs or crashes can be repeated. */
+function announceShuffle(seed: number): void {
+  process.stderr.write(`shuffle: seed ${seed} (repeat this order with --shuffle=${seed} -j 1)\n`);
 }
