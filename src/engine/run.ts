@@ -1,4 +1,4 @@
-import { availableParallelism } from "node:os";
+import { availableParallelism, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { digestFile } from "../graph/digest.js";
 import { describe, evalAsync, evalSync, needsIO, projectOutputs, whyNotPlainData } from "../graph/eval.js";
@@ -104,6 +104,7 @@ class Run {
     );
     this.scheduler = new Scheduler(topology, (i) => this.metaOf(this.steps[i]!, scratch), {
       concurrency,
+      memory: options.memory ?? totalmem(),
       mode: options.mode,
       serial: options.serial,
       shuffleSeed: options.shuffleSeed,
@@ -161,8 +162,11 @@ class Run {
     m.module = s.module;
     m.priority = o.priority ?? 0;
     m.cpus = o.cpus ?? 1;
+    m.memory = o.memory ?? 0;
     m.pool = o.pool;
-    m.estimateMs = o.estimateMs ?? this.options.estimate?.(s) ?? 1;
+    const estimate = o.estimateMs ?? this.options.estimate?.(s);
+    m.estimateMs = estimate ?? 1;
+    m.estimateKnown = estimate !== undefined;
     m.partial = o.partial === true;
     m.isMap = s.action.kind === "map";
     return m;

@@ -22,6 +22,8 @@ export interface ProjectRunOptions {
   /** Slots for concurrently running steps (`-j`). Default: cores + 2. */
   concurrency?: number;
   mode?: ScheduleMode;
+  /** Bytes of memory the steps that declare `memory:` share (`--memory`). Default: the machine's. */
+  memory?: number;
   /** One step at a time in a deterministic order (`--serial`). */
   serial?: boolean;
   /** Start ready steps in an order drawn from this seed (`--shuffle=SEED`). */
@@ -135,6 +137,7 @@ async function runLocked(
       concurrency: opts.concurrency,
       failFast: opts.failFast,
       mode: opts.mode,
+      memory: opts.memory,
       serial: opts.serial,
       shuffleSeed: opts.shuffleSeed,
       signal: opts.signal,

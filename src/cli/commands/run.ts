@@ -6,7 +6,7 @@ import { loadReporter } from "../../reporters/choose.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { printWarnings, withFlowErrors } from "../flow-errors.js";
 import { DEFAULT_FLOW_FILE } from "../../project/flow.js";
-import { parseInputs, parseJobs, parseShuffleSeed } from "../option-values.js";
+import { parseInputs, parseJobs, parseMemory, parseShuffleSeed } from "../option-values.js";
 import {
   cacheOptions,
   cacheSettingsOf,
@@ -39,6 +39,7 @@ interface RunFlags extends CacheFlags, QueueFlags {
   watch?: boolean;
   serial?: boolean;
   shuffle?: string | boolean;
+  memory?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -66,6 +67,10 @@ export function registerRun(program: Command): void {
     .option("-q, --quiet", "print only failures and the summary")
     .option("-v, --verbose", "show every step's output as it happens")
     .addOption(scheduleOption())
+    .option(
+      "--memory <size>",
+      "memory the steps that declare `memory:` share, like 8GB (default: the machine's)",
+    )
     .addOption(
       new Option(
         "--serial",
@@ -97,6 +102,7 @@ async function runCommand(
 ): Promise<number> {
   const concurrency = parseJobs(flags.jobs ?? flags.parallel);
   const shuffleSeed = parseShuffleSeed(flags.shuffle);
+  const memory = parseMemory(flags.memory);
   const serial = flags.serial === true;
   // With --serial, output is worth reading as it comes: each step's as one block (nothing interleaves).
   const verbose = flags.verbose === true || (serial && flags.quiet !== true);
@@ -125,6 +131,7 @@ async function runCommand(
       concurrency,
       failFast: flags.failFast,
       mode: flags.schedule,
+      memory,
       serial,
       shuffleSeed,
       liveOutput,
@@ -143,6 +150,7 @@ async function runCommand(
         concurrency,
         failFast: flags.failFast,
         mode: flags.schedule,
+        memory,
         serial,
         shuffleSeed,
         outputs,
