@@ -48,8 +48,8 @@ export async function serveSection(o: SectionOptions): Promise<string> {
   const warning = checkDist();
   const parts: string[] = [];
   for (const [name, part] of [
-    ["HTTP under load", () => httpPart(o)],
-    ["in-process", () => inProcessPart(o)],
+    ["HTTP under load", () => httpPart(o, httpScale(o))],
+    ["in-process", () => inProcessPart(o, o.quick ? 10_000 : 100_000)],
   ] as const) {
     try {
       parts.push(await part());
@@ -83,9 +83,22 @@ interface Measured {
   exitCode: number | null;
 }
 
-async function httpPart(o: SectionOptions): Promise<string> {
-  const durationS = o.quick ? 3 : 10;
-  const warmS = o.quick ? 1 : 2;
+/** How hard the HTTP part loads: connection counts, and seconds of warm-up and of load for each. */
+export interface HttpScale {
+  connections: number[];
+  warmS: number;
+  durationS: number;
+}
+
+const httpScale = (o: SectionOptions): HttpScale => ({
+  connections: CONNECTIONS,
+  warmS: o.quick ? 1 : 2,
+  durationS: o.quick ? 3 : 10,
+});
+
+/** The HTTP part's markdown; a server that fails leaves a note and the other's rows. */
+export async function httpPart(o: SectionOptions, scale: HttpScale): Promise<string> {
+  const { connections: levels, warmS, durationS } = scale;
   const cli = tributaryCli();
   const serve = serveAvailable(cli);
   const tools = [
@@ -97,7 +110,7 @@ async function httpPart(o: SectionOptions): Promise<string> {
   let reference: unknown;
   const results: Measured[] = [];
   const failures: string[] = [];
-  for (const connections of CONNECTIONS) {
+  for (const connections of levels) {
     for (const t of tools) {
       try {
         results.push(await measure(t, connections));
@@ -167,9 +180,9 @@ async function httpPart(o: SectionOptions): Promise<string> {
     fmt.mib(r.peakRssKb),
     `${r.loaderCpuS.toFixed(1)} (${(r.loaderCpuS / r.load.seconds).toFixed(2)} cores)`,
   ]);
-  const ideal = CONNECTIONS.map(
-    (c) => `${c}: ${Math.round((c * 1000) / CRITICAL_PATH_MS).toLocaleString("en")}`,
-  ).join(", ");
+  const ideal = levels
+    .map((c) => `${c}: ${Math.round((c * 1000) / CRITICAL_PATH_MS).toLocaleString("en")}`)
+    .join(", ");
   const notes: string[] = [];
   const badExit = results.filter((r) => r.exitCode !== 0);
   if (badExit.length > 0) {
@@ -178,14 +191,14 @@ async function httpPart(o: SectionOptions): Promise<string> {
     );
   }
   notes.push(...failures);
-  const ratioLines = serve.ok ? ratios(results) : [];
+  const ratioLines = serve.ok ? ratios(results, levels) : [];
   if (!serve.ok) {
     notes.push(
       `**tributary: ${SERVE_MISSING}** (${serve.reason}); only the peer ran, and there are no ratios to the targets.`,
     );
   }
   return [
-    `#### 1. HTTP under load: profile-bench.flow at ${CONNECTIONS.join(" and ")} connections`,
+    `#### 1. HTTP under load: profile-bench.flow at ${levels.join(" and ")} connections`,
     "",
     `\`POST ${PROFILE_ROUTE}\` with \`${JSON.stringify(BODY)}\`: three calls at once (100, 150, 80 ms) then the join (20 ms), ` +
       "every argument and result validated by its zod schema, no module limits. " +
@@ -219,10 +232,10 @@ async function httpPart(o: SectionOptions): Promise<string> {
 }
 
 /** Tributary against the peer at each connection count, and the issue's targets. */
-function ratios(results: Measured[]): string[] {
+function ratios(results: Measured[], levels: number[]): string[] {
   const met = (ok: boolean): string => (ok ? "met" : "**missed**");
   const rows: string[][] = [];
-  for (const c of CONNECTIONS) {
+  for (const c of levels) {
     const ours = results.find((r) => r.load.connections === c && r.ours);
     const peer = results.find((r) => r.load.connections === c && !r.ours);
     if (!ours || !peer) continue;
@@ -282,8 +295,8 @@ export function runChild(kind: "flow" | "floor", runs: number, inFlight: number)
   return res;
 }
 
-function inProcessPart(o: SectionOptions): string {
-  const runs = o.quick ? 10_000 : 100_000;
+/** The in-process part's markdown: `runs` runs per measurement. */
+export function inProcessPart(o: SectionOptions, runs: number): string {
   const reps = repsOf(o, 1);
   const modes = [1, 64];
   const samples = new Map<string, ChildResult[]>();

@@ -76,7 +76,8 @@ export function startServer(name: string, command: string, cwd = REPO): Promise<
     });
     child.stderr!.on("data", keep);
     child.once("error", (err) => fail(`cannot start: ${err.message}`));
-    void exited.then((code) => {
+    // "close", not "exit": by then its output is read, for the message.
+    child.once("close", (code) => {
       if (url === undefined) fail(`exited ${code} before it was listening`);
     });
   });
