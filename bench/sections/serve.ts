@@ -349,11 +349,11 @@ export function inProcessPart(o: SectionOptions, runs: number): string {
       `(${fmt.ms(first.loadMs)}; default ${first.concurrency} slots per run) and run with \`x\` bound per run, ` +
       `every output checked. Each row runs ${runs.toLocaleString("en")} runs in a fresh \`node --expose-gc\` ` +
       `(bench/serve/loadflow-child.mjs${reps > 1 ? `, median of ${reps} reps` : ""}); the floor is the same 20 ` +
-      "calls made as plain awaited function calls, in its own process. RSS and heapUsed are read after a full GC " +
+      "calls made as plain awaited function calls, in its own process. RSS and heapUsed are read at rest (full GCs " +
+      "with 0.6 s idle between them, when V8 releases what it freed) " +
       `before the first run, after ${tenth.toLocaleString("en")} and after ${runs.toLocaleString("en")} runs` +
       (o.quick ? " (--quick: the RSS target is stated for 10,000 vs 100,000 runs)" : "") +
-      "; a flat heapUsed with a growing RSS is V8 committing heap (heapTotal) and the allocator keeping pages, " +
-      "not a leak; peak RSS is the process's maxRSS.",
+      "; a leak would show as a growing heapUsed; peak RSS is the process's maxRSS.",
     "",
     table(
       [
@@ -363,7 +363,7 @@ export function inProcessPart(o: SectionOptions, runs: number): string {
         "floor µs per run",
         "× floor",
         `RSS MiB after ${tenth.toLocaleString("en")} → ${runs.toLocaleString("en")} runs (≤ +${TARGET_RSS_GROWTH * 100}%)`,
-        "heapUsed / heapTotal MiB after GC: 0 → tenth → all",
+        "heapUsed / heapTotal MiB at rest: 0 → tenth → all",
         "peak RSS MiB",
       ],
       rows,

@@ -6,14 +6,16 @@
 //
 //   node --expose-gc bench/serve/loadflow-child.mjs <flow|floor> <runs> <inFlight>
 //
-// Memory is read after a full GC (--expose-gc) at a tenth of the runs and at the end, outside the timed
-// part; every run's output is checked (total = 18 × (x + 1)).
+// Memory is read at rest (full GCs, --expose-gc, and idle time) before the first run, at a tenth of the
+// runs and at the end, outside the timed part; every run's output is checked (total = 18 × (x + 1)).
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import { URL, fileURLToPath, pathToFileURL } from "node:url";
 import { Join, Noop, Start } from "./noop20.mjs";
 
 const STEPS = 20;
+const SETTLE_MS = 300;
 const FAN = 18;
 const dist = process.env.TRIBUTARY_BENCH_DIST;
 const entry = dist ? pathToFileURL(`${dist}/index.js`) : new URL("../../dist/index.js", import.meta.url);
@@ -72,7 +74,15 @@ async function batch(from, to) {
   return performance.now() - t0;
 }
 
-function memory(done) {
+/**
+ * Memory at rest: full GCs with idle time between them, in which V8 releases the pages it freed (read
+ * right after a single GC, RSS swings by ±30% from one process to the next at the same heapUsed).
+ */
+async function memory(done) {
+  for (let k = 0; k < 2; k++) {
+    globalThis.gc();
+    await sleep(SETTLE_MS);
+  }
   globalThis.gc();
   const m = process.memoryUsage();
   const kb = (bytes) => Math.round(bytes / 1024);
@@ -85,12 +95,12 @@ function memory(done) {
   };
 }
 
-const checkpoints = [memory(0)];
+const checkpoints = [await memory(0)];
 const tenth = Math.floor(runs / 10);
 let runMs = await batch(0, tenth);
-checkpoints.push(memory(tenth));
+checkpoints.push(await memory(tenth));
 runMs += await batch(tenth, runs);
-checkpoints.push(memory(runs));
+checkpoints.push(await memory(runs));
 
 process.stdout.write(
   JSON.stringify({
