@@ -109,13 +109,10 @@ describe("serve benchmark (issue 13)", () => {
   });
 
   it("the in-process child runs the loaded 20-step flow and the floor with every output right", () => {
-    for (const kind of ["flow", "floor"] as const) {
-      for (const inFlight of [1, 8]) {
-        const r = runChild(kind, 100, inFlight);
-        expect(r).toMatchObject({ kind, runs: 100, inFlight, steps: 20, ok: true, bad: 0 });
-        expect(r.checkpoints.map((c) => c.runs)).toEqual([0, 10, 100]);
-      }
-    }
+    const r = runChild("flow", 100, 8);
+    expect(r).toMatchObject({ kind: "flow", runs: 100, inFlight: 8, steps: 20, ok: true, bad: 0 });
+    expect(r.checkpoints.map((c) => c.runs)).toEqual([0, 10, 100]);
+    // Both kinds, one after another and 64 at once; runChild throws on a wrong output.
     const text = inProcessPart(OPTIONS, 100);
     expect(text).toContain("| one after another |");
     expect(text).toContain("| 64 at once |");
