@@ -24,6 +24,7 @@ import { formatRows, hashingBench } from "./hashing.js";
 import { remoteCacheBench } from "./remote-cache.js";
 import { remoteBench } from "./remote.js";
 import { languageSection } from "./sections/language.js";
+import { execSection } from "./sections/exec.js";
 import { serveSection } from "./sections/serve.js";
 import { heading, progress } from "./util.js";
 
@@ -51,6 +52,7 @@ const SECTIONS: Record<string, (o: SectionOptions) => string | Promise<string>> 
   "w3-peers": (o) => w3Section(o),
   "w2-peers": (o) => w2Section(o),
   language: languageSection,
+  exec: execSection,
   hashing: async (o) =>
     heading(
       "Hashing: content digests of 1 GB of files",
