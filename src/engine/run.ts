@@ -292,7 +292,13 @@ class Run {
       return;
     }
     const decision = found.key === undefined ? "uncacheable" : "miss";
-    const reason = (cache.reasonOf ? cache.reasonOf(id) : undefined) ?? found.reason;
+    let reason: string | undefined;
+    try {
+      reason = cache.reasonOf?.(id);
+    } catch {
+      // The cache's records are unreadable: the lookup's own words will do.
+    }
+    reason ??= found.reason;
     this.bus.emit({ type: "cache", t, id, decision, reason });
   }
 

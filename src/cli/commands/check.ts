@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import type { Diagnostic } from "../../language/index.js";
 import { EXIT } from "../exit-codes.js";
@@ -46,7 +47,7 @@ async function checkJson(file: string | undefined, flags: { input?: string[] }):
     if (err instanceof InvalidFlowError) diagnostics = err.diagnostics;
     else if (err instanceof UserError) {
       // Not about a place in the flow (a missing file, a bad --input): said of the file as a whole.
-      const at = file ?? DEFAULT_FLOW_FILE;
+      const at = resolve(file ?? DEFAULT_FLOW_FILE);
       diagnostics = [
         { severity: "error", code: "cannot-check", message: err.message, file: at, line: 1, col: 1 },
       ];
