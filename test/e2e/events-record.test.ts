@@ -108,6 +108,26 @@ describe("run --json and the run record", () => {
     expect(listRunRecords(dir)).toEqual([readRunRecord(dir).runId, record.runId]);
   });
 
+  it("a hit from a remote cache says so", async () => {
+    const shared = tempDir();
+    const flowText = `a = sh("echo built > \${output("out/a.txt")}")\nout a\n`;
+    const first = tempDir();
+    writeFileSync(join(first, "pipeline.flow"), flowText);
+    expect((await cli(["run", "--remote-cache", shared], { cwd: first })).code).toBe(0);
+    const second = tempDir();
+    writeFileSync(join(second, "pipeline.flow"), flowText);
+    const r = await cli(["run", "--json", "--remote-cache", shared], { cwd: second });
+    expect(r.code).toBe(0);
+    const events = jsonEvents(r.stdout);
+    expectValid(events);
+    expect(events.find((e) => e.type === "cache")).toMatchObject({
+      id: "a",
+      decision: "hit",
+      source: "remote",
+    });
+    expect(readFileSync(join(second, "out/a.txt"), "utf8")).toBe("built\n");
+  });
+
   it("a reader that stops after one line does not stop the run: no EPIPE, usual exit code, record complete", async () => {
     const dir = tempDir();
     writeFileSync(
