@@ -6,6 +6,7 @@ import { registerCheck } from "./commands/check.js";
 import { registerPlan } from "./commands/plan.js";
 import { registerGraph } from "./commands/graph.js";
 import { registerExplain } from "./commands/explain.js";
+import { registerLogs } from "./commands/logs.js";
 import { registerCache } from "./commands/cache.js";
 import { registerClean } from "./commands/clean.js";
 import { registerWorker } from "./commands/worker.js";
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerPlan(program);
   registerGraph(program);
   registerExplain(program);
+  registerLogs(program);
   registerClean(program);
   registerCache(program);
   registerWorker(program);

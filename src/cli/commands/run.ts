@@ -40,6 +40,7 @@ interface RunFlags extends CacheFlags, QueueFlags {
   serial?: boolean;
   shuffle?: string | boolean;
   memory?: string;
+  recordOutput?: boolean;
 }
 
 export function registerRun(program: Command): void {
@@ -63,7 +64,14 @@ export function registerRun(program: Command): void {
     .addOption(forceOption())
     .option("-n, --dry-run", "show what would run, in which order, without running anything")
     .option("-w, --watch", "run again whenever a file the flow reads changes, until Ctrl-C")
-    .option("--json", "print events as JSON lines on stdout")
+    .option(
+      "--json",
+      'print events as JSON lines on stdout (each with "v": 1, see docs/events.md); a reader that stops early (| head) does not stop the run: it finishes without output and exits with its usual code',
+    )
+    .option(
+      "--record-output",
+      "keep every step's output in the run record for `tributary logs` (up to 256 KiB per stream; processes then start through Node's spawn, slower than the job server); --json and --verbose do this too",
+    )
     .option("-q, --quiet", "print only failures and the summary")
     .option("-v, --verbose", "show every step's output as it happens")
     .addOption(scheduleOption())
@@ -126,7 +134,7 @@ async function runCommand(
   if (flags.watch) {
     const { runWatch } = await import("./run-watch.js");
     const view = { json: flags.json, quiet: flags.quiet, verbose };
-    const liveOutput = verbose || flags.json === true;
+    const liveOutput = streamsOutput(flags, verbose);
     const run = {
       concurrency,
       failFast: flags.failFast,
@@ -136,6 +144,7 @@ async function runCommand(
       shuffleSeed,
       liveOutput,
       trace,
+      record: true,
     };
     return runWatch(fileArg, { ...open, flow: project.file }, run, view, project.root);
   }
@@ -157,8 +166,9 @@ async function runCommand(
         force: flags.force,
         handleSignals: true,
         // Live output costs the fast job server; only pay for it when someone reads it as it happens.
-        liveOutput: verbose || flags.json === true,
+        liveOutput: streamsOutput(flags, verbose),
         trace,
+        record: true,
         onEvent: reporter.onEvent,
       }),
     );
@@ -175,6 +185,11 @@ async function runCommand(
     );
   }
   return result.ok ? EXIT.ok : EXIT.stepFailed;
+}
+
+/** Live output costs the fast job server; only pay for it when someone reads the output. */
+function streamsOutput(flags: RunFlags, verbose: boolean): boolean {
+  return verbose || flags.json === true || flags.recordOutput === true;
 }
 
 /**
