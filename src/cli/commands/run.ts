@@ -131,24 +131,25 @@ async function runCommand(
   }
   // Named from where the command ran, before the working directory becomes the project root.
   const trace = flags.trace === undefined ? undefined : resolve(flags.trace);
+  if (shuffleSeed !== undefined) announceShuffle(shuffleSeed);
+  // What every run of this command shares, watched or not.
+  const run = {
+    concurrency,
+    failFast: flags.failFast,
+    mode: flags.schedule,
+    memory,
+    serial,
+    shuffleSeed,
+    // Live output costs the fast job server; only pay for it when someone reads it as it happens.
+    liveOutput: streamsOutput(flags, verbose),
+    trace,
+    record: true,
+  };
   if (flags.watch) {
     const { runWatch } = await import("./run-watch.js");
     const view = { json: flags.json, quiet: flags.quiet, verbose };
-    const liveOutput = streamsOutput(flags, verbose);
-    const run = {
-      concurrency,
-      failFast: flags.failFast,
-      mode: flags.schedule,
-      memory,
-      serial,
-      shuffleSeed,
-      liveOutput,
-      trace,
-      record: true,
-    };
     return runWatch(fileArg, { ...open, flow: project.file }, run, view, project.root);
   }
-  if (shuffleSeed !== undefined) announceShuffle(shuffleSeed);
   const reporter = await loadReporter({ json: flags.json, quiet: flags.quiet, verbose });
   // In-process steps see the project root as their working directory, as processes do.
   process.chdir(project.root);
@@ -156,19 +157,10 @@ async function runCommand(
   try {
     result = await withFlowErrors(fileArg, () =>
       project.run({
-        concurrency,
-        failFast: flags.failFast,
-        mode: flags.schedule,
-        memory,
-        serial,
-        shuffleSeed,
+        ...run,
         outputs,
         force: flags.force,
         handleSignals: true,
-        // Live output costs the fast job server; only pay for it when someone reads it as it happens.
-        liveOutput: streamsOutput(flags, verbose),
-        trace,
-        record: true,
         onEvent: reporter.onEvent,
       }),
     );
