@@ -45,6 +45,11 @@ export interface SchedulerOptions {
    */
   moduleGates?: ModuleGates;
   /**
+   * Let later steps use slots a waiting wide step leaves idle when they cannot delay it (see
+   * Scheduler.backfill). Default true; false keeps strict order, for comparison in benchmarks.
+   */
+  backfill?: boolean;
+  /**
    * One step at a time, even one that takes no CPU slot (`cpus: 0`), in the order steps became ready
    * (declaration order first): every run of the same flow takes the same path (`--serial`).
    */
@@ -140,6 +145,7 @@ export class Scheduler {
   private readonly queue: ReadyQueue;
   private nextSeq = 0;
   private readonly serial: boolean;
+  private readonly backfills: boolean;
   private readonly shuffleSeed: number | undefined;
 
   private currentLayer = 0;
@@ -154,6 +160,7 @@ export class Scheduler {
     if (!(options.concurrency >= 1)) throw new RangeError(`concurrency must be at least 1`);
     this.mode = options.mode ?? "eager";
     this.serial = options.serial === true;
+    this.backfills = options.backfill !== false;
     this.shuffleSeed = options.shuffleSeed;
     this.concurrency = this.serial ? 1 : Math.floor(options.concurrency);
     this.free = this.concurrency;
@@ -261,7 +268,9 @@ export class Scheduler {
       if (this.mode === "layers" && this.layer[i]! > this.currentLayer) return -1;
       const c = this.cpus[i]!;
       // The head waits for room rather than being overtaken forever; what cannot delay it may go first.
-      if (c > this.free || this.mem[i]! > this.memFree) return this.wide ? this.backfill(i, now) : -1;
+      if (c > this.free || this.mem[i]! > this.memFree) {
+        return this.wide && this.backfills ? this.backfill(i, now) : -1;
+      }
       const p = this.poolOf[i]!;
       if (p >= 0 && this.gates[p]!.full) {
         this.park(q.pop(), this.gates[p]!);
@@ -302,8 +311,8 @@ export class Scheduler {
    * schedulers do): a later ready step may start now if it cannot delay the head — it is expected to end
    * before the head's shadow time (when enough running steps are expected to have ended for the head
    * to fit), or it fits in what will still be spare then. Expected durations are the step's estimate,
-   * else the average of the steps that finished in this run; a step with neither is only taken when it
-   * fits in the spare room, so a step of unknown length never pushes the head back.
+   * else the average of the steps that finished in this run (a guess); with neither, a step is only
+   * taken when it fits in the spare room, so before anything finished nothing pushes the head back.
    */
   private backfill(head: number, now: number): number {
     if (this.free <= 0 && !this.zeroCpu) return -1;

@@ -5,6 +5,8 @@ import { Scheduler, type ScheduleMode, type StepMeta } from "./scheduler.js";
 export interface SimulationOptions {
   concurrency: number;
   mode?: ScheduleMode;
+  /** false: strict order for wide steps, no backfilling (for comparison). Default true. */
+  backfill?: boolean;
   /** Bytes the steps that declare `memory` share. Default unlimited. */
   memory?: number;
   /** Duration of each step by id; steps not listed take their estimate, else 0. */
@@ -53,6 +55,7 @@ export function simulate(graph: Graph, options: SimulationOptions): SimulationRe
   const scheduler = new Scheduler(topology, (i) => metas[i]!, {
     concurrency: options.concurrency,
     memory: options.memory,
+    backfill: options.backfill,
     mode: options.mode,
     pools: graph.pools,
     limits: graph.limits,
