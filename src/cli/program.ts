@@ -9,6 +9,7 @@ import { registerExplain } from "./commands/explain.js";
 import { registerCache } from "./commands/cache.js";
 import { registerClean } from "./commands/clean.js";
 import { registerWorker } from "./commands/worker.js";
+import { registerServe } from "./commands/serve.js";
 
 export function buildProgram(): Command {
   const program = new Command("tributary")
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerClean(program);
   registerCache(program);
   registerWorker(program);
+  registerServe(program);
   program.addHelpText(
     "after",
     `\nExit codes: ${EXIT.ok} ok, ${EXIT.stepFailed} a step failed, ${EXIT.invalid} the flow or the command line is invalid, ${EXIT.interrupted} interrupted.`,
