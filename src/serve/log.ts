@@ -46,7 +46,8 @@ export class RequestLog extends LogController {
 
   private line(request: FastifyRequest, status: number, ms: number): void {
     const note = this.noteOf(request);
-    request.log[status >= 500 && status !== 504 ? "error" : "info"](
+    // A failed run is an error; a timeout or a full server (504, 503) is load to watch.
+    request.log[status === 500 ? "error" : status > 500 ? "warn" : "info"](
       { method: request.method, url: request.url, ...note, status, ms: Math.round(ms * 10) / 10 },
       "request",
     );

@@ -77,11 +77,6 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     throw err;
   }
 
-  // Fastify's elapsedTime is gone once a request is aborted: its own start, for the 499 line.
-  const started = new WeakMap<object, number>();
-  app.addHook("onRequest", async (request) => {
-    started.set(request, performance.now());
-  });
   app.addHook("onRequest", async (request, reply) => {
     if (auth && !OPEN_ROUTES.has(request.url.split("?")[0]!) && !auth.allows(request.headers.authorization)) {
       return reply
@@ -94,16 +89,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const { flow } = log.noteOf(request);
     if (flow !== undefined) metrics.request(flow, reply.statusCode, reply.elapsedTime);
   });
-  app.addHook("onRequestAbort", async (request) => {
-    const { flow } = log.noteOf(request);
-    const ms = performance.now() - (started.get(request) ?? performance.now());
-    if (flow !== undefined) metrics.request(flow, 499, ms);
-    log.clientClosed(request, ms);
-  });
-
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
-    const status = err.code === "FST_ERR_HANDLER_TIMEOUT" ? 504 : (err.statusCode ?? 500);
-    if (status >= 500 && status !== 504) request.log.error({ err }, "internal error");
+    const status = err.statusCode ?? 500;
+    if (status >= 500) request.log.error({ err }, "internal error");
     const message = errorMessage(err, status, options);
     log.note(request, { error: message });
     return reply.code(status).send({ error: message, traceId: request.id });
@@ -150,49 +138,67 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     })),
   }));
 
-  // Fastify aborts request.signal when the client disconnects and when the timeout fires (then it
-  // answers through the error handler: 504); the run's steps are cancelled either way.
-  app.post(
-    "/flows/:name",
-    { handlerTimeout: Math.max(1, Math.round(options.timeoutMs)) },
-    async (request, reply) => {
-      const served = flows.get((request.params as { name: string }).name);
-      if (!served) return reply.callNotFound();
-      log.note(request, { flow: served.name });
-      if (!inFlight.tryEnter()) {
-        return reply
-          .code(503)
-          .header("retry-after", "1")
-          .send({
-            error: `${inFlight.max} requests are in flight (--max-in-flight); retry later`,
-            traceId: request.id,
-          });
-      }
-      metrics.inFlight.inc();
-      const lease = served.acquire();
+  app.post("/flows/:name", async (request, reply) => {
+    const served = flows.get((request.params as { name: string }).name);
+    if (!served) return reply.callNotFound();
+    log.note(request, { flow: served.name });
+    if (!inFlight.tryEnter()) {
+      return reply
+        .code(503)
+        .header("retry-after", "1")
+        .send({
+          error: `${inFlight.max} requests are in flight (--max-in-flight); retry later`,
+          traceId: request.id,
+        });
+    }
+    metrics.inFlight.inc();
+    const lease = served.acquire();
+    const stop = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop.abort();
+    }, options.timeoutMs);
+    // The client is gone when the response closes before it was written. (Not request.signal nor
+    // onRequestAbort: they follow the request's 'close', which Node also emits once a body was read, so
+    // they abort every POST with a body: fastify/fastify#6725.)
+    const onClose = () => {
+      if (!reply.raw.writableFinished) stop.abort();
+    };
+    reply.raw.on("close", onClose);
+    try {
+      let result: FlowRunResult;
       try {
-        let result: FlowRunResult;
-        try {
-          result = await lease.flow.run((request.body ?? {}) as Record<string, unknown>, {
-            signal: request.signal,
-          });
-        } catch (err) {
-          if (!(err instanceof InvalidInputsError)) throw err;
-          return reply
-            .code(400)
-            .send({ error: "invalid inputs", problems: err.problems, traceId: request.id });
-        }
-        metrics.run(served.name, result);
-        // Timed out (answered 504 already) or the client is gone: nobody waits for an answer.
-        if (reply.sent || request.signal.aborted) return reply.hijack();
-        return respond(request, reply, result, log);
-      } finally {
-        lease.release();
-        inFlight.leave();
-        metrics.inFlight.dec();
+        result = await lease.flow.run((request.body ?? {}) as Record<string, unknown>, {
+          signal: stop.signal,
+        });
+      } catch (err) {
+        if (!(err instanceof InvalidInputsError)) throw err;
+        return reply.code(400).send({ error: "invalid inputs", problems: err.problems, traceId: request.id });
       }
-    },
-  );
+      metrics.run(served.name, result);
+      if (timedOut) {
+        const error = `the run took longer than ${options.timeoutMs} ms (--timeout) and was cancelled`;
+        log.note(request, { error });
+        return reply.code(504).send({ error, traceId: request.id });
+      }
+      if (stop.signal.aborted) {
+        // Nobody is there to answer: the line and the metric say 499, as nginx logs it.
+        const ms = reply.elapsedTime;
+        log.note(request, { error: "the client disconnected: run cancelled" });
+        metrics.request(served.name, 499, ms);
+        log.clientClosed(request, ms);
+        return reply.hijack();
+      }
+      return respond(request, reply, result, log);
+    } finally {
+      clearTimeout(timer);
+      reply.raw.off("close", onClose);
+      lease.release();
+      inFlight.leave();
+      metrics.inFlight.dec();
+    }
+  });
 
   await app.ready();
   await new Promise<void>((resolve, reject) => {
@@ -233,8 +239,6 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
 function errorMessage(err: Error & { code?: string }, status: number, options: ServeOptions): string {
   switch (err.code) {
-    case "FST_ERR_HANDLER_TIMEOUT":
-      return `the run took longer than ${options.timeoutMs} ms (--timeout) and was cancelled`;
     case "FST_ERR_CTP_INVALID_JSON_BODY":
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return `malformed JSON: ${err.message}`;

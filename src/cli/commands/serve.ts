@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, relative, resolve } from "node:path";
 import type { Command } from "../commander.js";
 import { parseDuration, parseSize } from "../../graph/units.js";
 import { CliError, EXIT } from "../exit-codes.js";
-import { withFlowErrors } from "../flow-errors.js";
+import { flowErrorsText } from "../flow-errors.js";
 import { parseInputs, parseJobs } from "../option-values.js";
 import { inputOption, jobsOption } from "../options.js";
 
@@ -71,9 +71,10 @@ async function serveCommand(files: string[], flags: ServeFlags): Promise<number>
   const { startServer } = await import("../../serve/server.js");
   // In-process steps see the project root as their working directory, as processes do (and as in
   // `run`), when the flows share one.
+  const cwd = process.cwd();
   const roots = new Set(flows.map((f) => dirname(f)));
   if (roots.size === 1) process.chdir([...roots][0]!);
-  const server = await withFlowErrors(files.length === 1 ? files[0] : undefined, () =>
+  const server = await withFlowErrorsOf(cwd, () =>
     startServer({
       flows,
       host: flags.host,
@@ -98,6 +99,17 @@ async function serveCommand(files: string[], flags: ServeFlags): Promise<number>
     process.on("SIGTERM", onSignal);
   });
   return EXIT.ok;
+}
+
+/** Runs `fn`; a flow with errors becomes every diagnostic at once, naming the file as the user did. */
+async function withFlowErrorsOf<T>(cwd: string, fn: () => Promise<T>): Promise<T> {
+  const { InvalidFlowError } = await import("../../project/flow.js");
+  try {
+    return await fn();
+  } catch (err) {
+    if (!(err instanceof InvalidFlowError)) throw err;
+    throw new CliError(await flowErrorsText(relative(cwd, err.file), err), EXIT.invalid);
+  }
 }
 
 function readToken(file: string): string {
