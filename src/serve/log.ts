@@ -67,6 +67,10 @@ export function loggerOptions(
       base: null,
       timestamp: () => `,"time":"${new Date().toISOString()}"`,
       formatters: { level: (label: string) => ({ level: label }) },
+      // Written at once, in order (stdout is synchronous for files and, on Linux, pipes), and flushed
+      // before the process exits: pino's own destination writes asynchronously and flushes at exit
+      // out of order.
+      stream: process.stdout,
     },
     genReqId: traceIdOf,
     logController: log,

@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import { InvalidInputsError, tributaryVersion, type FlowRunResult } from "../project/index.js";
 import { UserError } from "../engine/user-error.js";
 import { BearerAuth } from "./auth.js";

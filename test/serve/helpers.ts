@@ -92,6 +92,11 @@ export async function logLine(s: Served, traceId: string): Promise<LogLine | und
   return find();
 }
 
+/** A response's JSON body, read as the untyped data it is. */
+export function json(r: Response): Promise<any> {
+  return r.json() as Promise<any>;
+}
+
 /** Polls an async check until it holds (a hang guard, not a measurement). */
 export async function until(check: () => Promise<boolean>, ms = 20_000): Promise<boolean> {
   const end = Date.now() + ms;

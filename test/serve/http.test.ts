@@ -6,7 +6,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "../helpers/cli.js";
-import { fixtureProject, join, killServers, logLine, serve, type Served } from "./helpers.js";
+import { fixtureProject, join, json, killServers, logLine, serve, type Served } from "./helpers.js";
 import { parsePrometheus } from "./prometheus.js";
 
 afterAll(killServers);
@@ -29,7 +29,7 @@ describe("tributary serve: requests", () => {
   it("answers a good request with the flow's outputs and a trace id, logged on one line", async () => {
     const r = await s.post("greet", { name: "ada", times: 2 });
     expect(r.status).toBe(200);
-    const body = await r.json();
+    const body = await json(r);
     expect(body.outputs).toEqual({ greeting: "hello hello ada" });
     expect(body.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(body.timings).toBeUndefined();
@@ -45,9 +45,9 @@ describe("tributary serve: requests", () => {
       { name: "bo" },
       { headers: { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" } },
     );
-    expect((await traced.json()).traceId).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+    expect((await json(traced)).traceId).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
     const byId = await s.post("greet", { name: "bo" }, { headers: { "x-request-id": "req-42" } });
-    expect((await byId.json()).traceId).toBe("req-42");
+    expect((await json(byId)).traceId).toBe("req-42");
     for (const r of [
       await fetch(`${s.url}/flows/greet?timings=1`, {
         method: "POST",
@@ -56,7 +56,7 @@ describe("tributary serve: requests", () => {
       }),
       await s.post("greet", { name: "cy" }, { headers: { "x-tributary-timings": "1" } }),
     ]) {
-      const body = await r.json();
+      const body = await json(r);
       expect(body.timings).toHaveLength(1);
       expect(body.timings[0]).toMatchObject({ id: "greeting", module: "Greet", status: "ok", cached: false });
       expect(typeof body.timings[0].queuedMs).toBe("number");
@@ -67,7 +67,7 @@ describe("tributary serve: requests", () => {
   it("refuses inputs that do not fit the flow's `in` types, naming each (400)", async () => {
     const r = await s.post("greet", { times: 1.5, nmae: "x" });
     expect(r.status).toBe(400);
-    const body = await r.json();
+    const body = await json(r);
     expect(body.error).toBe("invalid inputs");
     expect(body.problems).toEqual([
       { input: "nmae", message: "unknown input; the inputs are name, times" },
@@ -77,38 +77,38 @@ describe("tributary serve: requests", () => {
     // A request names values, never files outside the project.
     const outside = await s.post("types", { s: "a", data: "/etc/passwd" });
     expect(outside.status).toBe(400);
-    expect((await outside.json()).problems).toEqual([
+    expect((await json(outside)).problems).toEqual([
       { input: "data", message: '"/etc/passwd" is not a path inside the project' },
     ]);
     const notObject = await s.post("greet", "[1]");
     expect(notObject.status).toBe(400);
-    expect((await notObject.json()).problems[0].message).toMatch(/inputs must be an object/);
+    expect((await json(notObject)).problems[0].message).toMatch(/inputs must be an object/);
   });
 
   it("answers malformed JSON 400, an unknown flow 404 with the served ones, a large body 413", async () => {
     const bad = await s.post("greet", '{"name":');
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error).toMatch(/^malformed JSON/);
+    expect((await json(bad)).error).toMatch(/^malformed JSON/);
     const unknown = await s.post("gret", { name: "x" });
     expect(unknown.status).toBe(404);
-    const body = await unknown.json();
+    const body = await json(unknown);
     expect(body.flows).toEqual(["greet", "boom", "types"]);
     expect(body.error).toBe("no flow gret; the served flows are greet, boom, types (POST /flows/<name>)");
     const big = await s.post("greet", { name: "x".repeat(300) });
     expect(big.status).toBe(413);
-    expect((await big.json()).error).toBe("the body is larger than 200 bytes (--body-limit)");
+    expect((await json(big)).error).toBe("the body is larger than 200 bytes (--body-limit)");
     const form = await fetch(`${s.url}/flows/greet`, {
       method: "POST",
       body: new URLSearchParams({ a: "b" }),
     });
     expect(form.status).toBe(415);
-    expect((await form.json()).error).toMatch(/Content-Type: application\/json/);
+    expect((await json(form)).error).toMatch(/Content-Type: application\/json/);
   });
 
   it("answers a failed step 500 with the step, the kind of error and its message", async () => {
     const r = await s.post("boom", { why: "disk on fire" });
     expect(r.status).toBe(500);
-    const body = await r.json();
+    const body = await json(r);
     expect(body).toMatchObject({
       error: "run failed: 1 step failed",
       failed: [{ id: "b", kind: "threw", message: "boom: disk on fire" }],
@@ -118,7 +118,7 @@ describe("tributary serve: requests", () => {
   });
 
   it("lists the flows and describes them in a valid OpenAPI 3.1 document made from their types", async () => {
-    const list = await (await fetch(`${s.url}/flows`)).json();
+    const list = await json(await fetch(`${s.url}/flows`));
     expect(list.flows[0]).toEqual({
       name: "greet",
       path: "/flows/greet",
@@ -129,7 +129,7 @@ describe("tributary serve: requests", () => {
       ],
       outputs: ["greeting"],
     });
-    const doc = await (await fetch(`${s.url}/openapi.json`)).json();
+    const doc = await json(await fetch(`${s.url}/openapi.json`));
     const validator = new Validator();
     const result = await validator.validate(doc);
     expect(result.errors).toBeUndefined();
@@ -235,13 +235,13 @@ describe("tributary serve: options", () => {
       for (const path of ["/healthz", "/readyz"]) expect((await fetch(`${s.url}${path}`)).status).toBe(200);
       // --input fixes an input for every request: requests cannot give it.
       const ok = await s.post("greet", { name: "x" }, { headers: auth });
-      expect(await ok.json()).toMatchObject({ outputs: { greeting: "hello hello hello x" } });
+      expect(await json(ok)).toMatchObject({ outputs: { greeting: "hello hello hello x" } });
       const fixed = await s.post("greet", { name: "x", times: 1 }, { headers: auth });
       expect(fixed.status).toBe(400);
-      expect((await fixed.json()).problems).toEqual([
+      expect((await json(fixed)).problems).toEqual([
         { input: "times", message: "times was fixed when the flow was loaded; a run cannot change it" },
       ]);
-      const doc = await (await fetch(`${s.url}/openapi.json`, { headers: auth })).json();
+      const doc = await json(await fetch(`${s.url}/openapi.json`, { headers: auth }));
       expect(doc.components.securitySchemes).toEqual({ bearer: { type: "http", scheme: "bearer" } });
     } finally {
       s.proc.kill("SIGKILL");
