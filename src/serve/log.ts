@@ -18,7 +18,7 @@ export interface RequestNote {
 export class RequestLog extends LogController {
   private readonly notes = new WeakMap<FastifyRequest, RequestNote>();
 
-  constructor() {
+  constructor(private readonly mode: RequestLogMode = "all") {
     super({ requestIdLogLabel: "traceId" });
   }
 
@@ -45,6 +45,7 @@ export class RequestLog extends LogController {
   override defaultErrorLog(): void {}
 
   private line(request: FastifyRequest, status: number, ms: number): void {
+    if (this.mode === "none" || (this.mode === "errors" && status < 500)) return;
     const note = this.noteOf(request);
     // A failed run is an error; a timeout or a full server (504, 503) is load to watch.
     request.log[status === 500 ? "error" : status > 500 ? "warn" : "info"](
@@ -53,6 +54,9 @@ export class RequestLog extends LogController {
     );
   }
 }
+
+/** Which requests get a log line: every one, those answered 5xx, or none. */
+export type RequestLogMode = "all" | "errors" | "none";
 
 /**
  * Fastify's logger (pino) as the server logs: one JSON object a line on stdout,

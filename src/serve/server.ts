@@ -4,7 +4,7 @@ import { InvalidInputsError, tributaryVersion, type FlowRunResult } from "../pro
 import { UserError } from "../engine/user-error.js";
 import { BearerAuth } from "./auth.js";
 import { InFlight } from "./in-flight.js";
-import { loggerOptions, RequestLog } from "./log.js";
+import { loggerOptions, RequestLog, type RequestLogMode } from "./log.js";
 import { ServeMetrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { ServedFlow } from "./served-flow.js";
@@ -30,6 +30,8 @@ export interface ServeOptions {
   concurrency?: number;
   /** Reload a flow when its file or a module file it uses changes. */
   watch: boolean;
+  /** Which requests get a log line (the server's own lines are always written). */
+  requestLog: RequestLogMode;
 }
 
 export interface RunningServer {
@@ -43,7 +45,7 @@ const OPEN_ROUTES = new Set(["/healthz", "/readyz"]);
 
 /** Loads the flows, then listens; the first line logged says where. */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
-  const log = new RequestLog();
+  const log = new RequestLog(options.requestLog);
   const app = Fastify({ ...loggerOptions(log), bodyLimit: options.bodyLimit });
   const flows = new Map<string, ServedFlow>();
   const metrics = new ServeMetrics();
@@ -169,7 +171,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     try {
       let result: FlowRunResult;
       try {
-        result = await lease.flow.run((request.body ?? {}) as Record<string, unknown>, {
+        // No body at all is no inputs; any body is checked (a JSON null is not an object of inputs).
+        const inputs = request.body === undefined ? {} : request.body;
+        result = await lease.flow.run(inputs as Record<string, unknown>, {
           signal: stop.signal,
         });
       } catch (err) {

@@ -6,7 +6,16 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "../helpers/cli.js";
-import { fixtureProject, join, json, killServers, logLine, serve, type Served } from "./helpers.js";
+import {
+  eventually,
+  fixtureProject,
+  join,
+  json,
+  killServers,
+  logLine,
+  serve,
+  type Served,
+} from "./helpers.js";
 import { parsePrometheus } from "./prometheus.js";
 
 afterAll(killServers);
@@ -166,7 +175,7 @@ describe("tributary serve: requests", () => {
 describe("tributary serve: metrics", () => {
   it("exposes request, step, queue, cache and failure metrics in the Prometheus text format", async () => {
     const dir = fixtureProject();
-    const s = await serve(["greet.flow", "boom.flow", "--cache"], dir);
+    const s = await serve(["greet.flow", "boom.flow", "--cache", "--request-log", "errors"], dir);
     try {
       for (let i = 0; i < 2; i++) expect((await s.post("greet", { name: "ada" })).status).toBe(200);
       expect((await s.post("boom", {})).status).toBe(500);
@@ -200,6 +209,14 @@ describe("tributary serve: metrics", () => {
       expect(value("tributary_step_duration_seconds_count", { module: "Boom" })).toBe(1);
       expect(family("tributary_step_queue_wait_seconds").type).toBe("histogram");
       expect(value("tributary_step_queue_wait_seconds_count", { module: "Greet" })).toBe(1);
+      // --request-log errors: a line for the failed run only.
+      expect(await eventually(() => s.logs().some((l) => l.status === 500))).toBe(true);
+      expect(
+        s
+          .logs()
+          .filter((l) => l.msg === "request")
+          .map((l) => [l.flow, l.status]),
+      ).toEqual([["boom", 500]]);
       expect(family("tributary_requests_in_flight")).toMatchObject({
         type: "gauge",
         samples: [{ labels: {}, value: 0 }],

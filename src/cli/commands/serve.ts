@@ -1,11 +1,13 @@
 import { readFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
-import type { Command } from "../commander.js";
+import { Option, type Command } from "../commander.js";
 import { parseDuration, parseSize } from "../../graph/units.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { flowErrorsText } from "../flow-errors.js";
 import { parseInputs, parseJobs } from "../option-values.js";
 import { inputOption, jobsOption } from "../options.js";
+// Types only: the server (Fastify, prom-client) loads when the command runs, not with every command.
+import type { RequestLogMode } from "../../serve/log.js";
 
 interface ServeFlags {
   port: string;
@@ -18,6 +20,7 @@ interface ServeFlags {
   jobs?: string;
   cache?: boolean;
   watch?: boolean;
+  requestLog: RequestLogMode;
 }
 
 export function registerServe(program: Command): void {
@@ -36,13 +39,27 @@ export function registerServe(program: Command): void {
     .option("--timeout <duration>", "cancel a run that takes longer and answer 504 (150ms, 30s, 2min)", "30s")
     .option("--max-in-flight <n>", "requests served at once; more are answered 503 with Retry-After", "256")
     .option("--body-limit <size>", "largest request body (answered 413 above it)", "1MiB")
-    .addOption(inputOption())
+    .addOption(fixedInputOption())
     .addOption(jobsOption("how many steps of one request may run at once"))
     .option("--cache", "reuse step results across requests by content (off by default: see docs/serve.md)")
     .option("-w, --watch", "reload a flow when its file or a module file it uses changes")
+    .addOption(
+      new Option(
+        "--request-log <which>",
+        "which requests get a log line: all, errors (answered 5xx) or none (the server's own lines are always written)",
+      )
+        .choices(["all", "errors", "none"])
+        .default("all"),
+    )
     .action(async (files: string[], flags: ServeFlags) => {
       process.exitCode = await serveCommand(files, flags);
     });
+}
+
+function fixedInputOption(): Option {
+  const o = inputOption();
+  o.description = "fix an `in` value for every request (requests cannot give it; repeatable)";
+  return o;
 }
 
 function whole(value: string, flag: string, min: number): number {
@@ -87,6 +104,7 @@ async function serveCommand(files: string[], flags: ServeFlags): Promise<number>
       cache: flags.cache === true,
       concurrency: parseJobs(flags.jobs),
       watch: flags.watch === true,
+      requestLog: flags.requestLog,
     }),
   );
   await new Promise<void>((done) => {
