@@ -52,7 +52,7 @@ export function openApiDocument(
     paths[`/flows/${f.name}`] = {
       post: {
         operationId: `run_${f.name.replace(/[^A-Za-z0-9_]/g, "_")}`,
-        summary: `Run ${f.name}${f.file ? ` (${f.file})` : ""}`,
+        summary: `Run ${f.name}`,
         parameters: [
           {
             name: "timings",

@@ -131,7 +131,6 @@ describe("tributary serve: requests", () => {
     expect(list.flows[0]).toEqual({
       name: "greet",
       path: "/flows/greet",
-      file: join(dir, "greet.flow"),
       parameters: [
         { name: "name", type: "String", required: true },
         { name: "times", type: "Int", required: false, default: "1" },
