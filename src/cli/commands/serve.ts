@@ -85,7 +85,8 @@ async function serveCommand(files: string[], flags: ServeFlags): Promise<number>
   if (bodyLimit < 1) throw new CliError(`--body-limit needs at least 1 byte, got "${flags.bodyLimit}"`);
   const { resolveFlowFile, DEFAULT_FLOW_FILE } = await import("../../project/flow.js");
   const flows = (files.length > 0 ? files : [DEFAULT_FLOW_FILE]).map((f) => resolve(resolveFlowFile(f)));
-  const { startServer } = await import("../../serve/server.js");
+  const { importOptional, SERVING_FLOWS } = await import("../../engine/optional-dependency.js");
+  const { startServer } = await importOptional(SERVING_FLOWS, () => import("../../serve/server.js"));
   // In-process steps see the project root as their working directory, as processes do (and as in
   // `run`), when the flows share one.
   const cwd = process.cwd();
