@@ -103,7 +103,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const names = [...flows.keys()];
     return reply.code(404).send({
       error: request.url.startsWith("/flows/")
-        ? `no flow ${decodeURIComponent(request.url.slice(7).split("?")[0]!)}; the served flows are ${names.join(", ")} (POST /flows/<name>)`
+        ? `no flow ${decoded(request.url.slice(7).split("?")[0]!)}; the served flows are ${names.join(", ")} (POST /flows/<name>)`
         : `no route ${request.method} ${request.url.split("?")[0]}; see GET /openapi.json`,
       flows: names,
       traceId: request.id,
@@ -293,4 +293,12 @@ function respond(
 /** Milliseconds to the microsecond: what a clock on a loaded machine can tell. */
 function ms(x: number): number {
   return Math.round(x * 1000) / 1000;
+}
+
+function decoded(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }

@@ -145,4 +145,24 @@ describe("tributary serve --watch", () => {
       s.proc.kill("SIGKILL");
     }
   });
+
+  it("lets requests in flight finish on the version they started on", async () => {
+    const dir = fixtureProject();
+    const s = await serve(["wait.flow", "--watch"], dir);
+    try {
+      const path = join(dir, "release");
+      const before = s.post("wait", { path });
+      expect(await until(async () => (await s.metric("tributary_requests_in_flight")) === 1)).toBe(true);
+      const flow = join(dir, "wait.flow");
+      writeFileSync(flow, readFileSync(flow, "utf8").replace("out w", "v = Greet(w, 1)\nout v"));
+      expect(await eventually(() => s.logs().some((l) => l.msg === "reloaded"))).toBe(true);
+      writeFileSync(path, "");
+      const old = await before;
+      expect(old.status).toBe(200);
+      expect((await json(old)).outputs).toEqual({ w: "released" });
+      expect((await json(await s.post("wait", { path }))).outputs).toEqual({ v: "hello released" });
+    } finally {
+      s.proc.kill("SIGKILL");
+    }
+  });
 });
