@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 
@@ -91,7 +91,8 @@ export function traceIdOf(req: IncomingMessage): string {
   if (m && !/^0+$/.test(m[1]!)) return m[1]!.toLowerCase();
   const given = header(req, "x-request-id");
   if (given && /^[\w.:@/+=-]{1,128}$/.test(given)) return given;
-  return randomBytes(16).toString("hex");
+  // A v4 UUID's 32 hex digits: random, from Node's cached entropy (cheaper than randomBytes per request).
+  return randomUUID().replace(/-/g, "");
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
