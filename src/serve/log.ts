@@ -71,10 +71,10 @@ export function loggerOptions(
       base: null,
       timestamp: () => `,"time":"${new Date().toISOString()}"`,
       formatters: { level: (label: string) => ({ level: label }) },
-      // Written at once, in order (stdout is synchronous for files and, on Linux, pipes), and flushed
-      // before the process exits: pino's own destination writes asynchronously and flushes at exit
-      // out of order.
-      stream: process.stdout,
+      // In order (stdout is synchronous for files and, on Linux, pipes), one write per turn of the event
+      // loop, and flushed before the process exits: pino's own destination writes asynchronously and
+      // flushes at exit out of order.
+      stream: batchedStdout(),
     },
     genReqId: traceIdOf,
     logController: log,
@@ -98,4 +98,30 @@ export function traceIdOf(req: IncomingMessage): string {
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+let batched: { write(line: string): void } | undefined;
+
+/**
+ * stdout, with the lines of one turn of the event loop written at once: a server answering thousands of
+ * requests a second pays one write per turn instead of one per request (measured: writev was 5% of the
+ * server's CPU at 512 connections). What is pending is written synchronously when the process exits.
+ */
+function batchedStdout(): { write(line: string): void } {
+  if (batched) return batched;
+  let pending: string[] = [];
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    const text = pending.join("");
+    pending = [];
+    process.stdout.write(text);
+  };
+  process.on("exit", flush);
+  batched = {
+    write(line: string): void {
+      if (pending.length === 0) setImmediate(flush);
+      pending.push(line);
+    },
+  };
+  return batched;
 }
