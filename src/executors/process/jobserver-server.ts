@@ -1,0 +1,72 @@
+import { execFile } from "node:child_process";
+import { closeSync, constants, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jobserverAuth } from "./jobserver-client.js";
+
+/** The fds a step's jobserver is passed on as (make's pipe form names fds, make 4.3 knows no other). */
+const READ_FD = 3;
+const WRITE_FD = 4;
+
+/** A jobserver of its own for one process: where its tokens are, and the variables that name it. */
+export interface StepJobserver {
+  /** The child's fds 3 and 4 (spawn's stdio entries): both the pipe, opened for reading and writing. */
+  fds: number[];
+  env: Record<string, string>;
+  /** Closes this process's end once the child has its own. */
+  close(): void;
+}
+
+/**
+ * Whether a process step gets a jobserver of its own: when it holds more than one CPU slot, so that a
+ * recursive make (or cargo, ninja 1.12, any jobserver client) uses exactly the slots it was given; and
+ * not when the environment already names one (Tributary runs under make): that one is passed on, so
+ * the whole tree shares it, as recursive make does.
+ */
+export function wantsJobserver(cpus: number, env: NodeJS.ProcessEnv): boolean {
+  return cpus > 1 && jobserverAuth(env.MAKEFLAGS) === undefined;
+}
+
+/**
+ * Makes a jobserver of `cpus` slots for one process: a pipe holding cpus - 1 tokens (the process's own
+ * slot is the implicit one), passed on as fds 3,4 and named by MAKEFLAGS as make itself names it
+ * (` -jN --jobserver-auth=3,4`, which make 4.3 and 4.4 both read). The pipe is a fifo opened for reading
+ * and writing and unlinked at once (Node cannot make an anonymous pipe): nothing else can reach it, and
+ * tokens a crashed child took die with the step instead of leaking into the next one.
+ */
+export async function stepJobserver(cpus: number, env: NodeJS.ProcessEnv): Promise<StepJobserver> {
+  const dir = mkdtempSync(join(tmpdir(), "tributary-jobserver-"));
+  const path = join(dir, "fifo");
+  let fd: number;
+  try {
+    await new Promise<void>((resolve, reject) =>
+      execFile("mkfifo", ["-m", "600", path], (err) => (err ? reject(err) : resolve())),
+    );
+    // O_RDWR on a fifo never waits for the other end (Linux): this one description is both.
+    fd = openSync(path, constants.O_RDWR);
+  } finally {
+    try {
+      unlinkSync(path);
+    } catch {
+      // mkfifo failed: there is nothing to remove.
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  try {
+    if (cpus > 1) writeSync(fd, Buffer.alloc(cpus - 1, "+"));
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  const jobs = ` -j${cpus} --jobserver-auth=${READ_FD},${WRITE_FD}`;
+  // The step's other make flags (-k, -s ...) stay; a -j of the environment is replaced by ours.
+  const rest = (env.MAKEFLAGS ?? "")
+    .split(/\s+/)
+    .filter((w) => w !== "" && !/^-j\d*$/.test(w) && !w.startsWith("--jobserver-"))
+    .join(" ");
+  return {
+    fds: [fd, fd],
+    env: { MAKEFLAGS: rest === "" ? jobs : `${rest}${jobs}` },
+    close: () => closeSync(fd),
+  };
+}
