@@ -5,7 +5,7 @@ import type { StepAction } from "../../graph/ir.js";
 import { spawnDirect, type SpawnControl } from "./direct.js";
 import { killAllGroups } from "./group.js";
 import { JobServers } from "./job-server.js";
-import { stepJobserver, wantsJobserver, type StepJobserver } from "./jobserver-server.js";
+import { jobserverFor, type StepJobserver } from "./jobserver-server.js";
 import { collectOutputs, prepareOutputs } from "./outputs.js";
 import { commandLine, processSpec, type ProcessSpec } from "./spec.js";
 
@@ -58,9 +58,7 @@ export class ProcessExecutor implements Executor {
     if (owner) spec.env = { ...spec.env, ...owner };
     const refused = prepareOutputs(attempt.root, attempt.outputs);
     if (refused) return refused;
-    const end = wantsJobserver(attempt.cpus, spec.env)
-      ? await this.spawnWithJobserver(spec, attempt)
-      : await this.spawn(spec, attempt);
+    const end = attempt.cpus > 1 ? await this.spawnWithJobserver(spec, attempt) : await this.spawn(spec, attempt);
     const outcome = processOutcome(end);
     if (!outcome.ok || attempt.outputs.length === 0) return outcome;
     return collectOutputs(attempt, outcome.tail);
@@ -90,13 +88,13 @@ export class ProcessExecutor implements Executor {
   }
 
   /**
-   * A step holding several CPU slots gets a jobserver of that many slots (jobserver-server.ts), through
-   * the direct spawner: the job server cannot pass fds on. Without one it runs as any other step.
+   * A step holding several CPU slots gets a jobserver (its own of that many slots, or make's: see
+   * jobserver-server.ts), through the direct spawner: the job server cannot pass fds on.
    */
   private async spawnWithJobserver(spec: ProcessSpec, attempt: Attempt): Promise<ProcessEnd> {
-    let jobserver: StepJobserver;
+    let jobserver: StepJobserver | undefined;
     try {
-      jobserver = await stepJobserver(attempt.cpus, spec.env);
+      jobserver = await jobserverFor(attempt.cpus, spec.env);
     } catch (err) {
       if (!this.warnedJobserver) {
         this.warnedJobserver = true;
@@ -106,6 +104,7 @@ export class ProcessExecutor implements Executor {
       }
       return this.spawn(spec, attempt);
     }
+    if (!jobserver) return this.spawn(spec, attempt);
     const ended = spawnDirect({ ...spec, env: { ...spec.env, ...jobserver.env }, fds: jobserver.fds }, attempt);
     // The child has its own copies by now (spawn forks synchronously).
     jobserver.close();

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { closeSync, constants, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jobserverAuth } from "./jobserver-client.js";
@@ -18,13 +18,37 @@ export interface StepJobserver {
 }
 
 /**
- * Whether a process step gets a jobserver of its own: when it holds more than one CPU slot, so that a
- * recursive make (or cargo, ninja 1.12, any jobserver client) uses exactly the slots it was given; and
- * not when the environment already names one (Tributary runs under make): that one is passed on, so
- * the whole tree shares it, as recursive make does.
+ * The jobserver a process step gets, if any: only a step holding more than one CPU slot gets one, so
+ * that a recursive make (or cargo, ninja 1.12, any jobserver client) uses exactly the slots it was
+ * given. When Tributary itself runs under make, the step gets make's jobserver instead (the whole
+ * tree shares it, as recursive make does: the step's slot is its make's implicit one, and further
+ * tokens come from the shared pool); a fifo is named by its path and needs nothing, a pipe's fds are
+ * passed on (Node starts every child without the fds it inherited). Undefined: spawn as usual.
  */
-export function wantsJobserver(cpus: number, env: NodeJS.ProcessEnv): boolean {
-  return cpus > 1 && jobserverAuth(env.MAKEFLAGS) === undefined;
+export async function jobserverFor(cpus: number, env: NodeJS.ProcessEnv): Promise<StepJobserver | undefined> {
+  if (cpus <= 1) return undefined;
+  const outer = jobserverAuth(env.MAKEFLAGS);
+  if (!outer) return stepJobserver(cpus, env);
+  if (outer.kind === "fifo" || !isOpen(outer.read) || !isOpen(outer.write)) return undefined;
+  return {
+    fds: [outer.read, outer.write],
+    env: {
+      MAKEFLAGS: env
+        .MAKEFLAGS!.split(" ")
+        .map((w) => (/^--jobserver-(auth|fds)=/.test(w) ? `--jobserver-auth=${READ_FD},${WRITE_FD}` : w))
+        .join(" "),
+    },
+    close: () => {},
+  };
+}
+
+function isOpen(fd: number): boolean {
+  try {
+    fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -34,7 +58,7 @@ export function wantsJobserver(cpus: number, env: NodeJS.ProcessEnv): boolean {
  * and writing and unlinked at once (Node cannot make an anonymous pipe): nothing else can reach it, and
  * tokens a crashed child took die with the step instead of leaking into the next one.
  */
-export async function stepJobserver(cpus: number, env: NodeJS.ProcessEnv): Promise<StepJobserver> {
+async function stepJobserver(cpus: number, env: NodeJS.ProcessEnv): Promise<StepJobserver> {
   const dir = mkdtempSync(join(tmpdir(), "tributary-jobserver-"));
   const path = join(dir, "fifo");
   let fd: number;
