@@ -243,19 +243,23 @@ export class JobserverClient implements SlotSource {
   }
 }
 
-/** Stats of an inherited fd that must be a pipe; what is wrong with it otherwise, for the warning. */
+const PLUS_HINT = "make passes its jobserver only to a recipe line that runs $(MAKE) or starts with +";
+
+/**
+ * Stats of an inherited fd that must be a pipe; what is wrong with it otherwise, for the warning. A fd
+ * make did not pass on is closed when Node starts, which then takes the number for itself: that shows
+ * as "not a pipe" (Node's epoll fd is the lowest it opens), so both say how make passes it on.
+ */
 function pipeStat(fd: number, end: "read" | "write"): Stats {
   let st: Stats;
   try {
     st = fstatSync(fd);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(
-      code === "EBADF"
-        ? `fd ${fd} is closed (make passes its jobserver only to a recipe line that runs $(MAKE) or starts with +)`
-        : `fd ${fd} cannot be read (${code})`,
-    );
+    throw new Error(code === "EBADF" ? `fd ${fd} is closed (${PLUS_HINT})` : `fd ${fd} cannot be read (${code})`);
   }
-  if (!st.isFIFO()) throw new Error(`fd ${fd}, the ${end} end, is not a pipe`);
+  if (!st.isFIFO()) {
+    throw new Error(`fd ${fd}, the ${end} end, is not a pipe (${PLUS_HINT}; without it the fd is closed or reused)`);
+  }
   return st;
 }
