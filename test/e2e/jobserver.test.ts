@@ -1,5 +1,14 @@
 import { execFileSync, spawn } from "node:child_process";
-import { closeSync, constants, existsSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { BIN, cli, type CliResult } from "../helpers/cli.js";
@@ -235,7 +244,11 @@ describe("jobserver client, bad input: a warning and the local -j, never a hang,
     writeFileSync(file, "++++");
     const fd = openSync(file, "r+");
     try {
-      await fallsBack({ MAKEFLAGS: " -j4 --jobserver-auth=3,4" }, [fd, fd], /fd 3, the read end, is not a pipe/);
+      await fallsBack(
+        { MAKEFLAGS: " -j4 --jobserver-auth=3,4" },
+        [fd, fd],
+        /fd 3, the read end, is not a pipe/,
+      );
     } finally {
       closeSync(fd);
     }
@@ -246,7 +259,11 @@ describe("jobserver client, bad input: a warning and the local -j, never a hang,
     const a = fifoJobserver(dir, "aaa");
     const b = fifoJobserver(tempDir(), "bbb");
     try {
-      await fallsBack({ MAKEFLAGS: " -j4 --jobserver-auth=3,4" }, [a.fd, b.fd], /are not the two ends of one pipe/);
+      await fallsBack(
+        { MAKEFLAGS: " -j4 --jobserver-auth=3,4" },
+        [a.fd, b.fd],
+        /are not the two ends of one pipe/,
+      );
       // Nothing taken from either, nothing written to either.
       expect(a.tokens()).toBe("aaa");
       expect(b.tokens()).toBe("bbb");
@@ -295,14 +312,20 @@ describe("jobserver server: a step's make gets a jobserver sized to the step's c
   it("`make` in a step with cpus: 3 runs 3 targets at once, never more; without cpus, one", async () => {
     const dir = tempDir();
     targets(dir, 3);
-    writeFileSync(join(dir, "pipeline.flow"), `build = sh("make -f targets.mk") with cpus: 3, cache: false\nout build\n`);
+    writeFileSync(
+      join(dir, "pipeline.flow"),
+      `build = sh("make -f targets.mk") with cpus: 3, cache: false\nout build\n`,
+    );
     const r = await cli(["run", "-j", "4", "--quiet"], { cwd: dir, env: { MAKEFLAGS: undefined } });
     expect(r.code, r.stderr).toBe(0);
     expect(overlap(dir)).toEqual({ max: 3, jobs: 8 });
 
     const serial = tempDir();
     targets(serial, 1);
-    writeFileSync(join(serial, "pipeline.flow"), `build = sh("make -f targets.mk") with cache: false\nout build\n`);
+    writeFileSync(
+      join(serial, "pipeline.flow"),
+      `build = sh("make -f targets.mk") with cache: false\nout build\n`,
+    );
     const s = await cli(["run", "-j", "4", "--quiet"], { cwd: serial, env: { MAKEFLAGS: undefined } });
     expect(s.code, s.stderr).toBe(0);
     expect(overlap(serial)).toEqual({ max: 1, jobs: 8 });
@@ -311,7 +334,10 @@ describe("jobserver server: a step's make gets a jobserver sized to the step's c
   it("under make -j3, a step's make shares make's jobserver: the tree of three makes runs at most 3 jobs", async () => {
     const dir = tempDir();
     targets(dir, 3);
-    writeFileSync(join(dir, "pipeline.flow"), `build = sh("make -f targets.mk") with cpus: 2, cache: false\nout build\n`);
+    writeFileSync(
+      join(dir, "pipeline.flow"),
+      `build = sh("make -f targets.mk") with cpus: 2, cache: false\nout build\n`,
+    );
     writeFileSync(join(dir, "Makefile"), `all:\n\t+${TRIBUTARY} run -j 4 --quiet\n`);
     const r = await runMake(dir, ["-j3"]);
     expect(r.code, r.stderr).toBe(0);

@@ -58,7 +58,8 @@ export class ProcessExecutor implements Executor {
     if (owner) spec.env = { ...spec.env, ...owner };
     const refused = prepareOutputs(attempt.root, attempt.outputs);
     if (refused) return refused;
-    const end = attempt.cpus > 1 ? await this.spawnWithJobserver(spec, attempt) : await this.spawn(spec, attempt);
+    const end =
+      attempt.cpus > 1 ? await this.spawnWithJobserver(spec, attempt) : await this.spawn(spec, attempt);
     const outcome = processOutcome(end);
     if (!outcome.ok || attempt.outputs.length === 0) return outcome;
     return collectOutputs(attempt, outcome.tail);
@@ -105,7 +106,10 @@ export class ProcessExecutor implements Executor {
       return this.spawn(spec, attempt);
     }
     if (!jobserver) return this.spawn(spec, attempt);
-    const ended = spawnDirect({ ...spec, env: { ...spec.env, ...jobserver.env }, fds: jobserver.fds }, attempt);
+    const ended = spawnDirect(
+      { ...spec, env: { ...spec.env, ...jobserver.env }, fds: jobserver.fds },
+      attempt,
+    );
     // The child has its own copies by now (spawn forks synchronously).
     jobserver.close();
     return ended;

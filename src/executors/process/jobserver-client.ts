@@ -101,7 +101,9 @@ export class JobserverClient implements SlotSource {
         throw new Error(`fds ${auth.read} and ${auth.write} are not the two ends of one pipe`);
       }
       if (process.platform !== "linux") {
-        throw new Error(`reading make's jobserver pipe needs /proc/self/fd (Linux); use make 4.4's fifo form`);
+        throw new Error(
+          `reading make's jobserver pipe needs /proc/self/fd (Linux); use make 4.4's fifo form`,
+        );
       }
       this.readFd = this.open(`/proc/self/fd/${auth.read}`, constants.O_RDONLY);
       this.writeFd = auth.write;
@@ -182,7 +184,9 @@ export class JobserverClient implements SlotSource {
       // Waiting for a token must not keep the process alive: the steps that run do.
       this.socket.unref();
       this.socket.on("end", () => this.giveUp("make closed it (end of file)"));
-      this.socket.on("error", (err: NodeJS.ErrnoException) => this.giveUp(`reading failed (${err.code ?? err.message})`));
+      this.socket.on("error", (err: NodeJS.ErrnoException) =>
+        this.giveUp(`reading failed (${err.code ?? err.message})`),
+      );
     } else this.socket.resume();
   }
 
@@ -256,10 +260,14 @@ function pipeStat(fd: number, end: "read" | "write"): Stats {
     st = fstatSync(fd);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === "EBADF" ? `fd ${fd} is closed (${PLUS_HINT})` : `fd ${fd} cannot be read (${code})`);
+    throw new Error(
+      code === "EBADF" ? `fd ${fd} is closed (${PLUS_HINT})` : `fd ${fd} cannot be read (${code})`,
+    );
   }
   if (!st.isFIFO()) {
-    throw new Error(`fd ${fd}, the ${end} end, is not a pipe (${PLUS_HINT}; without it the fd is closed or reused)`);
+    throw new Error(
+      `fd ${fd}, the ${end} end, is not a pipe (${PLUS_HINT}; without it the fd is closed or reused)`,
+    );
   }
   return st;
 }

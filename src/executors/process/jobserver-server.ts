@@ -1,5 +1,14 @@
 import { execFile } from "node:child_process";
-import { closeSync, constants, fstatSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jobserverAuth } from "./jobserver-client.js";
