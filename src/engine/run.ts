@@ -211,7 +211,8 @@ class Run {
       } else {
         this.startWaitingForSlot();
         for (let i = s.next(now); i >= 0; i = s.next(now)) {
-          if (s.slotsOf(i) > 0) this.launchWithSlot(i);
+          // A map's listing is bookkeeping, not work: only its items wait for a job slot.
+          if (s.slotsOf(i) > 0 && this.steps[i]!.action.kind !== "map") this.launchWithSlot(i);
           else this.launch(i);
         }
       }

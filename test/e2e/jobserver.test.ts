@@ -215,6 +215,92 @@ describe("jobserver client: under make -jN the whole tree never runs more than N
   });
 });
 
+describe("jobserver client: tokens come back whatever ends the run", () => {
+  it("an uncaught exception mid-run: every token lent to a running step goes back on exit", async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, "mods.mjs"),
+      [
+        'import { existsSync, readFileSync } from "node:fs";',
+        "export async function Crash() {",
+        "  // Once four sleepers hold the implicit slot and all three tokens, the process dies.",
+        '  while (!existsSync("log") || readFileSync("log", "utf8").split("\\n").length < 5)',
+        "    await new Promise((r) => setTimeout(r, 20));",
+        '  setTimeout(() => { throw new Error("boom"); }, 0);',
+        "  return new Promise(() => {});",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(dir, "pipeline.flow"),
+      [
+        'use "./mods.mjs"',
+        "in items: List<Int> = [1, 2, 3, 4, 5, 6]",
+        'sleepers = for i in items: sh("echo + >> log; sleep 5") with cache: false',
+        "crash = Crash() with cpus: 0, cache: false",
+        "out sleepers, crash",
+        "",
+      ].join("\n"),
+    );
+    const js = fifoJobserver(dir, "abc");
+    try {
+      const r = await cli(["run", "-j", "8", "--quiet"], {
+        cwd: dir,
+        env: { MAKEFLAGS: ` -j4 --jobserver-auth=fifo:${js.path}` },
+      });
+      expect(r.stderr).toMatch(/boom/);
+      expect(r.code).not.toBe(0);
+      expect(js.tokens()).toBe("abc");
+    } finally {
+      js.close();
+    }
+  });
+
+  it("--fail-fast cancels the steps waiting for a token; a retried step waits for one again", async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, "pipeline.flow"),
+      [
+        'fails = sh("exit 3") with priority: high, cache: false',
+        'w1 = sh("sleep 0.1") with cache: false',
+        'w2 = sh("sleep 0.1") with cache: false',
+        'w3 = sh("sleep 0.1") with cache: false',
+        "out fails, w1, w2, w3",
+        "",
+      ].join("\n"),
+    );
+    // No token at all: one step at a time, the failing one first; the rest wait for a slot.
+    const js = fifoJobserver(dir, "");
+    try {
+      const r = await cli(["run", "-j", "4", "--fail-fast"], {
+        cwd: dir,
+        env: { MAKEFLAGS: ` -j1 --jobserver-auth=fifo:${js.path}` },
+      });
+      expect(r.code).toBe(1);
+      expect(r.stdout + r.stderr).toMatch(/3 cancelled/);
+    } finally {
+      js.close();
+    }
+    const retry = tempDir();
+    writeFileSync(
+      join(retry, "pipeline.flow"),
+      'in items: List<Int> = [1, 2, 3]\nflaky = for i in items: sh("test -e m${i} || { touch m${i}; exit 1; }") with retry: 1, cache: false\nout flaky\n',
+    );
+    const js2 = fifoJobserver(retry, "t");
+    try {
+      const r = await cli(["run", "-j", "4", "--quiet"], {
+        cwd: retry,
+        env: { MAKEFLAGS: ` -j2 --jobserver-auth=fifo:${js2.path}` },
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(js2.tokens()).toBe("t");
+    } finally {
+      js2.close();
+    }
+  });
+});
+
 describe("jobserver client, bad input: a warning and the local -j, never a hang, never a token too many", () => {
   async function fallsBack(env: NodeJS.ProcessEnv, fds: number[] | undefined, warning: RegExp) {
     const dir = project(4, 2);
