@@ -28,8 +28,8 @@ export function cli(
     if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (b: Buffer) => (stdout += b));
-    child.stderr.on("data", (b: Buffer) => (stderr += b));
+    child.stdout!.on("data", (b: Buffer) => (stdout += b));
+    child.stderr!.on("data", (b: Buffer) => (stderr += b));
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }

@@ -58,8 +58,11 @@ export class ProcessExecutor implements Executor {
     if (owner) spec.env = { ...spec.env, ...owner };
     const refused = prepareOutputs(attempt.root, attempt.outputs);
     if (refused) return refused;
+    // A MAKEFLAGS in the step's own env is an explicit choice, as for the thread counts: it stays.
     const end =
-      attempt.cpus > 1 ? await this.spawnWithJobserver(spec, attempt) : await this.spawn(spec, attempt);
+      attempt.cpus > 1 && spec.extraEnv?.MAKEFLAGS === undefined
+        ? await this.spawnWithJobserver(spec, attempt)
+        : await this.spawn(spec, attempt);
     const outcome = processOutcome(end);
     if (!outcome.ok || attempt.outputs.length === 0) return outcome;
     return collectOutputs(attempt, outcome.tail);

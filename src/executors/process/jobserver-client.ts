@@ -95,11 +95,7 @@ export class JobserverClient implements SlotSource {
       // Opened after the read end (ours), so a non-blocking open for writing cannot fail with ENXIO.
       this.writeFd = this.open(auth.path, constants.O_WRONLY);
     } else {
-      const r = pipeStat(auth.read, "read");
-      const w = pipeStat(auth.write, "write");
-      if (r.ino !== w.ino || r.dev !== w.dev) {
-        throw new Error(`fds ${auth.read} and ${auth.write} are not the two ends of one pipe`);
-      }
+      checkPipe(auth);
       if (process.platform !== "linux") {
         throw new Error(
           `reading make's jobserver pipe needs /proc/self/fd (Linux); use make 4.4's fifo form`,
@@ -248,6 +244,15 @@ export class JobserverClient implements SlotSource {
 }
 
 const PLUS_HINT = "make passes its jobserver only to a recipe line that runs $(MAKE) or starts with +";
+
+/** Throws, saying what is wrong, unless R and W are the two ends of one pipe, as make passes them. */
+export function checkPipe(auth: { read: number; write: number }): void {
+  const r = pipeStat(auth.read, "read");
+  const w = pipeStat(auth.write, "write");
+  if (r.ino !== w.ino || r.dev !== w.dev) {
+    throw new Error(`fds ${auth.read} and ${auth.write} are not the two ends of one pipe`);
+  }
+}
 
 /**
  * Stats of an inherited fd that must be a pipe; what is wrong with it otherwise, for the warning. A fd

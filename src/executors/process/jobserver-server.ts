@@ -1,17 +1,8 @@
 import { execFile } from "node:child_process";
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  mkdtempSync,
-  openSync,
-  rmSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, constants, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jobserverAuth } from "./jobserver-client.js";
+import { checkPipe, jobserverAuth } from "./jobserver-client.js";
 
 /** The fds a step's jobserver is passed on as (make's pipe form names fds, make 4.3 knows no other). */
 const READ_FD = 3;
@@ -38,7 +29,7 @@ export async function jobserverFor(cpus: number, env: NodeJS.ProcessEnv): Promis
   if (cpus <= 1) return undefined;
   const outer = jobserverAuth(env.MAKEFLAGS);
   if (!outer) return stepJobserver(cpus, env);
-  if (outer.kind === "fifo" || !isOpen(outer.read) || !isOpen(outer.write)) return undefined;
+  if (outer.kind === "fifo" || !isPipe(outer)) return undefined;
   return {
     fds: [outer.read, outer.write],
     env: {
@@ -51,11 +42,12 @@ export async function jobserverFor(cpus: number, env: NodeJS.ProcessEnv): Promis
   };
 }
 
-function isOpen(fd: number): boolean {
+function isPipe(auth: { read: number; write: number }): boolean {
   try {
-    fstatSync(fd);
+    checkPipe(auth);
     return true;
   } catch {
+    // The run warned about it (jobserver-client.ts); the step's make will say so too, and run -j1.
     return false;
   }
 }
