@@ -67,6 +67,8 @@ export class JobserverClient implements SlotSource {
   /** Fds this client opened (and closes); make's inherited ones stay open for its other children. */
   private readonly own: number[] = [];
   private socket: Socket | undefined;
+  /** The socket took over the read fd: it closes it. */
+  private socketOpened = false;
   private reading = false;
   /** Tokens read, not yet taken by the run. */
   private readonly buffered: number[] = [];
@@ -122,7 +124,7 @@ export class JobserverClient implements SlotSource {
     this.arrived = arrived;
     this.wanted = count;
     if (this.gaveUp || this.closed) return;
-    // Read ahead of a change of mind: what the run no longer waits for goes back now.
+    // Tokens read for steps that no longer wait (cancelled, or handed a token that was freed) go back.
     while (this.buffered.length > count) this.write(this.buffered.pop()!);
     if (this.buffered.length < count) this.startReading();
     else this.stopReading();
@@ -161,8 +163,6 @@ export class JobserverClient implements SlotSource {
     }
     process.off("exit", this.onExit);
   }
-
-  private socketOpened = false;
 
   private startReading(): void {
     if (this.reading) return;
