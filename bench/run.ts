@@ -2,7 +2,7 @@
  * `npm run bench`: Tributary beside make, ninja and xargs -P on the shared workloads, in one invocation.
  * Prints markdown to stdout (progress goes to stderr).
  *
- *     tsx bench/run.ts [--only stg,inprocess,spawn,fanout,w4-peers,w3-peers,w2-peers,language,hashing,remote,remote-cache,serve]
+ *     tsx bench/run.ts [--only stg,inprocess,spawn,fanout,w4-peers,w3-peers,w2-peers,language,hashing,remote,remote-cache,serve,jobserver]
  *                      [--reps N] [--quick]
  *                      [--tools make,ninja,xargs,tributary]
  *
@@ -17,6 +17,7 @@ import { make, ninja, tributaryCliBuilt, tributaryRunner, xargs, type ToolRunner
 import type { SectionOptions } from "./sections/common.js";
 import { fanoutSection } from "./sections/fanout.js";
 import { inprocessSection } from "./sections/inprocess.js";
+import { jobserverSection } from "./sections/jobserver.js";
 import { spawnSection } from "./sections/spawn.js";
 import { stgSection } from "./sections/stg.js";
 import { w2Section, w3Section, w4Section } from "./sections/workloads.js";
@@ -62,6 +63,7 @@ const SECTIONS: Record<string, (o: SectionOptions) => string | Promise<string>> 
   remote: (o) => remoteBench({ quick: o.quick }),
   "remote-cache": (o) => remoteCacheBench({ quick: o.quick, log: progress }),
   serve: serveSection,
+  jobserver: jobserverSection,
 };
 
 function usage(msg: string): never {

@@ -48,6 +48,7 @@ export type { Executor, Attempt } from "./engine/executor.js";
 export type { Outcome, StopReason } from "./engine/outcome.js";
 export { simulate, type SimulationOptions, type SimulationResult } from "./engine/simulate.js";
 export type { ScheduleMode } from "./engine/scheduler.js";
+export type { SlotSource, SlotToken } from "./engine/slots.js";
 export { ModuleGates, processModuleGates } from "./engine/module-gates.js";
 export type { EngineEvent, EventType, EventOf, Listener, StepInfo } from "./engine/events.js";
 export type {

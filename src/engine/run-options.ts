@@ -5,6 +5,7 @@ import type { Listener } from "./events.js";
 import type { Executor } from "./executor.js";
 import type { ModuleGates } from "./module-gates.js";
 import type { ScheduleMode } from "./scheduler.js";
+import type { SlotSource } from "./slots.js";
 
 export interface RunOptions {
   /**
@@ -59,6 +60,11 @@ export interface RunOptions {
    * order, same references.
    */
   topology?: Topology;
+  /**
+   * Job slots shared with other programs (a GNU make jobserver, see slots.ts): each step that takes CPU
+   * slots beyond the first running one waits for a token from it. The caller creates and closes it.
+   */
+  slots?: SlotSource;
   /** Random source for retry jitter (tests pass a fixed one). */
   random?: () => number;
 }

@@ -20,6 +20,7 @@ import { ResultTable } from "./result-table.js";
 import { backoffDelay } from "./retry.js";
 import { Scheduler, State, type StepMeta } from "./scheduler.js";
 import { onTerminationSignals } from "./signals.js";
+import type { SlotSource, SlotToken } from "./slots.js";
 import { summarize } from "./summary.js";
 
 export type { RunOptions };
@@ -68,6 +69,18 @@ class Run {
   private wakeTimer: NodeJS.Timeout | undefined;
   private resolveRun!: (r: RunResult) => void;
   private removeSignalHandlers: (() => void) | undefined;
+  /** Job slots shared with other programs (a make jobserver); see slots.ts for the accounting. */
+  private readonly slots: SlotSource | undefined;
+  /** Running steps that hold a job slot (the implicit one or a token). */
+  private jobs = 0;
+  private readonly holdingJob = new Set<number>();
+  /** Tokens taken from the source: always at least jobs - 1 (the implicit slot covers one job). */
+  private readonly tokens: SlotToken[] = [];
+  /** Steps the scheduler started whose job slot has not arrived, in the order they were started. */
+  private readonly waitingForSlot: number[] = [];
+  private readonly slotArrived = (): void => {
+    if (!this.finished) this.pump();
+  };
 
   constructor(
     private readonly graph: Graph,
@@ -83,6 +96,7 @@ class Run {
     this.topology = topology;
     this.steps = graph.steps.slice();
     this.root = resolve(options.root ?? process.cwd());
+    this.slots = options.slots;
     const n = this.steps.length;
     const targets = (options.outputs ?? graph.outputs)?.map((id) => topology.index.get(id)!);
     // Without requested outputs every step is needed (every step is an ancestor of some sink).
@@ -210,9 +224,19 @@ class Run {
       // One clock read per batch: steps started together share a start time.
       const now = (this.pumpNow = at ?? this.now());
       at = undefined;
-      for (let i = s.next(now); i >= 0; i = s.next(now)) this.launch(i);
+      if (this.slots === undefined) {
+        for (let i = s.next(now); i >= 0; i = s.next(now)) this.launch(i);
+      } else {
+        this.startWaitingForSlot();
+        for (let i = s.next(now); i >= 0; i = s.next(now)) {
+          // A map's listing is bookkeeping, not work: only its items wait for a job slot.
+          if (s.slotsOf(i) > 0 && this.steps[i]!.action.kind !== "map") this.launchWithSlot(i);
+          else this.launch(i);
+        }
+      }
     } while (this.dirty);
     this.pumping = false;
+    if (this.slots !== undefined) this.balanceSlots();
     if (s.remaining === 0 && s.running === 0) {
       this.finishRun();
       return;
@@ -227,6 +251,60 @@ class Run {
         },
         Math.max(1, wake - this.now()),
       );
+    }
+  }
+
+  /** Starts a step that takes CPU slots once it holds a job slot; until then it waits, not started. */
+  private launchWithSlot(i: number): void {
+    if (this.waitingForSlot.length === 0 && this.claimJob()) {
+      this.holdingJob.add(i);
+      this.launch(i);
+    } else this.waitingForSlot.push(i);
+  }
+
+  private startWaitingForSlot(): void {
+    const w = this.waitingForSlot;
+    while (w.length > 0 && this.claimJob()) {
+      const i = w.shift()!;
+      this.holdingJob.add(i);
+      this.launch(i);
+    }
+  }
+
+  /** One more job slot: the implicit one when nothing runs, else a spare token or a new one. */
+  private claimJob(): boolean {
+    if (this.jobs > 0 && this.tokens.length < this.jobs) {
+      const t = this.slots!.take();
+      if (t === undefined) return false;
+      this.tokens.push(t);
+    }
+    this.jobs++;
+    return true;
+  }
+
+  /** Step i left the running state (ended, waits for a retry, or became a map that collects). */
+  private jobEnded(i: number): void {
+    if (this.slots !== undefined && this.holdingJob.delete(i)) this.jobs--;
+  }
+
+  /**
+   * After a batch of starts: tokens nobody uses go back (kept across a batch, a step's end hands its
+   * token to the next step without a round trip through the pipe), and the source learns how many
+   * tokens the waiting steps need.
+   */
+  private balanceSlots(): void {
+    const slots = this.slots!;
+    const keep = Math.max(0, this.jobs - 1);
+    while (this.tokens.length > keep) slots.give(this.tokens.pop()!);
+    slots.want(this.waitingForSlot.length, this.slotArrived);
+  }
+
+  /** Steps waiting for a job slot are cancelled with the pending ones. */
+  private cancelWaitingForSlot(why: string): void {
+    for (const i of this.waitingForSlot.splice(0)) {
+      this.record(i, "cancelled", undefined, why);
+      const blocked = this.scheduler.finish(i, "cancelled", this.now());
+      for (const b of blocked) this.record(b, "blocked", this.steps[i]!.id);
     }
   }
 
@@ -410,6 +488,7 @@ class Run {
     if (isRetryable(error) && ctx.attempt <= retries && !this.cancelled && !this.failFastTripped) {
       const delayMs = backoffDelay(step.options.backoff, ctx.attempt, this.options.random ?? Math.random);
       this.live[i] = undefined;
+      this.jobEnded(i);
       this.scheduler.suspend(i);
       if (this.bus.active)
         this.bus.emit({
@@ -469,6 +548,7 @@ class Run {
     } catch (err) {
       return this.complete(i, "failed", undefined, { kind: "input", message: (err as Error).message });
     }
+    this.jobEnded(i);
     const added = this.scheduler.expand(
       i,
       items.map((s) => this.metaOf(s)),
@@ -530,6 +610,7 @@ class Run {
     const endMs = this.now();
     if (blockedBy !== undefined) this.table.skip(i, "blocked", endMs, error!, blockedBy);
     else this.table.finish(i, outcome, endMs, value, error, cached);
+    this.jobEnded(i);
     if (this.bus.active) this.bus.emit({ type: "step-end", t: endMs, result: this.table.result(i, step)! });
     const blocked = this.scheduler.finish(i, outcome, endMs);
     for (const b of blocked) this.record(b, "blocked", step.id);
@@ -537,6 +618,7 @@ class Run {
       this.failFastTripped = true;
       for (const c of this.scheduler.cancelPending())
         this.record(c, "cancelled", undefined, `fail-fast: ${step.id} failed`);
+      this.cancelWaitingForSlot(`fail-fast: ${step.id} failed`);
     }
     this.pump(endMs);
   }
@@ -559,6 +641,7 @@ class Run {
     this.cancelled = true;
     for (const c of this.scheduler.cancelPending())
       this.record(c, "cancelled", undefined, "cancelled before it started");
+    this.cancelWaitingForSlot("cancelled before it started");
     for (const a of this.live) a?.stop({ kind: "cancelled" });
     this.pump();
   }

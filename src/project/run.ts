@@ -12,6 +12,7 @@ import { UserError } from "../engine/user-error.js";
 import type { Graph, StepId } from "../graph/ir.js";
 import { ChromeTraceRecorder } from "../reporters/chrome-trace.js";
 import { openProjectCache, type CacheSettings } from "./cache.js";
+import { openJobserverClient } from "../executors/process/jobserver-client.js";
 import { ownerToken } from "../executors/process/reaper.js";
 import { closeExecutors, localExecutors } from "./executors.js";
 import { DurationHistory } from "./history.js";
@@ -169,6 +170,8 @@ async function runLocked(
     ctx.cache === false ? undefined : await openProjectCache(ctx.root, ctx.cache, warn, ctx.env, ctx.force);
   const local = localExecutors({ concurrency: opts.concurrency, spawn: ctx.spawn, ownerToken: token });
   let remote: Executor | undefined;
+  // Under make -jN (a recipe line `+tributary run ...`): each step beyond the first takes a token.
+  const slots = openJobserverClient(ctx.env.MAKEFLAGS, warn);
   // The run's end is told once the uploads are done, with what they came to in its summary.
   let runEnd: EngineEvent | undefined;
   const tellEnd = () => {
@@ -200,6 +203,7 @@ async function runLocked(
       estimate: history.estimate,
       handleSignals: opts.handleSignals,
       liveOutput: opts.liveOutput,
+      slots,
       onEvent: trace ? [...held, (e) => trace.onEvent(e)] : held,
     });
     if (trace) writeTrace(traceFile!, opts.trace!, trace);
@@ -244,6 +248,7 @@ async function runLocked(
     tellEnd();
     return final;
   } finally {
+    slots?.close();
     await cache?.close();
     tellEnd();
     await closeExecutors(remote ? [remote, ...local] : local);

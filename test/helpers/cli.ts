@@ -16,18 +16,20 @@ export interface CliResult {
 /** Runs the built CLI (npm test builds first) as a real process: plain output, no colour. */
 export function cli(
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; fds?: number[]; onSpawn?: (pid: number) => void } = {},
 ): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: opts.cwd ?? REPO,
       env: { ...process.env, CI: "1", NO_COLOR: "1", ...opts.env },
-      stdio: ["ignore", "pipe", "pipe"],
+      // Extra fds become the child's fds 3, 4, ... (a jobserver's pipe, as make passes it).
+      stdio: ["ignore", "pipe", "pipe", ...(opts.fds ?? [])],
     });
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (b: Buffer) => (stdout += b));
-    child.stderr.on("data", (b: Buffer) => (stderr += b));
+    child.stdout!.on("data", (b: Buffer) => (stdout += b));
+    child.stderr!.on("data", (b: Buffer) => (stderr += b));
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }

@@ -53,7 +53,8 @@ export const TEST_TOOLS: readonly TestTool[] = [
   {
     command: "make",
     aptPackage: "make",
-    usedBy: "make as a peer tool (test/bench/peers.test.ts)",
+    usedBy:
+      "make as a peer tool (test/bench/peers.test.ts) and GNU make 4.3+ for the jobserver (test/e2e/jobserver.test.ts)",
     byName: true,
   },
 ];

@@ -31,7 +31,7 @@ export function spawnDirect(spec: ProcessSpec, control: SpawnControl): Promise<P
       cwd: spec.cwd,
       env: spec.env,
       detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: spec.fds ? ["ignore", "pipe", "pipe", ...spec.fds] : ["ignore", "pipe", "pipe"],
     });
     if (child.pid !== undefined) stopper.started(child.pid);
     control.onStop((reason) => stopper.stop(reason));

@@ -5,6 +5,7 @@ import type { StepAction } from "../../graph/ir.js";
 import { spawnDirect, type SpawnControl } from "./direct.js";
 import { killAllGroups } from "./group.js";
 import { JobServers } from "./job-server.js";
+import { jobserverFor, type StepJobserver } from "./jobserver-server.js";
 import { collectOutputs, prepareOutputs } from "./outputs.js";
 import { commandLine, processSpec, type ProcessSpec } from "./spec.js";
 
@@ -31,6 +32,7 @@ export class ProcessExecutor implements Executor {
   private server: JobServers | undefined;
   private serverEnv: NodeJS.ProcessEnv | undefined;
   private warned = false;
+  private warnedJobserver = false;
   private readonly useServer: boolean;
   private ownerEnv: Record<string, string> | undefined;
   private reaper: Reaper | undefined;
@@ -56,7 +58,11 @@ export class ProcessExecutor implements Executor {
     if (owner) spec.env = { ...spec.env, ...owner };
     const refused = prepareOutputs(attempt.root, attempt.outputs);
     if (refused) return refused;
-    const end = await this.spawn(spec, attempt);
+    // A MAKEFLAGS in the step's own env is an explicit choice, as for the thread counts: it stays.
+    const end =
+      attempt.cpus > 1 && spec.extraEnv?.MAKEFLAGS === undefined
+        ? await this.spawnWithJobserver(spec, attempt)
+        : await this.spawn(spec, attempt);
     const outcome = processOutcome(end);
     if (!outcome.ok || attempt.outputs.length === 0) return outcome;
     return collectOutputs(attempt, outcome.tail);
@@ -83,6 +89,33 @@ export class ProcessExecutor implements Executor {
     this.reaper?.close();
     this.reaper = undefined;
     this.ownerEnv = undefined;
+  }
+
+  /**
+   * A step holding several CPU slots gets a jobserver (its own of that many slots, or make's: see
+   * jobserver-server.ts), through the direct spawner: the job server cannot pass fds on.
+   */
+  private async spawnWithJobserver(spec: ProcessSpec, attempt: Attempt): Promise<ProcessEnd> {
+    let jobserver: StepJobserver | undefined;
+    try {
+      jobserver = await jobserverFor(attempt.cpus, spec.env);
+    } catch (err) {
+      if (!this.warnedJobserver) {
+        this.warnedJobserver = true;
+        attempt.warn(
+          `cannot make a jobserver for steps with several cpus (${(err as Error).message}); a make they run gets no -j from Tributary`,
+        );
+      }
+      return this.spawn(spec, attempt);
+    }
+    if (!jobserver) return this.spawn(spec, attempt);
+    const ended = spawnDirect(
+      { ...spec, env: { ...spec.env, ...jobserver.env }, fds: jobserver.fds },
+      attempt,
+    );
+    // The child has its own copies by now (spawn forks synchronously).
+    jobserver.close();
+    return ended;
   }
 
   private spawn(spec: ProcessSpec, attempt: Attempt): Promise<ProcessEnd> {

@@ -23,6 +23,8 @@ export interface ProcessSpec {
   /** Keep stdout as the step's value, up to this many bytes (0: do not keep it). */
   keepStdout: number;
   killGraceMs: number;
+  /** Fds the process gets as its fds 3, 4, ... (a jobserver's pipe); only the direct spawner passes them. */
+  fds?: number[];
 }
 
 /** The command line an attempt runs, as shown to users: argv, or `sh -c LINE`. */
