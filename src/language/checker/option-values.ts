@@ -80,7 +80,7 @@ export abstract class OptionValueReader extends ExpressionChecker {
       try {
         return parseSize(v);
       } catch {
-        return this.wrong(def, opt, JSON.stringify(v), "write it like \"2GB\", \"512MB\" or \"1.5GiB\"");
+        return this.wrong(def, opt, JSON.stringify(v), 'write it like "2GB", "512MB" or "1.5GiB"');
       }
     }
     return this.wrong(def, opt, describeOption(opt.value, v));
