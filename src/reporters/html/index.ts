@@ -1,0 +1,12 @@
+/** The run report: one self-contained HTML file drawn from a run's recorded events. */
+export {
+  buildReportModel,
+  type ReportBar,
+  type ReportEvent,
+  type ReportModel,
+  type ReportModelOptions,
+  type ReportStatus,
+  type ReportStep,
+  type ReportTotals,
+} from "./model.js";
+export { embedJson, renderReport } from "./render.js";

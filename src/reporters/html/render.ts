@@ -1,0 +1,109 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ReportModel } from "./model.js";
+
+/** The page's own code and style, and the graph layout library, inlined into every report. */
+interface Assets {
+  dagre: string;
+  script: string;
+  style: string;
+}
+
+let assets: Assets | undefined;
+
+/**
+ * Read once per process. The page files sit beside this module (src/ under tsx, dist/ once built: the
+ * build copies them); dagre is read from the installed package, so the report carries the version the
+ * lockfile pins.
+ */
+function loadAssets(): Assets {
+  if (assets) return assets;
+  const page = fileURLToPath(new URL("./page/", import.meta.url));
+  const read = (file: string, what: string): string => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch (err) {
+      throw new Error(
+        `cannot read ${what} for the HTML report at ${file} (${(err as Error).message}); ` +
+          "reinstall tributary-flow (or run `npm run build` in its checkout)",
+        { cause: err },
+      );
+    }
+  };
+  // The package's exports hide dist/ files; its main entry sits beside the self-contained browser build.
+  let dagreMain: string;
+  try {
+    dagreMain = createRequire(import.meta.url).resolve("@dagrejs/dagre");
+  } catch (err) {
+    throw new Error(
+      "the HTML report needs the package @dagrejs/dagre (a dependency of tributary-flow): run `npm install`",
+      { cause: err },
+    );
+  }
+  assets = {
+    dagre: read(join(dirname(dagreMain), "dagre.min.js"), "the graph layout library (@dagrejs/dagre)")
+      // No source map travels with the report; a dangling reference would only make devtools fetch.
+      .replace(/\/\/# sourceMappingURL=\S*\s*$/, ""),
+    script: read(join(page, "report.js"), "the report page's script"),
+    style: read(join(page, "report.css"), "the report page's style"),
+  };
+  return assets;
+}
+
+/**
+ * JSON that can sit inside a `<script type="application/json">`: `<` is escaped so no string in it
+ * (a step's stderr, say) can close the element or open a comment.
+ */
+export function embedJson(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</g, "\\u003c")
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
+}
+
+/** Code for a `<script>` element: a `</script` inside a string of it must not end the element. */
+function inlineScript(code: string): string {
+  return code.replace(/<\/(script)/gi, "<\\/$1");
+}
+
+const sha256 = (text: string): string => `'sha256-${createHash("sha256").update(text).digest("base64")}'`;
+
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * The whole report as one HTML document: no network (the content security policy allows nothing
+ * but the page's own two scripts, by hash, and its inline style), the run's data embedded as JSON.
+ */
+export function renderReport(model: ReportModel): string {
+  const a = loadAssets();
+  const dagre = inlineScript(a.dagre);
+  const script = inlineScript(a.script);
+  const csp = [
+    "default-src 'none'",
+    `script-src ${sha256(dagre)} ${sha256(script)}`,
+    "style-src 'unsafe-inline'",
+    "img-src data:",
+  ].join("; ");
+  const title = `Tributary run ${model.runId ?? ""}`.trim();
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="tributary">
+<title>${escapeHtml(title)}</title>
+<style>${a.style}</style>
+</head>
+<body>
+<noscript>This report draws itself with JavaScript; enable it to see the run.</noscript>
+<script type="application/json" id="report-data">${embedJson(model)}</script>
+<script>${dagre}</script>
+<script>${script}</script>
+</body>
+</html>
+`;
+}
