@@ -23,6 +23,10 @@ export {
   type FlowRunOptions,
   type FlowRunResult,
   type InputProblem,
+  readRunRecord,
+  listRunRecords,
+  type RunRecord,
+  type RecordedEvent,
 } from "./project/index.js";
 export { UserError } from "./engine/user-error.js";
 export type { Plan, PlannedStep } from "./engine/plan.js";

@@ -17,7 +17,7 @@ export interface CacheRequest {
 
 export type CacheLookup =
   /** The value, with any output files already restored into the project. */
-  | { hit: true; value: unknown }
+  | { hit: true; value: unknown; source?: "local" | "remote" }
   /** `key` to save the result under, or undefined when the step cannot be cached. */
   | { hit: false; key: string | undefined; reason?: string };
 
@@ -30,6 +30,11 @@ export interface StepCache {
   save(key: string, request: CacheRequest, value: unknown): Promise<void>;
   /** Like lookup, but changes nothing on disk (no restore): for `plan` and `--dry-run`. */
   probe?(request: CacheRequest): Promise<CacheLookup>;
+  /**
+   * Why this run's lookup of a step decided as it did, in one line (a miss: what changed, as `explain`
+   * says it). Asked only when someone listens to the run's events: it may read the cache's records.
+   */
+  reasonOf?(stepId: StepId): string | undefined;
   /** Content digest of an input file (may use a stat cache so unchanged files are not re-read). */
   digest?(absPath: string): Promise<string>;
 }

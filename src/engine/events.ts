@@ -7,6 +7,8 @@ export interface StepInfo {
   module: string;
   /** Expected duration, from history or a declared estimate; undefined when unknown. */
   estimateMs?: number;
+  /** The steps it depends on (the graph's edges); set when someone listens. */
+  deps?: StepId[];
 }
 
 /**
@@ -14,9 +16,32 @@ export interface StepInfo {
  * text. Times are milliseconds since the run started (`t`).
  */
 export type EngineEvent =
-  | { type: "run-start"; t: number; steps: StepInfo[]; concurrency: number }
+  | {
+      type: "run-start";
+      t: number;
+      steps: StepInfo[];
+      concurrency: number;
+      /** Set by the project layer: the run record's id, the flow file (root-relative), the wall clock. */
+      runId?: string;
+      flow?: string | null;
+      startedAt?: string;
+      /** Whether step output is streamed (step-output events); else only failures' tails are known. */
+      liveOutput?: boolean;
+    }
   /** Steps created at run time (the items of a map). */
   | { type: "steps-added"; t: number; steps: StepInfo[]; parent: StepId }
+  /**
+   * What the cache decided for a step it was consulted for (once per attempt, before its step-start; a
+   * hit has none). `reason`: why it missed, in the words of `tributary explain`.
+   */
+  | {
+      type: "cache";
+      t: number;
+      id: StepId;
+      decision: "hit" | "miss" | "uncacheable";
+      source?: "local" | "remote";
+      reason?: string;
+    }
   | { type: "step-start"; t: number; id: StepId; attempt: number; command?: string[] }
   | { type: "step-output"; t: number; id: StepId; stream: "stdout" | "stderr"; chunk: string }
   /** Attempt `attempt` failed; attempt + 1 of `maxAttempts` starts after `delayMs`. */

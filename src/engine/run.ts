@@ -3,10 +3,10 @@ import { resolve } from "node:path";
 import { digestFile } from "../graph/digest.js";
 import { describe, evalAsync, evalSync, needsIO, projectOutputs, whyNotPlainData } from "../graph/eval.js";
 import type { Graph, Step, StepId } from "../graph/ir.js";
-import { ancestorsOf, sinks, type Topology } from "../graph/topology.js";
+import { ancestorsOf, collectRefs, sinks, type Topology } from "../graph/topology.js";
 import { validateGraph, InvalidGraphError } from "../graph/validate.js";
 import { AttemptContext, type AttemptSettings } from "./attempt.js";
-import type { CacheRequest, StepCache } from "./cache-port.js";
+import type { CacheLookup, CacheRequest, StepCache } from "./cache-port.js";
 import { EventBus, type StepInfo } from "./events.js";
 import type { Executor } from "./executor.js";
 import { Inputs } from "./inputs.js";
@@ -166,8 +166,16 @@ class Run {
     return m;
   }
 
+  /** Only built when someone listens (run-start, steps-added). */
   private infoOf(s: Step): StepInfo {
-    return { id: s.id, module: s.module, estimateMs: s.options.estimateMs ?? this.options.estimate?.(s) };
+    const refs: StepId[] = [];
+    for (const e of s.inputs) collectRefs(e, refs);
+    return {
+      id: s.id,
+      module: s.module,
+      estimateMs: s.options.estimateMs ?? this.options.estimate?.(s),
+      deps: [...new Set(refs)],
+    };
   }
 
   /**
@@ -259,14 +267,33 @@ class Run {
     cache.lookup(request).then(
       (found) => {
         if (!this.isCurrent(i, ctx)) return;
+        if (this.bus.active) this.tellCache(step.id, cache, found);
         if (found.hit) return this.complete(i, "ok", found.value, undefined, true);
         this.execute(i, ctx, found.key === undefined ? undefined : { cache, key: found.key, request });
       },
       (err) => {
-        this.warn(`cache lookup failed for ${step.id}: ${(err as Error).message}; running it`, step.id);
-        if (this.isCurrent(i, ctx)) this.execute(i, ctx, undefined);
+        const message = (err as Error).message;
+        this.warn(`cache lookup failed for ${step.id}: ${message}; running it`, step.id);
+        if (!this.isCurrent(i, ctx)) return;
+        if (this.bus.active) {
+          const reason = `the cache lookup failed: ${message}`;
+          this.bus.emit({ type: "cache", t: this.now(), id: step.id, decision: "miss", reason });
+        }
+        this.execute(i, ctx, undefined);
       },
     );
+  }
+
+  /** The cache's decision, with its reason asked for only here: someone listens. */
+  private tellCache(id: StepId, cache: StepCache, found: CacheLookup): void {
+    const t = this.now();
+    if (found.hit) {
+      this.bus.emit({ type: "cache", t, id, decision: "hit", source: found.source ?? "local" });
+      return;
+    }
+    const decision = found.key === undefined ? "uncacheable" : "miss";
+    const reason = (cache.reasonOf ? cache.reasonOf(id) : undefined) ?? found.reason;
+    this.bus.emit({ type: "cache", t, id, decision, reason });
   }
 
   private execute(i: number, ctx: AttemptContext, save: PendingSave | undefined): void {

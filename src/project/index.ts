@@ -19,5 +19,6 @@ export {
 } from "./runnable.js";
 export { localExecutors, closeExecutors } from "./executors.js";
 export { tributaryVersion } from "./version.js";
+export { readRunRecord, listRunRecords, type RunRecord, type RecordedEvent } from "./run-record.js";
 export { formatExplanation, type Explanation } from "../cache/explain.js";
 export { formatSize, parseSize, type CacheStats } from "../cache/maintenance.js";

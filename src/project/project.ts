@@ -131,6 +131,11 @@ export class Project {
         result.remoteProblems = remote.problems;
         result.ok = remote.problems.length === 0;
         for (const l of listeners) l({ type: "run-end", t: 0, result });
+        if (opts.record) {
+          const { recordNoOpRun } = await import("./run-record.js");
+          const flow = this.file ? relative(this.root, this.file) : null;
+          recordNoOpRun(this.stateDir, { flow, concurrency: opts.concurrency ?? 0 }, result);
+        }
         return result;
       }
     }
@@ -149,6 +154,7 @@ export class Project {
         spawn: this.options.spawn,
         snapshotKey: key,
         force,
+        flow: this.file ? relative(this.root, this.file) : undefined,
       },
       opts,
     );

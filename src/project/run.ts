@@ -17,6 +17,7 @@ import { closeExecutors, localExecutors } from "./executors.js";
 import { DurationHistory } from "./history.js";
 import { openRemoteExecutor, type RemoteSettings } from "./remote.js";
 import { acquireRunLock } from "./run-lock.js";
+import { newRunId, RunRecordWriter } from "./run-record.js";
 
 export interface ProjectRunOptions {
   /** Slots for concurrently running steps (`-j`). Default: cores + 2. */
@@ -45,6 +46,11 @@ export interface ProjectRunOptions {
    * step is a UserError naming the nearest.
    */
   force?: string[];
+  /**
+   * Write the run record (`<stateDir>/runs/<runId>.jsonl`, read by `readRunRecord` and `tributary logs`),
+   * as the command line does. Default false.
+   */
+  record?: boolean;
 }
 
 export interface ProjectRunResult extends RunResult {
@@ -72,6 +78,8 @@ export interface RunContext {
   snapshotKey: SnapshotKey | undefined;
   /** The steps `--force` selects (see ProjectRunOptions.force). */
   force?: (stepId: StepId) => boolean;
+  /** The flow file, relative to the root (run-start tells it); undefined for a graph. */
+  flow?: string;
 }
 
 /**
@@ -80,22 +88,53 @@ export interface RunContext {
  * everything closed again, also when the run fails.
  */
 export async function runProject(ctx: RunContext, opts: ProjectRunOptions): Promise<ProjectRunResult> {
-  const listeners = [opts.onEvent ?? []].flat();
-  // Warnings after the run ended (uploads to a remote cache finishing) go to the listeners too.
-  const warn = (message: string) => {
-    for (const l of listeners) l({ type: "warning", t: 0, message });
-  };
+  const given = [opts.onEvent ?? []].flat();
   // Named from where the caller is; a trace that cannot be written is found out before the run.
   const traceFile = opts.trace === undefined ? undefined : resolve(opts.trace);
   if (traceFile !== undefined) writeTrace(traceFile, opts.trace!, undefined);
   mkdirSync(ctx.stateDir, { recursive: true });
   const token = ownerToken();
   const lock = acquireRunLock(ctx.stateDir, token, commandLabel());
+  // Opened under the lock: it deletes the oldest records.
+  const record = opts.record ? new RunRecordWriter(ctx.stateDir, newRunId()) : undefined;
   try {
+    const all = record ? [...given, record.onEvent] : given;
+    const listeners = all.length === 0 ? [] : [withRunFacts(all, ctx, opts, record?.runId)];
+    // Warnings after the run ended (uploads to a remote cache finishing) go to the listeners too.
+    const warn = (message: string) => {
+      for (const l of listeners) l({ type: "warning", t: 0, message });
+    };
     return await runLocked(ctx, opts, listeners, warn, traceFile, token);
   } finally {
+    record?.close();
     lock.release();
   }
+}
+
+/** One listener for all: the engine's run-start gains what only the project knows. */
+function withRunFacts(
+  listeners: Listener[],
+  ctx: RunContext,
+  opts: ProjectRunOptions,
+  runId: string | undefined,
+): Listener {
+  const facts = {
+    runId: runId ?? newRunId(),
+    flow: ctx.flow ?? null,
+    startedAt: new Date().toISOString(),
+    liveOutput: opts.liveOutput === true,
+  };
+  return (e) => {
+    const out: EngineEvent = e.type === "run-start" ? { ...e, ...facts } : e;
+    for (const l of listeners) {
+      // One listener that throws (a reporter) must not keep the others (the record) from the event.
+      try {
+        l(out);
+      } catch {
+        /* ignored on purpose, as the engine's bus does */
+      }
+    }
+  };
 }
 
 async function runLocked(

@@ -101,17 +101,23 @@ function errorJson(e: StepError | undefined): Record<string, unknown> | undefine
   return out;
 }
 
+/** The version of the event format: every JSON event carries it as `v` (see docs/events.md). */
+export const EVENTS_VERSION = 1;
+
 /**
- * One JSON object per event, one per line. Field names are stable: `type` and `t` (ms since the run
- * started) always, then per type:
+ * One JSON object per event, one per line. Field names are stable (docs/events.md, schema in
+ * docs/events.schema.json): `v` (the format's version), `type` and `t` (ms since the run started)
+ * always, then per type:
  *
- * - run-start: `concurrency`, `steps: [{ id, module, estimateMs? }]`
+ * - run-start: `concurrency`, `steps: [{ id, module, estimateMs?, deps }]`, and from a project run
+ *   `runId`, `flow`, `startedAt`, `liveOutput`
  * - steps-added: `parent`, `steps`
+ * - cache: `id`, `decision` (hit, miss, uncacheable), `source?` (hits), `reason?` (misses)
  * - step-start: `id`, `attempt`, `command?`
  * - step-output: `id`, `stream`, `chunk`
- * - step-retry: `id`, `attempt`, `delayMs`, `error`
+ * - step-retry: `id`, `attempt`, `maxAttempts`, `delayMs`, `error`
  * - step-end: `id`, `module`, `status`, `cached`, `attempts`, `startMs?`, `endMs?`, `durationMs?`,
- *   `error?`, `blockedBy?`, `command?`, `outputTail?`, `value?`
+ *   `queuedMs?`, `error?`, `blockedBy?`, `command?`, `outputTail?`, `value?`
  * - warning: `message`, `id?`
  * - run-end: `ok`, `summary` (with `remoteCache` when a remote cache is configured), `outputs?`
  *
@@ -124,30 +130,52 @@ function errorJson(e: StepError | undefined): Record<string, unknown> | undefine
  */
 export function eventToJson(e: EngineEvent, opts: JsonLinesOptions = {}): Record<string, unknown> {
   const withValues = opts.values !== false;
+  const v = EVENTS_VERSION;
   switch (e.type) {
-    case "run-start":
-      return { type: e.type, t: e.t, concurrency: e.concurrency, steps: e.steps.map(stepInfo) };
+    case "run-start": {
+      const out: Record<string, unknown> = { v, type: e.type, t: e.t };
+      if (e.runId !== undefined) out.runId = e.runId;
+      if (e.flow !== undefined) out.flow = e.flow;
+      if (e.startedAt !== undefined) out.startedAt = e.startedAt;
+      if (e.liveOutput !== undefined) out.liveOutput = e.liveOutput;
+      out.concurrency = e.concurrency;
+      out.steps = e.steps.map(stepInfo);
+      return out;
+    }
     case "steps-added":
-      return { type: e.type, t: e.t, parent: e.parent, steps: e.steps.map(stepInfo) };
+      return { v, type: e.type, t: e.t, parent: e.parent, steps: e.steps.map(stepInfo) };
+    case "cache":
+      return {
+        v,
+        type: e.type,
+        t: e.t,
+        id: e.id,
+        decision: e.decision,
+        source: e.source,
+        reason: e.reason,
+      };
     case "step-start":
-      return { type: e.type, t: e.t, id: e.id, attempt: e.attempt, command: e.command };
+      return { v, type: e.type, t: e.t, id: e.id, attempt: e.attempt, command: e.command };
     case "step-output":
-      return { type: e.type, t: e.t, id: e.id, stream: e.stream, chunk: e.chunk };
+      return { v, type: e.type, t: e.t, id: e.id, stream: e.stream, chunk: e.chunk };
     case "step-retry":
       return {
+        v,
         type: e.type,
         t: e.t,
         id: e.id,
         attempt: e.attempt,
+        maxAttempts: e.maxAttempts,
         delayMs: e.delayMs,
         error: errorJson(e.error),
       };
     case "step-end":
-      return { type: e.type, t: e.t, ...stepResult(e.result, withValues, opts.maxValueBytes) };
+      return { v, type: e.type, t: e.t, ...stepResult(e.result, withValues, opts.maxValueBytes) };
     case "warning":
-      return { type: e.type, t: e.t, message: e.message, id: e.id };
+      return { v, type: e.type, t: e.t, message: e.message, id: e.id };
     case "run-end": {
       const out: Record<string, unknown> = {
+        v,
         type: e.type,
         t: e.t,
         ok: e.result.ok,
@@ -158,12 +186,17 @@ export function eventToJson(e: EngineEvent, opts: JsonLinesOptions = {}): Record
     }
     default:
       // An event type this reporter does not know yet: pass it on as it is, safely.
-      return toJsonSafe(e) as Record<string, unknown>;
+      return { v, ...(toJsonSafe(e) as Record<string, unknown>) };
   }
 }
 
-function stepInfo(s: { id: string; module: string; estimateMs?: number }): Record<string, unknown> {
-  return { id: s.id, module: s.module, estimateMs: s.estimateMs };
+function stepInfo(s: {
+  id: string;
+  module: string;
+  estimateMs?: number;
+  deps?: string[];
+}): Record<string, unknown> {
+  return { id: s.id, module: s.module, estimateMs: s.estimateMs, deps: s.deps ?? [] };
 }
 
 function stepResult(
@@ -181,6 +214,7 @@ function stepResult(
     endMs: r.endMs,
     durationMs:
       r.startMs !== undefined && r.endMs !== undefined ? Math.max(0, r.endMs - r.startMs) : undefined,
+    queuedMs: r.queuedMs,
     error: errorJson(r.error),
     blockedBy: r.blockedBy,
     command: r.command,
@@ -205,9 +239,9 @@ export function formatJsonLine(e: EngineEvent, opts: JsonLinesOptions = {}): str
     /* fall through to the careful path */
   }
   try {
-    return JSON.stringify(toJsonSafe(e));
+    return JSON.stringify({ v: EVENTS_VERSION, ...(toJsonSafe(e) as object) });
   } catch (err) {
-    return JSON.stringify({ type: "reporter-error", message: messageOf(err) });
+    return JSON.stringify({ v: EVENTS_VERSION, type: "reporter-error", t: 0, message: messageOf(err) });
   }
 }
 

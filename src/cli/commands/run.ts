@@ -37,6 +37,7 @@ interface RunFlags extends CacheFlags, QueueFlags {
   remote?: string;
   trace?: string;
   watch?: boolean;
+  recordOutput?: boolean;
 }
 
 export function registerRun(program: Command): void {
@@ -60,7 +61,14 @@ export function registerRun(program: Command): void {
     .addOption(forceOption())
     .option("-n, --dry-run", "show what would run, in which order, without running anything")
     .option("-w, --watch", "run again whenever a file the flow reads changes, until Ctrl-C")
-    .option("--json", "print events as JSON lines on stdout")
+    .option(
+      "--json",
+      'print events as JSON lines on stdout (each with "v": 1, see docs/events.md); a reader that stops early (| head) does not stop the run: it finishes without output and exits with its usual code',
+    )
+    .option(
+      "--record-output",
+      "keep every step's output in the run record for `tributary logs` (up to 256 KiB per stream; processes then start through Node's spawn, slower than the job server); --json and --verbose do this too",
+    )
     .option("-q, --quiet", "print only failures and the summary")
     .option("-v, --verbose", "show every step's output as it happens")
     .addOption(scheduleOption())
@@ -104,8 +112,15 @@ async function runCommand(
   if (flags.watch) {
     const { runWatch } = await import("./run-watch.js");
     const view = { json: flags.json, quiet: flags.quiet, verbose: flags.verbose };
-    const liveOutput = flags.verbose === true || flags.json === true;
-    const run = { concurrency, failFast: flags.failFast, mode: flags.schedule, liveOutput, trace };
+    const liveOutput = streamsOutput(flags);
+    const run = {
+      concurrency,
+      failFast: flags.failFast,
+      mode: flags.schedule,
+      liveOutput,
+      trace,
+      record: true,
+    };
     return runWatch(fileArg, { ...open, flow: project.file }, run, view, project.root);
   }
   const reporter = await loadReporter({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose });
@@ -121,9 +136,9 @@ async function runCommand(
         outputs,
         force: flags.force,
         handleSignals: true,
-        // Live output costs the fast job server; only pay for it when someone reads it as it happens.
-        liveOutput: flags.verbose === true || flags.json === true,
+        liveOutput: streamsOutput(flags),
         trace,
+        record: true,
         onEvent: reporter.onEvent,
       }),
     );
@@ -140,6 +155,11 @@ async function runCommand(
     );
   }
   return result.ok ? EXIT.ok : EXIT.stepFailed;
+}
+
+/** Live output costs the fast job server; only pay for it when someone reads the output. */
+function streamsOutput(flags: RunFlags): boolean {
+  return flags.verbose === true || flags.json === true || flags.recordOutput === true;
 }
 
 /**
