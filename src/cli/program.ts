@@ -9,6 +9,7 @@ import { registerExplain } from "./commands/explain.js";
 import { registerCache } from "./commands/cache.js";
 import { registerClean } from "./commands/clean.js";
 import { registerWorker } from "./commands/worker.js";
+import { registerReport } from "./commands/report.js";
 
 export function buildProgram(): Command {
   const program = new Command("tributary")
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerPlan(program);
   registerGraph(program);
   registerExplain(program);
+  registerReport(program);
   registerClean(program);
   registerCache(program);
   registerWorker(program);

@@ -42,18 +42,31 @@ function lastRecord(dir: string): { runId: string; file: string; events: Event[]
   return { runId, file, events };
 }
 
-/** What the page draws: every step node (id, status), every timeline bar, the state badge. */
-async function drawn(r: OpenedReport) {
-  return r.page.evaluate(() => ({
-    nodes: [...document.querySelectorAll<SVGGElement>("#graph .node.step")]
-      .map((n) => [n.dataset.id!, n.dataset.status!] as [string, string])
-      .sort(),
-    groups: [...document.querySelectorAll<SVGGElement>("#graph .node.group")].map((n) => n.dataset.group!),
-    bars: [...document.querySelectorAll<SVGRectElement>("#gantt .bar")].map((b) => b.dataset.id!).sort(),
-    state: document.querySelector("#run-state")?.textContent,
-    incomplete: document.querySelector("#incomplete")?.textContent ?? null,
-    scripts: document.scripts.length,
-  }));
+interface Drawn {
+  nodes: [string, string][];
+  groups: string[];
+  bars: string[];
+  state: string | null;
+  incomplete: string | null;
+  scripts: number;
+}
+
+/**
+ * What the page draws: every step node (id, status), group node and timeline bar, the state badge.
+ * Read in the page as source text: the test's TS program has no DOM types.
+ */
+async function drawn(r: OpenedReport): Promise<Drawn> {
+  return (await r.page.evaluate(`(() => {
+    const all = (sel) => [...document.querySelectorAll(sel)];
+    return {
+      nodes: all("#graph .node.step").map((n) => [n.dataset.id, n.dataset.status]).sort(),
+      groups: all("#graph .node.group").map((n) => n.dataset.group),
+      bars: all("#gantt .bar").map((b) => b.dataset.id).sort(),
+      state: document.querySelector("#run-state")?.textContent ?? null,
+      incomplete: document.querySelector("#incomplete")?.textContent ?? null,
+      scripts: document.scripts.length,
+    };
+  })()`)) as Drawn;
 }
 
 async function total(r: OpenedReport, key: string): Promise<string> {
@@ -164,9 +177,7 @@ describe("a failing run", () => {
   it("shows what a step printed as text and never runs it", async () => {
     const r = await open(report);
     await r.page.click('#graph .node[data-id="bad"]');
-    expect(await r.page.textContent('#detail [data-field="stderr"]')).toContain(
-      "<script>alert(1)</script>",
-    );
+    expect(await r.page.textContent('#detail [data-field="stderr"]')).toContain("<script>alert(1)</script>");
     expect(await r.page.isVisible('#detail [data-field="stderr"]')).toBe(true);
     expect(await r.page.textContent('#detail [data-field="error"]')).toContain("exit code 3");
     // Give a script that got in a moment to show itself.
@@ -198,12 +209,19 @@ describe("a failing run", () => {
 });
 
 describe("a cached run", () => {
-  it("marks every step cached, draws no attempt and counts the hits", async () => {
-    const dir = project(PASSING);
+  let dir: string;
+  beforeAll(async () => {
+    dir = project(PASSING);
     expect((await cli(["run", "pipeline.flow"], { cwd: dir })).code).toBe(0);
+  });
+
+  it("marks every step restored from the cache, draws no attempt and counts the hits", async () => {
+    // A changed flow file (a comment) runs the engine again, which finds every step in the cache.
+    writeFileSync(join(dir, "pipeline.flow"), `# cached\n${PASSING}`);
     const r2 = await cli(["run", "pipeline.flow", "--report"], { cwd: dir });
     expect(r2.code).toBe(0);
     const { events } = lastRecord(dir);
+    expect(events.filter((e) => e.type === "cache").map((e) => e.decision)).toEqual(["hit", "hit", "hit"]);
     const r = await open(join(dir, ".tributary", "report.html"));
     const d = await drawn(r);
     expect(d.nodes).toEqual(endStatuses(events));
@@ -212,8 +230,18 @@ describe("a cached run", () => {
     expect(await total(r, "cached")).toBe("3");
     expect(await total(r, "hit-rate")).toBe("100%");
     await r.page.click('#graph .node[data-id="a"]');
-    expect(await r.page.textContent('#detail [data-field="cache"]')).toMatch(/^hit/);
+    expect(await r.page.textContent('#detail [data-field="cache"]')).toBe("hit (local)");
     await screenshot(r.page, "cached");
+  });
+
+  it("an unchanged rerun (answered without the engine) shows every step cached", async () => {
+    const r3 = await cli(["run", "pipeline.flow", "--report"], { cwd: dir });
+    expect(r3.code).toBe(0);
+    const r = await open(join(dir, ".tributary", "report.html"));
+    const d = await drawn(r);
+    expect(d.nodes.map(([, s]) => s)).toEqual(["cached", "cached", "cached"]);
+    expect(d.state).toBe("ok");
+    expect(d.incomplete).toMatch(/nothing changed/);
   });
 });
 

@@ -21,6 +21,8 @@ import {
 } from "../options.js";
 import { printOutputs } from "../output.js";
 import { printPlan } from "./plan.js";
+import { printReportWritten } from "./report.js";
+import type { EngineEvent } from "../../engine/events.js";
 
 interface RunFlags extends CacheFlags, QueueFlags {
   input?: string[];
@@ -38,6 +40,8 @@ interface RunFlags extends CacheFlags, QueueFlags {
   trace?: string;
   watch?: boolean;
   recordOutput?: boolean;
+  /** `--report` alone: true (the default file); `--report FILE`: the file. */
+  report?: string | boolean;
 }
 
 export function registerRun(program: Command): void {
@@ -77,6 +81,10 @@ export function registerRun(program: Command): void {
       "send steps to `tributary worker`s through Redis: redis://host:port or rediss://",
     )
     .option(
+      "--report [file]",
+      "at the end, write the HTML report of the run (default .tributary/report.html; see `tributary report`); records every step's output as --record-output does",
+    )
+    .option(
       "--trace <file>",
       "write a trace of the run (every step on the slot it ran in) for Perfetto or chrome://tracing",
     );
@@ -103,12 +111,18 @@ async function runCommand(
     remote: flags.remote === undefined ? undefined : remoteSettingsOf(flags.remote, "--remote", flags),
   };
   const project = openProject(open);
+  if (flags.report !== undefined && (flags.dryRun || flags.watch)) {
+    throw new CliError(
+      `--report cannot be combined with ${flags.dryRun ? "--dry-run (nothing runs)" : "--watch"}: run \`tributary report\` for the last run's report`,
+    );
+  }
   if (flags.dryRun) {
     await printPlan(fileArg, project, { concurrency, mode: flags.schedule, outputs, force: flags.force });
     return EXIT.ok;
   }
   // Named from where the command ran, before the working directory becomes the project root.
   const trace = flags.trace === undefined ? undefined : resolve(flags.trace);
+  const reportFile = typeof flags.report === "string" ? resolve(flags.report) : undefined;
   if (flags.watch) {
     const { runWatch } = await import("./run-watch.js");
     const view = { json: flags.json, quiet: flags.quiet, verbose: flags.verbose };
@@ -124,6 +138,11 @@ async function runCommand(
     return runWatch(fileArg, { ...open, flow: project.file }, run, view, project.root);
   }
   const reporter = await loadReporter({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose });
+  let runId: string | undefined;
+  const onEvent = (e: EngineEvent): void => {
+    if (e.type === "run-start") runId = e.runId;
+    reporter.onEvent(e);
+  };
   // In-process steps see the project root as their working directory, as processes do.
   process.chdir(project.root);
   let result;
@@ -139,11 +158,17 @@ async function runCommand(
         liveOutput: streamsOutput(flags),
         trace,
         record: true,
-        onEvent: reporter.onEvent,
+        onEvent: flags.report === undefined ? reporter.onEvent : onEvent,
       }),
     );
   } finally {
     reporter.close();
+  }
+  if (flags.report !== undefined) {
+    const { writeRunReport } = await import("../../project/report.js");
+    // A run answered from the last one (nothing changed) has no run-start: its record is the last.
+    const report = writeRunReport(project.root, { runId, file: reportFile, stateDir: project.stateDir });
+    printReportWritten(report, process.stderr);
   }
   if (!result.noOp) await printWarnings(project.sourceText, await project.warnings());
   printOutputs(result, flags.json === true || flags.quiet === true);
@@ -159,7 +184,9 @@ async function runCommand(
 
 /** Live output costs the fast job server; only pay for it when someone reads the output. */
 function streamsOutput(flags: RunFlags): boolean {
-  return flags.verbose === true || flags.json === true || flags.recordOutput === true;
+  return (
+    flags.verbose === true || flags.json === true || flags.recordOutput === true || flags.report !== undefined
+  );
 }
 
 /**

@@ -151,6 +151,7 @@ export function buildReportModel(events: readonly ReportEvent[], opts: ReportMod
   let summary: Record<string, unknown> | undefined;
   let cacheHits = 0;
   let cacheMisses = 0;
+  let stepEnds = 0;
 
   const stepOf = (id: string, module = "?"): number => {
     let i = index.get(id);
@@ -270,6 +271,7 @@ export function buildReportModel(events: readonly ReportEvent[], opts: ReportMod
         >;
         const id = str(r.id);
         if (id === undefined) break;
+        stepEnds++;
         const i = stepOf(id, str(r.module));
         const step = steps[i]!;
         const status = str(r.status);
@@ -332,6 +334,12 @@ export function buildReportModel(events: readonly ReportEvent[], opts: ReportMod
     problems.unshift("the run did not finish (its record has no run-end): it was killed or is still running");
   } else if (opts.complete === false) {
     problems.unshift("some lines of the record could not be read and were skipped");
+  } else if (stepEnds === 0 && steps.length > 0 && num(summary.cached) === steps.length) {
+    // A run answered from the last one (nothing it depends on changed) records only its start and end.
+    for (const step of steps) step.status = "cached";
+    problems.push(
+      "nothing changed since the last complete run: every step's result was restored without starting the engine, so this run has no timings",
+    );
   }
   for (const i of openBar.keys()) closeBar(i, lastT, "running");
   for (const step of steps) {

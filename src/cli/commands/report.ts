@@ -1,0 +1,38 @@
+import { resolve } from "node:path";
+import type { Command } from "../commander.js";
+import { projectRootHere } from "../project-at.js";
+
+interface ReportFlags {
+  run?: string;
+  output?: string;
+}
+
+export function registerReport(program: Command): void {
+  program
+    .command("report")
+    .description(
+      "write the HTML report of the last recorded run (graph, timeline by slot, each step's details); prints its path",
+    )
+    .option("--run <id>", "the run to report (default: the last; ids are the names in .tributary/runs)")
+    .option("-o, --output <file>", "where to write it (default: .tributary/report.html in the project)")
+    .action(async (flags: ReportFlags) => {
+      const root = projectRootHere();
+      const { writeRunReport } = await import("../../project/report.js");
+      const file = flags.output === undefined ? undefined : resolve(flags.output);
+      const report = writeRunReport(root, { runId: flags.run, file });
+      printReportWritten(report, process.stdout);
+    });
+}
+
+/** The path on `out` (so scripts can open it), and on stderr whether the run it shows was cut short. */
+export function printReportWritten(
+  report: { file: string; runId: string; complete: boolean },
+  out: NodeJS.WritableStream,
+): void {
+  out.write(`${report.file}\n`);
+  if (!report.complete) {
+    process.stderr.write(
+      `the record of run ${report.runId} is incomplete (the run was killed or is still running): the report shows what it holds\n`,
+    );
+  }
+}

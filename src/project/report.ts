@@ -1,0 +1,57 @@
+import { mkdirSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { writeFileAtomicSync } from "../cache/atomic-write.js";
+import { UserError } from "../engine/user-error.js";
+import { buildReportModel, renderReport } from "../reporters/html/index.js";
+import { readRunRecordIn } from "./run-record.js";
+
+/** Where a project's report goes unless told otherwise, relative to its state directory. */
+export const REPORT_FILE = "report.html";
+
+export interface RunReportOptions {
+  /** The run to report (default: the last one recorded). */
+  runId?: string;
+  /** The file to write (default `<stateDir>/report.html`); relative to the current directory. */
+  file?: string;
+  /** The project's state directory (default `<root>/.tributary`). */
+  stateDir?: string;
+}
+
+export interface RunReport {
+  file: string;
+  runId: string;
+  /** False when the record has no run-end (a killed run) or damaged lines: the report says so. */
+  complete: boolean;
+  steps: number;
+  bytes: number;
+}
+
+/**
+ * Writes the HTML report of a recorded run: one self-contained file (graph, timeline, step details,
+ * totals) that any browser opens without a network.
+ */
+export function writeRunReport(root: string, opts: RunReportOptions = {}): RunReport {
+  const stateDir = resolve(opts.stateDir ?? join(root, ".tributary"));
+  const record = readRunRecordIn(stateDir, opts.runId);
+  const model = buildReportModel(record.events, { runId: record.runId, complete: record.complete });
+  const html = renderReport(model);
+  const file = resolve(opts.file ?? join(stateDir, REPORT_FILE));
+  try {
+    if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new UserError(`cannot write the report to ${file}: it is a directory; name a file in it`);
+    }
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileAtomicSync(file, html);
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new UserError(`cannot write the report to ${file} (${why}); name another file with -o FILE`);
+  }
+  return {
+    file,
+    runId: record.runId,
+    complete: model.complete,
+    steps: model.steps.length,
+    bytes: Buffer.byteLength(html),
+  };
+}
