@@ -53,7 +53,8 @@ export const TEST_TOOLS: readonly TestTool[] = [
   {
     command: "chromium",
     aptPackage: "chromium",
-    usedBy: "a browser that opens the HTML run report (test/report, driven by playwright-core; no browser download)",
+    usedBy:
+      "a browser that opens the HTML run report (test/report, driven by playwright-core; no browser download)",
     byName: false,
     override: "TRIBUTARY_CHROMIUM",
   },
