@@ -1,11 +1,18 @@
 import { mkdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { writeFileAtomicSync } from "../cache/atomic-write.js";
+import type { EngineEvent } from "../engine/events.js";
 import { UserError } from "../engine/user-error.js";
-import { buildReportModel, renderReport } from "../reporters/html/index.js";
+import {
+  buildReportModel,
+  renderReport,
+  ReportModelBuilder,
+  type ReportEvent,
+  type ReportModel,
+} from "../reporters/html/index.js";
 import { readRunRecordIn } from "./run-record.js";
 
-/** Where a project's report goes unless told otherwise, relative to its state directory. */
+/** Where a project's report goes unless told otherwise, in its state directory. */
 export const REPORT_FILE = "report.html";
 
 export interface RunReportOptions {
@@ -19,7 +26,7 @@ export interface RunReportOptions {
 
 export interface RunReport {
   file: string;
-  runId: string;
+  runId: string | undefined;
   /** False when the record has no run-end (a killed run) or damaged lines: the report says so. */
   complete: boolean;
   steps: number;
@@ -27,15 +34,36 @@ export interface RunReport {
 }
 
 /**
- * Writes the HTML report of a recorded run: one self-contained file (graph, timeline, step details,
- * totals) that any browser opens without a network.
+ * Writes the HTML report of a recorded run (`tributary report`): one self-contained file (graph,
+ * timeline, step details, totals) that any browser opens without a network.
  */
 export function writeRunReport(root: string, opts: RunReportOptions = {}): RunReport {
   const stateDir = resolve(opts.stateDir ?? join(root, ".tributary"));
   const record = readRunRecordIn(stateDir, opts.runId);
   const model = buildReportModel(record.events, { runId: record.runId, complete: record.complete });
+  return writeReport(model, resolve(opts.file ?? join(stateDir, REPORT_FILE)));
+}
+
+/**
+ * The report of the run it listens to (`run --report`), built as the events come: the run's record is
+ * not read back, and of each step's output only the tail the report shows is kept.
+ *
+ *     const report = new RunReportWriter();
+ *     await project.run({ onEvent: report.onEvent });
+ *     report.write("report.html");
+ */
+export class RunReportWriter {
+  private readonly builder = new ReportModelBuilder();
+  readonly onEvent = (e: EngineEvent): void => this.builder.add(e as unknown as ReportEvent);
+
+  /** Writes the report of what it was told; call once, after the run. */
+  write(file: string): RunReport {
+    return writeReport(this.builder.finish(), resolve(file));
+  }
+}
+
+function writeReport(model: ReportModel, file: string): RunReport {
   const html = renderReport(model);
-  const file = resolve(opts.file ?? join(stateDir, REPORT_FILE));
   try {
     if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
       throw new UserError(`cannot write the report to ${file}: it is a directory; name a file in it`);
@@ -49,7 +77,7 @@ export function writeRunReport(root: string, opts: RunReportOptions = {}): RunRe
   }
   return {
     file,
-    runId: record.runId,
+    runId: model.runId,
     complete: model.complete,
     steps: model.steps.length,
     bytes: Buffer.byteLength(html),

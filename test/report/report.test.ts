@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "../helpers/cli.js";
 import { tempDir } from "../helpers/procs.js";
-import { closeBrowser, launch, openReport, screenshot, type OpenedReport } from "./browser.js";
+import { closeBrowser, launch, openReport, screenshot, type OpenedReport } from "../helpers/browser.js";
 
 type Event = Record<string, any>;
 

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import type { Command } from "../commander.js";
+import type { RunReport } from "../../project/report.js";
 import { projectRootHere } from "../project-at.js";
 
 interface ReportFlags {
@@ -25,14 +26,11 @@ export function registerReport(program: Command): void {
 }
 
 /** The path on `out` (so scripts can open it), and on stderr whether the run it shows was cut short. */
-export function printReportWritten(
-  report: { file: string; runId: string; complete: boolean },
-  out: NodeJS.WritableStream,
-): void {
+export function printReportWritten(report: RunReport, out: NodeJS.WritableStream): void {
   out.write(`${report.file}\n`);
   if (!report.complete) {
     process.stderr.write(
-      `the record of run ${report.runId} is incomplete (the run was killed or is still running): the report shows what it holds\n`,
+      `the record of run ${report.runId ?? "(unknown id)"} is incomplete (the run was killed or is still running): the report shows what it holds\n`,
     );
   }
 }

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { Option, type Command } from "../commander.js";
 import type { ScheduleMode } from "../../engine/scheduler.js";
 import { loadReporter } from "../../reporters/choose.js";
@@ -22,7 +22,6 @@ import {
 import { printOutputs } from "../output.js";
 import { printPlan } from "./plan.js";
 import { printReportWritten } from "./report.js";
-import type { EngineEvent } from "../../engine/events.js";
 
 interface RunFlags extends CacheFlags, QueueFlags {
   input?: string[];
@@ -138,11 +137,8 @@ async function runCommand(
     return runWatch(fileArg, { ...open, flow: project.file }, run, view, project.root);
   }
   const reporter = await loadReporter({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose });
-  let runId: string | undefined;
-  const onEvent = (e: EngineEvent): void => {
-    if (e.type === "run-start") runId = e.runId;
-    reporter.onEvent(e);
-  };
+  const reports = flags.report === undefined ? undefined : await import("../../project/report.js");
+  const report = reports && new reports.RunReportWriter();
   // In-process steps see the project root as their working directory, as processes do.
   process.chdir(project.root);
   let result;
@@ -158,17 +154,20 @@ async function runCommand(
         liveOutput: streamsOutput(flags),
         trace,
         record: true,
-        onEvent: flags.report === undefined ? reporter.onEvent : onEvent,
+        onEvent: report ? [reporter.onEvent, report.onEvent] : reporter.onEvent,
       }),
     );
   } finally {
     reporter.close();
   }
-  if (flags.report !== undefined) {
-    const { writeRunReport } = await import("../../project/report.js");
-    // A run answered from the last one (nothing changed) has no run-start: its record is the last.
-    const report = writeRunReport(project.root, { runId, file: reportFile, stateDir: project.stateDir });
-    printReportWritten(report, process.stderr);
+  if (reports && report) {
+    const file = reportFile ?? join(project.stateDir, reports.REPORT_FILE);
+    // A run answered from the last one (nothing changed) told its listeners only its end; its record
+    // names every step it stands for.
+    const written = result.noOp
+      ? reports.writeRunReport(project.root, { file, stateDir: project.stateDir })
+      : report.write(file);
+    printReportWritten(written, process.stderr);
   }
   if (!result.noOp) await printWarnings(project.sourceText, await project.warnings());
   printOutputs(result, flags.json === true || flags.quiet === true);

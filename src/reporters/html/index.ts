@@ -1,6 +1,7 @@
 /** The run report: one self-contained HTML file drawn from a run's recorded events. */
 export {
   buildReportModel,
+  ReportModelBuilder,
   type ReportBar,
   type ReportEvent,
   type ReportModel,

@@ -112,6 +112,12 @@ export interface ReportModelOptions {
 
 const STATUSES = new Set(["ok", "failed", "blocked", "cancelled"]);
 
+/** Times to the microsecond: finer digits say nothing and would make a large report larger. */
+const ms = (v: number): number => Math.round(v * 1000) / 1000;
+const msOf = (v: unknown): number | undefined => {
+  const n = num(v);
+  return n === undefined ? undefined : ms(n);
+};
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
 
@@ -126,6 +132,26 @@ interface Tail {
  * run's totals. Pure: the same events give the same model, whatever state the record is in.
  */
 export function buildReportModel(events: readonly ReportEvent[], opts: ReportModelOptions = {}): ReportModel {
+  const builder = new ReportModelBuilder(opts);
+  for (const e of events) builder.add(e);
+  return builder.finish();
+}
+
+/**
+ * Builds the model as the events come, keeping only what the report shows (a bounded tail of each
+ * step's output), so a run can be reported without holding its events or reading its record back.
+ * Takes the record's JSON lines or the engine's own events alike (a step-end's result flat or nested).
+ */
+export class ReportModelBuilder {
+  readonly add: (e: ReportEvent) => void;
+  readonly finish: () => ReportModel;
+
+  constructor(opts: ReportModelOptions = {}) {
+    [this.add, this.finish] = builder(opts);
+  }
+}
+
+function builder(opts: ReportModelOptions): [(e: ReportEvent) => void, () => ReportModel] {
   const tailChars = opts.tailChars ?? 4096;
   const steps: ReportStep[] = [];
   const index = new Map<string, number>();
@@ -185,9 +211,9 @@ export function buildReportModel(events: readonly ReportEvent[], opts: ReportMod
     slots[bar.slot] = undefined;
   };
 
-  for (const e of events) {
-    if (e === null || typeof e !== "object") continue;
-    const t = num(e.t) ?? lastT;
+  const add = (e: ReportEvent): void => {
+    if (e === null || typeof e !== "object") return;
+    const t = msOf(e.t) ?? lastT;
     lastT = Math.max(lastT, t);
     switch (e.type) {
       case "run-start":
@@ -283,13 +309,13 @@ export function buildReportModel(events: readonly ReportEvent[], opts: ReportMod
             : "failed";
         step.module = str(r.module) ?? step.module;
         step.attempts = num(r.attempts) ?? step.attempts;
-        step.startMs = num(r.startMs);
-        step.endMs = num(r.endMs);
+        step.startMs = msOf(r.startMs);
+        step.endMs = msOf(r.endMs);
         step.durationMs =
           !cached && step.startMs !== undefined && step.endMs !== undefined
-            ? Math.max(0, step.endMs - step.startMs)
+            ? ms(Math.max(0, step.endMs - step.startMs))
             : undefined;
-        step.queuedMs = num(r.queuedMs);
+        step.queuedMs = msOf(r.queuedMs);
         const command = commandText(r.command);
         if (command !== undefined) step.command = command;
         step.blockedBy = str(r.blockedBy);
@@ -327,27 +353,32 @@ export function buildReportModel(events: readonly ReportEvent[], opts: ReportMod
       default:
         break;
     }
-  }
+  };
 
-  if (!summary) {
-    model.complete = false;
-    problems.unshift("the run did not finish (its record has no run-end): it was killed or is still running");
-  } else if (opts.complete === false) {
-    problems.unshift("some lines of the record could not be read and were skipped");
-  } else if (stepEnds === 0 && steps.length > 0 && num(summary.cached) === steps.length) {
-    // A run answered from the last one (nothing it depends on changed) records only its start and end.
-    for (const step of steps) step.status = "cached";
-    problems.push(
-      "nothing changed since the last complete run: every step's result was restored without starting the engine, so this run has no timings",
-    );
-  }
-  for (const i of openBar.keys()) closeBar(i, lastT, "running");
-  for (const step of steps) {
-    if (step.status === "running") step.durationMs = undefined;
-  }
-  fillTails(steps, tails, recordCut, tailChars, opts.totalOutputChars ?? 4 * 1024 * 1024);
-  model.totals = totalsOf(steps, bars, summary, lastT, cacheHits, cacheMisses);
-  return model;
+  const finish = (): ReportModel => {
+    if (!summary) {
+      model.complete = false;
+      problems.unshift(
+        "the run did not finish (its record has no run-end): it was killed or is still running",
+      );
+    } else if (opts.complete === false) {
+      problems.unshift("some lines of the record could not be read and were skipped");
+    } else if (stepEnds === 0 && steps.length > 0 && num(summary.cached) === steps.length) {
+      // A run answered from the last one (nothing it depends on changed) records only its start and end.
+      for (const step of steps) step.status = "cached";
+      problems.push(
+        "nothing changed since the last complete run: every step's result was restored without starting the engine, so this run has no timings",
+      );
+    }
+    for (const i of openBar.keys()) closeBar(i, lastT, "running");
+    for (const step of steps) {
+      if (step.status === "running") step.durationMs = undefined;
+    }
+    fillTails(steps, tails, recordCut, tailChars, opts.totalOutputChars ?? 4 * 1024 * 1024);
+    model.totals = totalsOf(steps, bars, summary, lastT, cacheHits, cacheMisses);
+    return model;
+  };
+  return [add, finish];
 }
 
 function emptyTotals(): ReportTotals {

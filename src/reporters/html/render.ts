@@ -58,10 +58,33 @@ function loadAssets(): Assets {
  * (a step's stderr, say) can close the element or open a comment.
  */
 export function embedJson(value: unknown): string {
-  return JSON.stringify(value)
-    .replace(/</g, "\\u003c")
-    .replace(/\u2028/g, "\\u2028")
-    .replace(/\u2029/g, "\\u2029");
+  return JSON.stringify(value).replace(/[<\u2028\u2029]/g, (c) => ESCAPES[c]!);
+}
+
+const ESCAPES: Record<string, string> = {
+  "<": "\\u003c",
+  "\u2028": "\\u2028",
+  "\u2029": "\\u2029",
+};
+
+/**
+ * The model as the page receives it, smaller where a large run repeats itself: each attempt is a
+ * tuple `[step, slot, start, end, attempt, outcome]`, and a cache reason (often the same words for
+ * thousands of steps) is an index into `texts`. page/report.js undoes both first thing.
+ */
+function wireOf(model: ReportModel): unknown {
+  const texts: string[] = [];
+  const index = new Map<string, number>();
+  const intern = (s: string): number => {
+    let i = index.get(s);
+    if (i === undefined) index.set(s, (i = texts.push(s) - 1));
+    return i;
+  };
+  const steps = model.steps.map((s) =>
+    s.cache?.reason === undefined ? s : { ...s, cache: { ...s.cache, reason: intern(s.cache.reason) } },
+  );
+  const bars = model.bars.map((b) => [b.step, b.slot, b.start, b.end, b.attempt, b.outcome]);
+  return { ...model, steps, bars, texts };
 }
 
 /** Code for a `<script>` element: a `</script` inside a string of it must not end the element. */
@@ -100,7 +123,7 @@ export function renderReport(model: ReportModel): string {
 </head>
 <body>
 <noscript>This report draws itself with JavaScript; enable it to see the run.</noscript>
-<script type="application/json" id="report-data">${embedJson(model)}</script>
+<script type="application/json" id="report-data">${embedJson(wireOf(model))}</script>
 <script>${dagre}</script>
 <script>${script}</script>
 </body>

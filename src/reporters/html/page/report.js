@@ -18,6 +18,18 @@
     fatal("the report's data could not be read: " + err.message);
     return;
   }
+  // The wire form (render.ts wireOf): attempts as tuples, cache reasons as indexes into texts.
+  data.bars = data.bars.map((b) => ({
+    step: b[0],
+    slot: b[1],
+    start: b[2],
+    end: b[3],
+    attempt: b[4],
+    outcome: b[5],
+  }));
+  for (const st of data.steps) {
+    if (st.cache && typeof st.cache.reason === "number") st.cache.reason = data.texts[st.cache.reason];
+  }
   const steps = data.steps;
   const byId = new Map(steps.map((s, i) => [s.id, i]));
   const critical = new Set(data.totals.criticalPath);

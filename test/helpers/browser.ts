@@ -7,8 +7,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { REPO } from "../helpers/cli.js";
-import { toolPath } from "../helpers/tools.js";
+import { REPO } from "./cli.js";
+import { toolPath } from "./tools.js";
 
 export const ARTIFACTS = join(REPO, "test-artifacts");
 
