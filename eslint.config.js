@@ -16,6 +16,8 @@ export default tseslint.config(
         MouseEvent: "readonly",
         Node: "readonly",
         dagre: "readonly",
+        ResizeObserver: "readonly",
+        requestAnimationFrame: "readonly",
       },
     },
   },

@@ -78,13 +78,16 @@ async function reportRun(n, withReport, dir, sleepMs) {
   const sleep = () => new Promise((resolve) => setTimeout(resolve, sleepMs));
   const t = buildShape("layers", n, sleepMs > 0 ? sleep : noopStep);
   const project = openProject({ graph: t.graph(), root: dir });
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const writer = withReport ? new RunReportWriter() : undefined;
   const r = await project.run({ record: true, onEvent: writer?.onEvent ?? [] });
   const t1 = performance.now();
   const report = writer?.write(`${dir}/report.html`);
   const t2 = performance.now();
+  const cpu = process.cpuUsage(c0);
   return {
+    cpuMs: (cpu.user + cpu.system) / 1000,
     ok: r.ok,
     steps: r.steps.length,
     runMs: t1 - t0,

@@ -70,7 +70,7 @@ export interface ReportTotals {
   /** Steps with no final state in the record (an incomplete run). */
   unfinished: number;
   wallMs: number;
-  /** Sum of the durations of the attempts that ran. */
+  /** Sum of the durations of every attempt that ran (retries too): the slot time the run used. */
   workMs: number;
   /** workMs / wallMs: how many slots were busy on average. */
   parallelism: number;
@@ -474,7 +474,8 @@ function totalsOf(
   let work = 0;
   for (const b of bars) work += b.end - b.start;
   totals.wallMs = num(summary?.wallMs) ?? lastT;
-  totals.workMs = num(summary?.workMs) ?? work;
+  // Every attempt's time on its slot, retries too (the engine's workMs counts each step's last attempt).
+  totals.workMs = bars.length > 0 ? ms(work) : (num(summary?.workMs) ?? 0);
   totals.parallelism = totals.wallMs > 0 ? totals.workMs / totals.wallMs : 0;
   totals.cacheHits = cacheHits;
   totals.cacheMisses = cacheMisses;

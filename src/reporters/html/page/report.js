@@ -113,7 +113,7 @@
     if (t.cancelled) card("cancelled", "cancelled", String(t.cancelled));
     if (t.unfinished) card("unfinished", "unfinished", String(t.unfinished));
     card("wall", "wall time", fmt(t.wallMs));
-    card("work", "sum of work", fmt(t.workMs));
+    card("work", "sum of work", fmt(t.workMs), "every attempt");
     card("parallelism", "parallelism", t.parallelism.toFixed(2) + "×", "work / wall");
     card(
       "hit-rate",
@@ -584,6 +584,19 @@
     document.body.append(header(), main);
     drawGraph();
     drawGantt();
+    // The timeline fills its box: draw it again when the box's width changes (the layout settling,
+    // a resized window), at most once a frame.
+    let drawnWidth = ganttBox.clientWidth;
+    let queued = false;
+    new ResizeObserver(() => {
+      if (queued || ganttBox.clientWidth === drawnWidth) return;
+      queued = true;
+      requestAnimationFrame(() => {
+        queued = false;
+        drawnWidth = ganttBox.clientWidth;
+        drawGantt();
+      });
+    }).observe(ganttBox);
     const failedFirst = steps.findIndex((st) => st.status === "failed");
     if (failedFirst >= 0) select(failedFirst);
     document.documentElement.setAttribute("data-rendered", performance.now().toFixed(0));
