@@ -3,7 +3,7 @@
  * `tributary report` turn it into one HTML file, and Debian's Chromium opens that file as a user would.
  * What the page shows is checked against the run's own recorded events.
  */
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "../helpers/cli.js";
@@ -287,7 +287,9 @@ describe("a record cut short", () => {
 
 describe("a large graph", () => {
   it("is drawn as groups (a map's items) that expand on click", async () => {
-    const lines = Array.from({ length: 400 }, (_, k) => `line${k}`).join("\n");
+    // One item is named by markup: its name is shown as text wherever it appears.
+    const hostile = "<img src=x onerror=alert(2)>";
+    const lines = [...Array.from({ length: 399 }, (_, k) => `line${k}`), hostile].join("\n");
     const dir = project(
       `items = for x in lines(file("list.txt")): exec("echo", x)\nall = exec("echo", items)\nout all\n`,
     );
@@ -308,7 +310,94 @@ describe("a large graph", () => {
     const after = await drawn(r);
     expect(after.nodes.length).toBe(endStatuses(events).length);
     expect(after.nodes).toEqual(endStatuses(events));
+    await r.page.click(`#graph .node[data-id="items[${hostile}]"]`);
+    expect(await r.page.textContent('#detail [data-field="id"]')).toBe(`items[${hostile}]`);
+    await r.page.waitForTimeout(200);
+    expect(r.dialogs).toEqual([]);
     expect(r.errors).toEqual([]);
     await screenshot(r.page, "large-expanded");
+  });
+});
+
+/** A project whose only content is a recorded run (a fixture or generated lines), as `tributary report` finds it. */
+function recorded(runId: string, lines: string): string {
+  const dir = tempDir("tributary-report-rec-");
+  mkdirSync(join(dir, ".tributary", "runs"), { recursive: true });
+  writeFileSync(join(dir, ".tributary", "runs", `${runId}.jsonl`), lines);
+  return dir;
+}
+
+describe("recorded runs the CLI does not make on demand", () => {
+  it("shows retries as attempts of their own, and the cache's reason for a miss", async () => {
+    const text = readFileSync(join(import.meta.dirname, "fixtures", "failing.jsonl"), "utf8");
+    const runId = "20261203T071500000Z-4242";
+    const dir = recorded(runId, text);
+    const r = await cli(["report"], { cwd: dir });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const page = await open(r.stdout.trim());
+    const d = await drawn(page);
+    expect(d.nodes).toEqual([
+      ["fetch", "failed"],
+      ["lint", "cached"],
+      ["parse", "blocked"],
+      ["report", "blocked"],
+    ]);
+    expect(d.bars).toEqual(["fetch", "fetch"]);
+    const outcomes = await page.page.evaluate(
+      `[...document.querySelectorAll("#gantt .bar")].map((b) => b.dataset.outcome)`,
+    );
+    expect(outcomes).toEqual(["retry", "failed"]);
+    await page.page.click('#graph .node[data-id="fetch"]');
+    expect(await page.page.textContent('#detail [data-field="cache"]')).toBe("miss: no entry for this key");
+    expect(await page.page.textContent('#detail [data-field="retries"]')).toBe("attempt 1: exit code 7");
+    expect(await page.page.textContent('#detail [data-field="stderr"]')).toContain(
+      "<script>alert(1)</script>",
+    );
+    expect(page.dialogs).toEqual([]);
+    expect(await total(page, "hit-rate")).toBe("50%");
+  });
+
+  it("groups a graph of many steps by module; a group expands to its steps", async () => {
+    const modules = ["compile", "test", "lint", "pack", "docs"];
+    const steps = Array.from({ length: 1000 }, (_, k) => ({
+      id: `${modules[k % 5]}_${k}`,
+      module: modules[k % 5],
+      deps: k >= 5 ? [`${modules[(k - 5) % 5]}_${k - 5}`] : [],
+    }));
+    const lines = [
+      { v: 1, type: "run-start", t: 0, runId: "r", concurrency: 2, steps },
+      ...steps.flatMap((s, k) => [
+        { v: 1, type: "step-start", t: k, id: s.id, attempt: 1 },
+        {
+          v: 1,
+          type: "step-end",
+          t: k + 0.5,
+          id: s.id,
+          module: s.module,
+          status: "ok",
+          cached: false,
+          attempts: 1,
+          startMs: k,
+          endMs: k + 0.5,
+        },
+      ]),
+      { v: 1, type: "run-end", t: 1000, ok: true, summary: { total: 1000, wallMs: 1000, criticalPath: [] } },
+    ];
+    const dir = recorded("20261203T080000000Z-1", lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+    const r = await cli(["report", "-o", join(dir, "big.html")], { cwd: dir });
+    expect(r.code).toBe(0);
+    const page = await open(join(dir, "big.html"));
+    const d = await drawn(page);
+    expect(d.groups.sort()).toEqual(modules.map((m) => `module ${m}`).sort());
+    expect(d.nodes).toEqual([]);
+    expect(d.bars.length).toBe(1000);
+    await page.page.click('#graph .node[data-group="module lint"]');
+    expect(await page.page.textContent('#detail [data-field="counts"]')).toBe("200 steps: 200 ok");
+    await page.page.click('#detail button[data-expand="module lint"]');
+    const after = await drawn(page);
+    expect(after.nodes.length).toBe(200);
+    expect(after.groups.length).toBe(4);
+    expect(page.errors).toEqual([]);
   });
 });
