@@ -1,10 +1,11 @@
-import { mkdirSync, statSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { writeFileAtomicSync } from "../cache/atomic-write.js";
 import type { EngineEvent } from "../engine/events.js";
 import { UserError } from "../engine/user-error.js";
 import {
   buildReportModel,
+  GENERATOR_META,
   renderReport,
   ReportModelBuilder,
   type ReportEvent,
@@ -39,9 +40,11 @@ export interface RunReport {
  */
 export function writeRunReport(root: string, opts: RunReportOptions = {}): RunReport {
   const stateDir = resolve(opts.stateDir ?? join(root, ".tributary"));
+  const file = resolve(opts.file ?? join(stateDir, REPORT_FILE));
+  checkReportFile(file);
   const record = readRunRecordIn(stateDir, opts.runId);
   const model = buildReportModel(record.events, { runId: record.runId, complete: record.complete });
-  return writeReport(model, resolve(opts.file ?? join(stateDir, REPORT_FILE)));
+  return writeReport(model, file);
 }
 
 /**
@@ -58,16 +61,49 @@ export class RunReportWriter {
 
   /** Writes the report of what it was told; call once, after the run. */
   write(file: string): RunReport {
+    checkReportFile(resolve(file));
     return writeReport(this.builder.finish(), resolve(file));
   }
 }
 
+/**
+ * `--report` takes an optional file name, so `run --report build.flow` names the flow as the report:
+ * a flow file, or any existing file that is not an earlier report, is never written over.
+ */
+export function checkReportFile(file: string): void {
+  const hint =
+    "(`--report` takes an optional file name: put it after the flow, `tributary run build.flow --report`, or name an .html file)";
+  if (file.endsWith(".flow")) {
+    throw new UserError(`will not write the report to ${file}: it is named like a flow file ${hint}`);
+  }
+  const stat = statSync(file, { throwIfNoEntry: false });
+  if (!stat) return;
+  if (stat.isDirectory()) {
+    throw new UserError(`cannot write the report to ${file}: it is a directory; name a file in it`);
+  }
+  let head = "";
+  try {
+    const fd = openSync(file, "r");
+    try {
+      const buf = Buffer.alloc(4096);
+      head = buf.toString("utf8", 0, readSync(fd, buf, 0, buf.length, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    /* unreadable: not a report we wrote */
+  }
+  if (!head.includes(GENERATOR_META)) {
+    throw new UserError(
+      `will not write the report over ${file}: it exists and is not a Tributary report ${hint}`,
+    );
+  }
+}
+
+/** Writes a report to a file {@link checkReportFile} allowed. */
 function writeReport(model: ReportModel, file: string): RunReport {
   const html = renderReport(model);
   try {
-    if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
-      throw new UserError(`cannot write the report to ${file}: it is a directory; name a file in it`);
-    }
     mkdirSync(dirname(file), { recursive: true });
     writeFileAtomicSync(file, html);
   } catch (err) {

@@ -208,6 +208,23 @@ describe("a failing run", () => {
   });
 });
 
+it("never writes a report over a flow or any file that is not a report", async () => {
+  const dir = project(PASSING);
+  writeFileSync(join(dir, "notes.html"), "<p>mine</p>\n");
+  // `--report` takes an optional value: here it swallows the flow's name.
+  const swallowed = await cli(["run", "--report", "pipeline.flow"], { cwd: dir });
+  expect(swallowed.code).toBe(2);
+  expect(swallowed.stderr).toContain("tributary run build.flow --report");
+  expect(readFileSync(join(dir, "pipeline.flow"), "utf8")).toBe(PASSING);
+  const other = await cli(["report", "-o", "notes.html"], { cwd: dir });
+  expect(other.code).toBe(2);
+  expect(other.stderr).toContain("is not a Tributary report");
+  expect(readFileSync(join(dir, "notes.html"), "utf8")).toBe("<p>mine</p>\n");
+  // An earlier report is replaced.
+  expect((await cli(["run", "pipeline.flow", "--report", "r.html"], { cwd: dir })).code).toBe(0);
+  expect((await cli(["report", "-o", "r.html"], { cwd: dir })).code).toBe(0);
+});
+
 describe("a cached run", () => {
   let dir: string;
   beforeAll(async () => {

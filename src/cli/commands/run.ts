@@ -139,6 +139,9 @@ async function runCommand(
   const reporter = await loadReporter({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose });
   const reports = flags.report === undefined ? undefined : await import("../../project/report.js");
   const report = reports && new reports.RunReportWriter();
+  const reportTo = reports && (reportFile ?? join(project.stateDir, reports.REPORT_FILE));
+  // Before the run: a report file that must not be written (a flow file) is said at once.
+  if (reportTo) reports.checkReportFile(reportTo);
   // In-process steps see the project root as their working directory, as processes do.
   process.chdir(project.root);
   let result;
@@ -160,8 +163,8 @@ async function runCommand(
   } finally {
     reporter.close();
   }
-  if (reports && report) {
-    const file = reportFile ?? join(project.stateDir, reports.REPORT_FILE);
+  if (reports && report && reportTo) {
+    const file = reportTo;
     // A run answered from the last one (nothing changed) told its listeners only its end; its record
     // names every step it stands for.
     const written = result.noOp

@@ -10,4 +10,4 @@ export {
   type ReportStep,
   type ReportTotals,
 } from "./model.js";
-export { embedJson, renderReport } from "./render.js";
+export { embedJson, GENERATOR_META, renderReport } from "./render.js";

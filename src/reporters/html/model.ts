@@ -182,7 +182,7 @@ function builder(opts: ReportModelOptions): [(e: ReportEvent) => void, () => Rep
   const stepOf = (id: string, module = "?"): number => {
     let i = index.get(id);
     if (i === undefined) {
-      i = steps.push({ id, module, status: "not run", deps: [], attempts: 0 }) - 1;
+      i = steps.push(newStep(id, module)) - 1;
       index.set(id, i);
     }
     return i;
@@ -194,7 +194,10 @@ function builder(opts: ReportModelOptions): [(e: ReportEvent) => void, () => Rep
       if (id === undefined) continue;
       const step = steps[stepOf(id, str(s.module))]!;
       step.module = str(s.module) ?? step.module;
-      if (Array.isArray(s.deps)) step.deps = s.deps.filter((d): d is string => typeof d === "string");
+      if (Array.isArray(s.deps)) {
+        const deps = s.deps as unknown[];
+        step.deps = deps.every((d) => typeof d === "string") ? (deps as string[]) : deps.filter(isString);
+      }
       if (parent !== undefined) step.parent = parent;
       step.estimateMs = num(s.estimateMs) ?? step.estimateMs;
       const command = commandText(s.command);
@@ -209,6 +212,14 @@ function builder(opts: ReportModelOptions): [(e: ReportEvent) => void, () => Rep
     bar.end = Math.max(bar.start, t);
     bar.outcome = outcome;
     slots[bar.slot] = undefined;
+  };
+
+  // Thousands of steps in a row often get the same decision ("uncacheable: …"): they share one object.
+  let lastDecision: NonNullable<ReportStep["cache"]> | undefined;
+  const cacheDecision = (decision: string, source?: string, reason?: string) => {
+    const d = lastDecision;
+    if (d && d.decision === decision && d.source === source && d.reason === reason) return d;
+    return (lastDecision = { decision, source, reason });
   };
 
   const add = (e: ReportEvent): void => {
@@ -230,7 +241,7 @@ function builder(opts: ReportModelOptions): [(e: ReportEvent) => void, () => Rep
         const id = str(e.id);
         const decision = str(e.decision);
         if (id === undefined || decision === undefined) break;
-        steps[stepOf(id)]!.cache = { decision, source: str(e.source), reason: str(e.reason) };
+        steps[stepOf(id)]!.cache = cacheDecision(decision, str(e.source), str(e.reason));
         if (decision === "hit") cacheHits++;
         else if (decision === "miss") cacheMisses++;
         break;
@@ -379,6 +390,37 @@ function builder(opts: ReportModelOptions): [(e: ReportEvent) => void, () => Rep
     return model;
   };
   return [add, finish];
+}
+
+const isString = (v: unknown): v is string => typeof v === "string";
+
+/** Every field from the start: steps share one shape however their events arrive. */
+function newStep(id: string, module: string): ReportStep {
+  return {
+    id,
+    module,
+    status: "not run",
+    deps: [],
+    parent: undefined,
+    command: undefined,
+    estimateMs: undefined,
+    startMs: undefined,
+    endMs: undefined,
+    durationMs: undefined,
+    attempts: 0,
+    queuedMs: undefined,
+    cache: undefined,
+    error: undefined,
+    errorKind: undefined,
+    exitCode: undefined,
+    signal: undefined,
+    blockedBy: undefined,
+    retries: undefined,
+    stdout: undefined,
+    stderr: undefined,
+    output: undefined,
+    outputCut: undefined,
+  };
 }
 
 function emptyTotals(): ReportTotals {

@@ -92,6 +92,9 @@ function inlineScript(code: string): string {
   return code.replace(/<\/(script)/gi, "<\\/$1");
 }
 
+/** Near the top of every report: how a file is known to be one (and so may be written over). */
+export const GENERATOR_META = '<meta name="generator" content="tributary">';
+
 const sha256 = (text: string): string => `'sha256-${createHash("sha256").update(text).digest("base64")}'`;
 
 const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -115,9 +118,9 @@ export function renderReport(model: ReportModel): string {
 <html lang="en">
 <head>
 <meta charset="utf-8">
+${GENERATOR_META}
 <meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="tributary">
 <title>${escapeHtml(title)}</title>
 <style>${a.style}</style>
 </head>
