@@ -158,6 +158,12 @@ describe("a passing run", () => {
     expect(r.stdout.trim()).toBe(out);
     const { runId } = lastRecord(dir);
     expect(readFileSync(out, "utf8")).toContain(runId);
+    // A plain run records no output: the report says how to get it.
+    expect((await cli(["run", "pipeline.flow", "--no-cache"], { cwd: dir })).code).toBe(0);
+    expect((await cli(["report", "-o", out], { cwd: dir })).code).toBe(0);
+    const page = await open(out);
+    await page.page.click('#graph .node[data-id="b"]');
+    expect(await page.page.textContent('#detail [data-field="no-output"]')).toContain("--report");
   });
 });
 

@@ -88,6 +88,8 @@ export interface ReportModel {
   flow?: string;
   startedAt?: string;
   concurrency?: number;
+  /** False when the run streamed no step output (only failures' tails are known). */
+  liveOutput?: boolean;
   /** The record has its run-end and every line was readable. */
   complete: boolean;
   /** Why the report is incomplete or what was skipped, for the banner. */
@@ -232,6 +234,7 @@ function builder(opts: ReportModelOptions): [(e: ReportEvent) => void, () => Rep
         model.flow = str(e.flow);
         model.startedAt = str(e.startedAt);
         model.concurrency = num(e.concurrency);
+        if (typeof e.liveOutput === "boolean") model.liveOutput = e.liveOutput;
         declare(e.steps);
         break;
       case "steps-added":

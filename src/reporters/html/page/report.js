@@ -483,6 +483,16 @@
       out.push(
         h("p", { class: "note" }, st.outputCut.toLocaleString("en") + " earlier bytes of output not shown"),
       );
+    if (!st.stderr && !st.stdout && !st.output && data.liveOutput === false && st.attempts > 0) {
+      out.push(
+        h(
+          "p",
+          { class: "note", "data-field": "no-output" },
+          "This run did not record its steps' output (only a failure's last lines are kept): " +
+            "`tributary run --report` or `--record-output` records it.",
+        ),
+      );
+    }
     pre("stderr", "stderr (tail)", st.stderr);
     pre("stdout", "stdout (tail)", st.stdout);
     pre("output", "output (tail)", st.output);
