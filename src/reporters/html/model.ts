@@ -146,10 +146,16 @@ export function buildReportModel(events: readonly ReportEvent[], opts: ReportMod
  */
 export class ReportModelBuilder {
   readonly add: (e: ReportEvent) => void;
+  /** The model of what was added; events added after it are ignored. */
   readonly finish: () => ReportModel;
 
   constructor(opts: ReportModelOptions = {}) {
-    [this.add, this.finish] = builder(opts);
+    const [add, finish] = builder(opts);
+    let done: ReportModel | undefined;
+    this.add = (e) => {
+      if (!done) add(e);
+    };
+    this.finish = () => (done ??= finish());
   }
 }
 
