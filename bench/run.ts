@@ -2,7 +2,7 @@
  * `npm run bench`: Tributary beside make, ninja and xargs -P on the shared workloads, in one invocation.
  * Prints markdown to stdout (progress goes to stderr).
  *
- *     tsx bench/run.ts [--only stg,inprocess,spawn,fanout,w4-peers,w3-peers,w2-peers,language,hashing,remote,remote-cache,report]
+ *     tsx bench/run.ts [--only stg,inprocess,spawn,fanout,w4-peers,w3-peers,w2-peers,language,hashing,remote,remote-cache,serve,report]
  *                      [--reps N] [--quick]
  *                      [--tools make,ninja,xargs,tributary]
  *
@@ -24,6 +24,8 @@ import { formatRows, hashingBench } from "./hashing.js";
 import { remoteCacheBench } from "./remote-cache.js";
 import { remoteBench } from "./remote.js";
 import { languageSection } from "./sections/language.js";
+import { execSection } from "./sections/exec.js";
+import { serveSection } from "./sections/serve.js";
 import { reportSection } from "./sections/report.js";
 import { heading, progress } from "./util.js";
 
@@ -51,6 +53,7 @@ const SECTIONS: Record<string, (o: SectionOptions) => string | Promise<string>> 
   "w3-peers": (o) => w3Section(o),
   "w2-peers": (o) => w2Section(o),
   language: languageSection,
+  exec: execSection,
   report: reportSection,
   hashing: async (o) =>
     heading(
@@ -60,6 +63,7 @@ const SECTIONS: Record<string, (o: SectionOptions) => string | Promise<string>> 
     ) + formatRows(await hashingBench({ mb: o.quick ? 256 : 1024, onProgress: progress })),
   remote: (o) => remoteBench({ quick: o.quick }),
   "remote-cache": (o) => remoteCacheBench({ quick: o.quick, log: progress }),
+  serve: serveSection,
 };
 
 function usage(msg: string): never {

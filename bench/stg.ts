@@ -4,6 +4,7 @@ import type { Graph } from "../src/graph/ir.js";
 import { simulate } from "../src/engine/simulate.js";
 import type { ScheduleMode } from "../src/engine/scheduler.js";
 import { BENCH_DATA } from "./workloads.js";
+import { prng } from "./util.js";
 
 /** One STG task graph: durations and predecessors, dummy entry/exit nodes included (duration 0). */
 export interface StgGraph {
@@ -110,4 +111,65 @@ export function scoreStg(cases: StgCase[], mode: ScheduleMode): StgScore {
   }
   for (const s of bySlots.values()) s.meanGap /= s.n;
   return { mode, bySlots, overallMeanGap: sum / cases.length, belowBound };
+}
+
+/** One STG graph with wide steps: about one task in five takes 2 to 4 CPU slots (seeded by the graph). */
+export function wideStgGraph(
+  g: StgGraph,
+  slots: number,
+  estimates: boolean,
+): { graph: Graph; durations: Record<string, number>; bound: number } {
+  const rand = prng(hashName(g.name));
+  const graph = stgToGraph(g);
+  const durations: Record<string, number> = {};
+  let work = 0;
+  for (const s of graph.steps) {
+    const d = s.options.estimateMs!;
+    durations[s.id] = d;
+    const cpus = rand() < 0.2 ? Math.min(slots, 2 + Math.floor(rand() * 3)) : 1;
+    s.options = estimates ? { estimateMs: d, cpus } : { cpus };
+    work += d * cpus;
+  }
+  return { graph, durations, bound: Math.max(criticalPath(g), Math.ceil(work / slots)) };
+}
+
+function hashName(name: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+export interface WideScore {
+  slots: number;
+  /** Mean makespan / lower bound: strict order, backfilling with estimates, backfilling without. */
+  strict: number;
+  known: number;
+  unknown: number;
+  /** Cases where backfilling (with estimates) finished later than strict order. */
+  worse: number;
+  n: number;
+}
+
+/** Wide steps on the STG graphs: strict order against backfilling, by slot count. */
+export function scoreWide(cases: StgCase[], slotCounts: number[]): WideScore[] {
+  const graphs = new Map(cases.map((c) => [c.graph.name, c.graph]));
+  return slotCounts.map((slots) => {
+    const score: WideScore = { slots, strict: 0, known: 0, unknown: 0, worse: 0, n: 0 };
+    for (const g of graphs.values()) {
+      const known = wideStgGraph(g, slots, true);
+      const unknown = wideStgGraph(g, slots, false);
+      const strict = simulate(known.graph, { concurrency: slots, backfill: false }).makespanMs;
+      const filled = simulate(known.graph, { concurrency: slots }).makespanMs;
+      const blind = simulate(unknown.graph, { concurrency: slots, durations: unknown.durations }).makespanMs;
+      score.strict += strict / known.bound;
+      score.known += filled / known.bound;
+      score.unknown += blind / known.bound;
+      if (filled > strict) score.worse++;
+      score.n++;
+    }
+    score.strict /= score.n;
+    score.known /= score.n;
+    score.unknown /= score.n;
+    return score;
+  });
 }

@@ -4,10 +4,51 @@ import { planGraph } from "../../src/engine/plan.js";
 import { compileFlow } from "../../src/language/index.js";
 import { BENCH_TMP, fmt, heading, median, mustTime, prng, progress, table } from "../util.js";
 import { check, REPO, repsOf, type SectionOptions } from "./common.js";
+import { SHAPES } from "../hostile-shapes.js";
 
 const TARGET_MS = 300;
 /** Compile time of 5x the steps, as a multiple: ~5 is linear, 25 quadratic. */
 const MAX_GROWTH = 12;
+/** Compile time of a hostile shape at 8n over n: ~8 is linear, 64 quadratic. */
+const MAX_SHAPE_GROWTH = 24;
+
+/** The fastest of `runs` compiles of `source`: the least disturbed by GC and the JIT. */
+async function fastestCompile(source: string, runs: number): Promise<number> {
+  let best = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await compileFlow(source, "f.flow", { root: BENCH_TMP, inputs: { x: "1" } });
+    best = Math.min(best, performance.now() - t);
+  }
+  return best;
+}
+
+/**
+ * Each hostile shape (bench/hostile-shapes.ts) at n = 1,000 and 8,000: the growth of the fastest compile.
+ * Small and large alternate, so that a busy machine slows both.
+ */
+async function hostileShapes(o: SectionOptions): Promise<string> {
+  const rows: string[][] = [];
+  const rounds = o.quick ? 1 : 3;
+  for (const [name, shape] of Object.entries(SHAPES)) {
+    progress(`language: hostile shape ${name}`);
+    const small = shape(1000);
+    const large = shape(8000);
+    await fastestCompile(small, 2);
+    let s = Infinity;
+    let l = Infinity;
+    for (let k = 0; k < rounds; k++) {
+      s = Math.min(s, await fastestCompile(small, 2));
+      l = Math.min(l, await fastestCompile(large, 1));
+    }
+    const growth = l / Math.max(s, 0.05);
+    rows.push([name, fmt.ms(s), fmt.ms(l), `${growth.toFixed(1)}×`, check(growth < MAX_SHAPE_GROWTH)]);
+  }
+  return (
+    `\nHostile shapes (bench/hostile-shapes.ts): compile time at 8,000 over 1,000 (~8× linear, 64× quadratic; target < ${MAX_SHAPE_GROWTH}×).\n\n` +
+    table(["shape", "n = 1,000", "n = 8,000", "growth", `< ${MAX_SHAPE_GROWTH}×`], rows)
+  );
+}
 
 /**
  * A flow of `n` shell steps, `n_i = sh("cksum ${n_j} ${n_k} > ${output(...)}")`, each consuming two earlier
@@ -111,6 +152,8 @@ export async function languageSection(o: SectionOptions): Promise<string> {
       `Generated flow: ${n.toLocaleString("en")} \`sh(...)\` steps, each interpolating two earlier steps and one \`output()\`. ` +
         `Target < ${TARGET_MS} ms for parse + check + compile + plan. ` +
         `Linear time: 5× the steps take ${growth.toFixed(1)}× the compile time (target < ${MAX_GROWTH}×, 25× would be quadratic): ${check(growth < MAX_GROWTH)}.`,
-    ) + `\n${table(["run", "parse + check + compile", "plan (8 slots)", "total", `< ${TARGET_MS} ms`], rows)}`
+    ) +
+    `\n${table(["run", "parse + check + compile", "plan (8 slots)", "total", `< ${TARGET_MS} ms`], rows)}` +
+    (await hostileShapes(o))
   );
 }

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import type { Graph, ModuleLimits, Step, StepAction, StepOptions, ValueExpr } from "../graph/ir.js";
 import { DEFAULT_BACKOFF, PRIORITY_WORDS, WITH_OPTIONS, type WithOption } from "../graph/options.js";
-import { parseDuration, parseRate } from "../graph/units.js";
+import { parseDuration, parseRate, parseSize } from "../graph/units.js";
 import { runGraph, type RunOptions } from "../project/run-graph.js";
 import type { RunResult } from "../engine/result.js";
 
@@ -60,6 +60,8 @@ export interface StepSettings {
   timeout?: string | number;
   pool?: string;
   cpus?: number;
+  /** A size ("2GB", "512MiB") or a number of bytes. */
+  memory?: string | number;
   cache?: boolean;
   estimate?: string | number;
   partial?: boolean;
@@ -290,6 +292,8 @@ function fromSetting(opt: WithOption, v: unknown): unknown {
       return typeof v === "number" ? v : PRIORITY_WORDS[v as string];
     case "duration":
       return ms(v as string | number, opt.setting);
+    case "size":
+      return typeof v === "number" ? v : parseSize(v as string);
     case "backoff": {
       if (!v) return undefined;
       const b = v as NonNullable<StepSettings["backoff"]>;

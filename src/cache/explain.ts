@@ -68,6 +68,8 @@ export class ExplainState {
   private pendingFingerprints: string[] = [];
   private pendingBytes = 0;
   private previous: Map<string, StepRecord> | undefined;
+  /** The fingerprints log by key, once read (see fingerprintTexts). */
+  private written: Map<string, string> | undefined;
   private readonly stepsFile: string;
   private readonly fingerprintsFile: string;
 
@@ -165,6 +167,12 @@ export class ExplainState {
     return out;
   }
 
+  /** {@link explain} of this run's lookup of a step in one line; undefined when it was not looked up. */
+  reasonOf(stepId: string): string | undefined {
+    if (!this.current.has(stepId)) return undefined;
+    return explanationLine(this.explain(stepId));
+  }
+
   private loadPrevious(): Map<string, StepRecord> {
     if (this.previous) return this.previous;
     const m = new Map<string, StepRecord>();
@@ -202,30 +210,39 @@ export class ExplainState {
     if (this.pendingFingerprints.length === 0) return;
     mkdirSync(dirname(this.fingerprintsFile), { recursive: true });
     appendFileSync(this.fingerprintsFile, this.pendingFingerprints.join(""));
+    if (this.written) for (const line of this.pendingFingerprints) indexLine(this.written, line.slice(0, -1));
     this.pendingFingerprints = [];
     this.pendingBytes = 0;
   }
 
-  /** key → `<text>` or `<text>\t<argv JSON>` as recorded. */
+  /**
+   * key → `<text>` or `<text>\t<argv JSON>` as recorded. The log is read once per run: the engine asks
+   * for the reason of every miss, and a run may miss thousands of steps.
+   */
   private fingerprintTexts(keys: Set<string>): Map<string, string> {
-    const found = new Map<string, string>();
-    let text = "";
-    try {
-      text = readFileSync(this.fingerprintsFile, "utf8");
-    } catch {
-      // none
+    if (!this.written) {
+      this.written = new Map();
+      let text = "";
+      try {
+        text = readFileSync(this.fingerprintsFile, "utf8");
+      } catch {
+        // none
+      }
+      for (const line of text.split("\n")) indexLine(this.written, line);
     }
-    const scan = (line: string) => {
-      const tab = line.indexOf("\t");
-      if (tab !== 64) return;
-      const key = line.slice(0, tab);
-      if (!keys.has(key)) return;
-      const body = line.slice(tab + 1);
+    const lines = this.written;
+    const found = new Map<string, string>();
+    const check = (key: string, body: string | undefined) => {
+      if (body === undefined) return;
       const tab2 = body.indexOf("\t");
       if (digestBytes(tab2 < 0 ? body : body.slice(0, tab2)) === key) found.set(key, body);
     };
-    for (const line of text.split("\n")) scan(line);
-    for (const line of this.pendingFingerprints) scan(line.slice(0, -1));
+    for (const key of keys) check(key, lines.get(key));
+    if (found.size < keys.size) {
+      const pending = new Map<string, string>();
+      for (const line of this.pendingFingerprints) indexLine(pending, line.slice(0, -1));
+      for (const key of keys) if (!found.has(key)) check(key, pending.get(key));
+    }
     return found;
   }
 
@@ -247,6 +264,12 @@ export class ExplainState {
     for (const [k, t] of texts) out += `${k}\t${t}\n`;
     await writeFileAtomic(this.fingerprintsFile, out);
   }
+}
+
+/** Adds a log line (`<key>\t<body>`) to `into`; a later line of the same key wins, as in a rescan. */
+function indexLine(into: Map<string, string>, line: string): void {
+  if (line.indexOf("\t") !== 64) return;
+  into.set(line.slice(0, 64), line.slice(65));
 }
 
 /** A recorded fingerprint: its components, with the command line (if any) put back into `command`. */
@@ -295,6 +318,22 @@ const CAUSE_TEXT: Record<Cause, string> = {
   "no-op-run": "nothing any step depends on changed since the run before (a no-op run)",
   unknown: "unknown",
 };
+
+/** At most this many changes are named in a one-line reason. */
+const LINE_CHANGES = 3;
+
+/**
+ * An explanation in one line, for a `cache` event's `reason`: the cause, then its detail or what
+ * changed (`something changed since its last run: input file src/a.c: 1f2e3d4c5b6a → 9a8b7c6d5e4f`).
+ */
+export function explanationLine(e: Explanation): string {
+  let line = CAUSE_TEXT[e.cause];
+  const parts = e.changes.slice(0, LINE_CHANGES).map(formatChange);
+  if (e.changes.length > LINE_CHANGES) parts.push(`and ${e.changes.length - LINE_CHANGES} more`);
+  if (parts.length > 0) line += `: ${parts.join("; ")}`;
+  else if (e.detail) line += `: ${e.detail}`;
+  return line;
+}
 
 /** A human-readable explanation, a few lines. */
 export function formatExplanation(e: Explanation): string {

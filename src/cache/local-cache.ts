@@ -199,6 +199,7 @@ export class LocalCache implements StepCache {
 
     this.seen.set(id, got.value);
     this.tally.hit(id, key);
+    const source = !fromIndex && this.store.fromRemote?.(key) ? "remote" : "local";
     const now = Date.now();
     if (!fromIndex) {
       this.index.add(key, id, json, now);
@@ -207,7 +208,7 @@ export class LocalCache implements StepCache {
     } else if (now - entry!.t > USE_REFRESH_MS) {
       this.touch.push(key);
     }
-    return { hit: true, value: got.value };
+    return { hit: true, value: got.value, source };
   }
 
   /**
@@ -267,6 +268,11 @@ export class LocalCache implements StepCache {
   /** The keys of the entries this run restored (from the local cache or the store behind it). */
   hitKeys(): readonly string[] {
     return this.tally.hitKeys;
+  }
+
+  /** This run's decision for a step in one line, as `explain` words it (for the engine's cache events). */
+  reasonOf(stepId: StepId): string | undefined {
+    return this.explainState.reasonOf(stepId);
   }
 
   /** Why a step ran or was restored (this run if it was looked up, else the last recorded run). */

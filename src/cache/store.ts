@@ -43,6 +43,8 @@ export interface BlobStore {
   delete(ns: Namespace, key: string): Promise<void>;
   /** Records that entries were used (for least-recently-used eviction). Best effort. */
   touch(ns: Namespace, keys: string[]): Promise<void>;
+  /** Whether the action-cache entry `key` was downloaded from a remote store in this run. */
+  fromRemote?(key: string): boolean;
 }
 
 /** Files up to this size are read whole when stored; larger ones are streamed. */

@@ -1,6 +1,7 @@
 import { CliError } from "./exit-codes.js";
 
 export async function main(argv: string[]): Promise<number> {
+  keepGoingWhenReadersLeave();
   try {
     const { runProgram } = await import("./program.js");
     return await runProgram(argv);
@@ -11,5 +12,19 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`tributary: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
     return 70;
+  }
+}
+
+/**
+ * A reader that stops early (`tributary run --json | head -1`, a pager closed) must not crash the
+ * command with an EPIPE stack trace, nor leave a build half done: what is written after the reader
+ * left is dropped, the command goes on and exits with its usual code.
+ */
+function keepGoingWhenReadersLeave(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE" || err.code === "ERR_STREAM_DESTROYED") return;
+      throw err;
+    });
   }
 }

@@ -1,3 +1,5 @@
+import { parseSize } from "../graph/units.js";
+import { randomInt } from "node:crypto";
 import { CliError } from "./exit-codes.js";
 
 /**
@@ -14,6 +16,33 @@ export function parseJobs(value: string | undefined): number | undefined {
     );
   }
   return n;
+}
+
+/**
+ * `--shuffle` alone draws a seed (printed, so the run can be repeated); `--shuffle=SEED` repeats one.
+ * Seeds are whole numbers in [0, 2^32).
+ */
+export function parseShuffleSeed(value: string | boolean | undefined): number | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return randomInt(0, 2 ** 32 - 1);
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n >= 2 ** 32) {
+    throw new CliError(`--shuffle takes a seed, a whole number below 4294967296, got "${value}"`);
+  }
+  return n;
+}
+
+/** `--memory 8GB`: bytes, more than 0. */
+export function parseMemory(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  let bytes: number;
+  try {
+    bytes = parseSize(value);
+  } catch {
+    throw new CliError(`--memory needs a size, like 8GB or 512MiB, got "${value}"`);
+  }
+  if (!(bytes > 0)) throw new CliError(`--memory must be more than 0, got "${value}"`);
+  return bytes;
 }
 
 /** Parses `--input k=v` pairs. */

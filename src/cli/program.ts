@@ -6,9 +6,11 @@ import { registerCheck } from "./commands/check.js";
 import { registerPlan } from "./commands/plan.js";
 import { registerGraph } from "./commands/graph.js";
 import { registerExplain } from "./commands/explain.js";
+import { registerLogs } from "./commands/logs.js";
 import { registerCache } from "./commands/cache.js";
 import { registerClean } from "./commands/clean.js";
 import { registerWorker } from "./commands/worker.js";
+import { registerExec } from "./commands/exec.js";
 import { registerReport } from "./commands/report.js";
 
 export function buildProgram(): Command {
@@ -23,10 +25,12 @@ export function buildProgram(): Command {
   registerPlan(program);
   registerGraph(program);
   registerExplain(program);
+  registerLogs(program);
   registerReport(program);
   registerClean(program);
   registerCache(program);
   registerWorker(program);
+  registerExec(program);
   program.addHelpText(
     "after",
     `\nExit codes: ${EXIT.ok} ok, ${EXIT.stepFailed} a step failed, ${EXIT.invalid} the flow or the command line is invalid, ${EXIT.interrupted} interrupted.`,

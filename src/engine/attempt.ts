@@ -31,6 +31,8 @@ export class AttemptContext implements Attempt {
   declare command: readonly string[] | undefined;
   declare onOutput: ((stream: "stdout" | "stderr", chunk: string) => void) | undefined;
   declare stopped: StopReason | undefined;
+  /** The run sets the slots its scheduler granted; a worker keeps the step's own `cpus`. */
+  declare cpus: number;
   declare private controller: AbortController | undefined;
   /** One hook is the common case (the executor's): no array for it. */
   declare private hooks: ((reason: StopReason) => void) | ((reason: StopReason) => void)[] | undefined;
@@ -55,6 +57,7 @@ export class AttemptContext implements Attempt {
     this.command = undefined;
     this.onOutput = undefined;
     this.stopped = undefined;
+    this.cpus = step.options.cpus ?? 1;
     this.controller = undefined;
     this.hooks = undefined;
     this.timer = undefined;

@@ -17,6 +17,11 @@ export interface Attempt extends StepContext {
   readonly command: readonly string[] | undefined;
   /** Set when someone reads output as it happens; executors that can stream call it. */
   readonly onOutput: ((stream: "stdout" | "stderr", chunk: string) => void) | undefined;
+  /**
+   * CPU slots the attempt holds: its `cpus`, at most the run's `-j` (0 for a step that takes none).
+   * Its processes are told to use that many threads (executors/process/thread-env.ts).
+   */
+  readonly cpus: number;
   /** Between SIGTERM and SIGKILL when stopping a process. */
   readonly killGraceMs: number;
   /** The most stdout kept as a process step's value. */

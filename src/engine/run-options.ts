@@ -15,6 +15,12 @@ export interface RunOptions {
   /** Slots for concurrently running steps (`-j`). Default: cores + 2, so I/O waits do not idle a core. */
   concurrency?: number;
   mode?: ScheduleMode;
+  /** Bytes of memory the steps that declare `memory:` share (`--memory`). Default: the machine's. */
+  memory?: number;
+  /** One step at a time in a deterministic order (see SchedulerOptions.serial); `concurrency` is then 1. */
+  serial?: boolean;
+  /** Ready steps start in an order drawn from this seed (see SchedulerOptions.shuffleSeed). */
+  shuffleSeed?: number;
   /** Stop starting new steps after the first failure. */
   failFast?: boolean;
   /** Aborting it cancels the run: running steps are stopped, finished results are kept. */

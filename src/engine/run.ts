@@ -1,4 +1,4 @@
-import { availableParallelism } from "node:os";
+import { availableParallelism, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { digestFile } from "../graph/digest.js";
 import { describe, evalAsync, evalSync, needsIO, projectOutputs, whyNotPlainData } from "../graph/eval.js";
@@ -63,7 +63,7 @@ class Run {
     private readonly graph: Graph,
     private readonly options: RunOptions,
   ) {
-    const concurrency = options.concurrency ?? availableParallelism() + 2;
+    const concurrency = options.serial ? 1 : (options.concurrency ?? availableParallelism() + 2);
     let topology = options.topology;
     if (!topology) {
       const checked = validateGraph(graph, { concurrency });
@@ -104,7 +104,10 @@ class Run {
     );
     this.scheduler = new Scheduler(topology, (i) => this.metaOf(this.steps[i]!, scratch), {
       concurrency,
+      memory: options.memory ?? totalmem(),
       mode: options.mode,
+      serial: options.serial,
+      shuffleSeed: options.shuffleSeed,
       pools: graph.pools,
       limits: graph.limits,
       needed: this.needed,
@@ -159,8 +162,11 @@ class Run {
     m.module = s.module;
     m.priority = o.priority ?? 0;
     m.cpus = o.cpus ?? 1;
+    m.memory = o.memory ?? 0;
     m.pool = o.pool;
-    m.estimateMs = o.estimateMs ?? this.options.estimate?.(s) ?? 1;
+    const estimate = o.estimateMs ?? this.options.estimate?.(s);
+    m.estimateMs = estimate ?? 1;
+    m.estimateKnown = estimate !== undefined;
     m.partial = o.partial === true;
     m.isMap = s.action.kind === "map";
     return m;
@@ -226,6 +232,7 @@ class Run {
     this.table.startMs[i] = this.pumpNow;
     if (attempt === 1) this.table.queuedMs[i] = Math.max(0, this.pumpNow - this.scheduler.readyTime(i));
     const ctx = new AttemptContext(step, attempt, this.settings, i);
+    ctx.cpus = this.scheduler.slotsOf(i);
     this.live[i] = ctx;
     if (step.action.kind === "map") return this.listMap(i, ctx);
     if (step.inputs.some(needsIO)) {
@@ -292,7 +299,13 @@ class Run {
       return;
     }
     const decision = found.key === undefined ? "uncacheable" : "miss";
-    const reason = (cache.reasonOf ? cache.reasonOf(id) : undefined) ?? found.reason;
+    let reason: string | undefined;
+    try {
+      reason = cache.reasonOf?.(id);
+    } catch {
+      // The cache's records are unreadable: the lookup's own words will do.
+    }
+    reason ??= found.reason;
     this.bus.emit({ type: "cache", t, id, decision, reason });
   }
 

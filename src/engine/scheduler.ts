@@ -17,8 +17,12 @@ export interface StepMeta {
   module: string;
   priority: number;
   cpus: number;
+  /** Bytes of memory the step holds while it runs (`memory:`); 0 when it declares none. */
+  memory: number;
   pool?: string;
   estimateMs: number;
+  /** The estimate is declared or learned, not a placeholder: backfilling may trust it. */
+  estimateKnown: boolean;
   /** Receives a failed map's partial value instead of being blocked by it. */
   partial: boolean;
   isMap: boolean;
@@ -26,6 +30,8 @@ export interface StepMeta {
 
 export interface SchedulerOptions {
   concurrency: number;
+  /** Bytes of memory the steps that declare `memory:` share (`--memory`). Default: unlimited. */
+  memory?: number;
   mode?: ScheduleMode;
   pools?: Record<string, number>;
   limits?: Record<string, ModuleLimits>;
@@ -38,6 +44,21 @@ export interface SchedulerOptions {
    * own (a simulation keeps them private, on its own clock).
    */
   moduleGates?: ModuleGates;
+  /**
+   * Let later steps use slots a waiting wide step leaves idle when they cannot delay it (see
+   * Scheduler.backfill). Default true; false keeps strict order, for comparison in benchmarks.
+   */
+  backfill?: boolean;
+  /**
+   * One step at a time, even one that takes no CPU slot (`cpus: 0`), in the order steps became ready
+   * (declaration order first): every run of the same flow takes the same path (`--serial`).
+   */
+  serial?: boolean;
+  /**
+   * Start ready steps in an order drawn from this seed instead of by priority and path length, to
+   * expose dependencies a flow forgot to declare (`--shuffle`); at -j1 a seed gives one order.
+   */
+  shuffleSeed?: number;
   /** Absolute time of this scheduler's time 0, so shared buckets see one clock across runs. */
   clockOffset?: number;
   /**
@@ -48,6 +69,9 @@ export interface SchedulerOptions {
 }
 
 export type Outcome = "ok" | "failed" | "cancelled";
+
+/** Ready steps behind a waiting wide step that backfilling looks at, at most, per decision. */
+const BACKFILL_WINDOW = 64;
 
 /** Shared result of the common case, so finishing a step allocates nothing. */
 const NOTHING_BLOCKED: readonly number[] = Object.freeze([]);
@@ -75,7 +99,22 @@ export class Scheduler {
   /** Needed steps that have not reached a final state. */
   remaining = 0;
   private free: number;
+  private memFree: number;
+  private readonly memTotal: number;
   private runningCount = 0;
+  /**
+   * Some step takes more than one CPU slot, or memory: a step at the head of the queue may then wait
+   * for room while smaller ones could use it (backfilling, see {@link backfill}). Until then none of
+   * that bookkeeping is paid for.
+   */
+  private wide = false;
+  /** Some step takes no CPU slot: it may start even when every slot is taken. */
+  private zeroCpu = false;
+  /** The running steps, kept only when {@link wide}. */
+  private readonly runningSet = new Set<number>();
+  /** Durations of the steps that finished, for the expected duration of those with no estimate. */
+  private measuredMs = 0;
+  private measured = 0;
   private size: number;
 
   state: Uint8Array;
@@ -83,6 +122,10 @@ export class Scheduler {
   private prio: Float64Array;
   rank: Float64Array;
   private cpus: Int32Array;
+  private mem: Float64Array;
+  /** Expected duration; NaN when unknown (see {@link expectedMs}). */
+  private est: Float64Array;
+  private startAt: Float64Array;
   private poolOf: Int32Array;
   private modOf: Int32Array;
   private layer: Int32Array;
@@ -101,6 +144,9 @@ export class Scheduler {
   private readonly wake: (() => void) | undefined;
   private readonly queue: ReadyQueue;
   private nextSeq = 0;
+  private readonly serial: boolean;
+  private readonly backfills: boolean;
+  private readonly shuffleSeed: number | undefined;
 
   private currentLayer = 0;
   private layerRemaining: number[] = [];
@@ -113,8 +159,14 @@ export class Scheduler {
   ) {
     if (!(options.concurrency >= 1)) throw new RangeError(`concurrency must be at least 1`);
     this.mode = options.mode ?? "eager";
-    this.concurrency = Math.floor(options.concurrency);
+    this.serial = options.serial === true;
+    this.backfills = options.backfill !== false;
+    this.shuffleSeed = options.shuffleSeed;
+    this.concurrency = this.serial ? 1 : Math.floor(options.concurrency);
     this.free = this.concurrency;
+    this.memTotal = options.memory ?? Infinity;
+    if (!(this.memTotal > 0)) throw new RangeError(`memory must be more than 0 bytes`);
+    this.memFree = this.memTotal;
     const n = topo.ids.length;
     this.size = n;
     const cap = Math.max(16, n);
@@ -125,6 +177,9 @@ export class Scheduler {
     this.rank = columns.f64();
     this.seq = columns.f64();
     this.readySince = columns.f64();
+    this.mem = columns.f64();
+    this.est = columns.f64();
+    this.startAt = columns.f64();
     this.pending = columns.i32();
     this.cpus = columns.i32();
     this.poolOf = columns.i32();
@@ -212,8 +267,10 @@ export class Scheduler {
       if (i < 0) return -1;
       if (this.mode === "layers" && this.layer[i]! > this.currentLayer) return -1;
       const c = this.cpus[i]!;
-      // Strict order on CPU slots: a big step waits for room rather than being overtaken forever.
-      if (c > this.free) return -1;
+      // The head waits for room rather than being overtaken forever; what cannot delay it may go first.
+      if (c > this.free || this.mem[i]! > this.memFree) {
+        return this.wide && this.backfills ? this.backfill(i, now) : -1;
+      }
       const p = this.poolOf[i]!;
       if (p >= 0 && this.gates[p]!.full) {
         this.park(q.pop(), this.gates[p]!);
@@ -228,13 +285,99 @@ export class Scheduler {
         }
       }
       q.pop();
-      this.free -= c;
-      if (p >= 0) this.gates[p]!.capacity.used++;
-      if (m >= 0) this.gates[m]!.capacity.used++;
-      this.state[i] = State.Running;
-      this.runningCount++;
-      return i;
+      return this.take(i, now);
     }
+  }
+
+  /** Starts step i: takes its slots, memory, pool slot and module slot (its rate token is taken). */
+  private take(i: number, now: number): number {
+    this.free -= this.cpus[i]!;
+    this.memFree -= this.mem[i]!;
+    const p = this.poolOf[i]!;
+    if (p >= 0) this.gates[p]!.capacity.used++;
+    const m = this.modOf[i]!;
+    if (m >= 0) this.gates[m]!.capacity.used++;
+    this.state[i] = State.Running;
+    this.runningCount++;
+    if (this.wide) {
+      this.startAt[i] = now;
+      this.runningSet.add(i);
+    }
+    return i;
+  }
+
+  /**
+   * The ready step `head` needs more CPU slots or memory than are free. Backfilling (EASY, as batch
+   * schedulers do): a later ready step may start now if it cannot delay the head — it is expected to end
+   * before the head's shadow time (when enough running steps are expected to have ended for the head
+   * to fit), or it fits in what will still be spare then. Expected durations are the step's estimate,
+   * else the average of the steps that finished in this run (a guess); with neither, a step is only
+   * taken when it fits in the spare room, so before anything finished nothing pushes the head back.
+   */
+  private backfill(head: number, now: number): number {
+    if (this.free <= 0 && !this.zeroCpu) return -1;
+    const shadow = this.shadowOf(head, now);
+    const q = this.queue;
+    const skipped: number[] = [q.pop()];
+    let found = -1;
+    for (let seen = 0; seen < BACKFILL_WINDOW && q.size > 0; seen++) {
+      const j = q.pop();
+      skipped.push(j);
+      const c = this.cpus[j]!;
+      const mem = this.mem[j]!;
+      if (c > this.free || mem > this.memFree) continue;
+      const spare = c <= shadow.cpus && mem <= shadow.memory;
+      if (!spare && !(now + this.expectedMs(j) <= shadow.at)) continue;
+      if (this.mode === "layers" && this.layer[j]! > this.currentLayer) continue;
+      const p = this.poolOf[j]!;
+      if (p >= 0 && this.gates[p]!.full) continue;
+      const m = this.modOf[j]!;
+      if (m >= 0 && (this.gates[m]!.full || !this.gates[m]!.tryTake(now))) continue;
+      skipped.pop();
+      found = j;
+      break;
+    }
+    for (const k of skipped) q.push(k);
+    return found < 0 ? -1 : this.take(found, now);
+  }
+
+  /**
+   * When `head` is expected to fit (running steps end at their start plus expected duration; one that
+   * overran may end any moment), and the CPU slots and memory that will be spare beside it then. With
+   * a running step of unknown duration in the way, the time is unknown (-Infinity) and nothing is
+   * spare: only a step that takes neither slots nor memory may go first.
+   */
+  private shadowOf(head: number, now: number): { at: number; cpus: number; memory: number } {
+    const ends: number[] = [];
+    for (const r of this.runningSet) ends.push(r);
+    // Unknown ends sort last (Infinity); reaching one makes the shadow time unknown.
+    const endOf = (r: number) => {
+      const e = this.startAt[r]! + this.expectedMs(r);
+      return Number.isNaN(e) ? Infinity : Math.max(now, e);
+    };
+    ends.sort((a, b) => endOf(a) - endOf(b));
+    let cpus = this.free;
+    let memory = this.memFree;
+    let at = now;
+    let k = 0;
+    const needC = this.cpus[head]!;
+    const needM = this.mem[head]!;
+    while ((cpus < needC || memory < needM) && k < ends.length) {
+      const r = ends[k++]!;
+      at = endOf(r);
+      cpus += this.cpus[r]!;
+      memory += this.mem[r]!;
+    }
+    // Which steps end first is not known: nothing may rely on a time, nor on a slot being spare.
+    if (at === Infinity || cpus < needC || memory < needM) return { at: -Infinity, cpus: 0, memory: 0 };
+    return { at, cpus: cpus - needC, memory: memory - needM };
+  }
+
+  /** A step's expected duration: its estimate, else the average of those that finished, else NaN. */
+  private expectedMs(i: number): number {
+    const e = this.est[i]!;
+    if (!Number.isNaN(e)) return e;
+    return this.measured > 0 ? this.measuredMs / this.measured : NaN;
   }
 
   /** Whether some ready step waits for a pool, a module limit or a rate (so time may matter). */
@@ -247,6 +390,11 @@ export class Scheduler {
     let t = Infinity;
     for (const g of this.parkedGates) if (g.rated && !g.full) t = Math.min(t, g.readyAt(now));
     return t;
+  }
+
+  /** CPU slots step i holds while it runs: its `cpus`, at most the run's concurrency. */
+  slotsOf(i: number): number {
+    return this.cpus[i]!;
   }
 
   /** When step i last became ready (on the owner's clock), to measure how long it queued. */
@@ -297,6 +445,7 @@ export class Scheduler {
     this.flags[mapIndex] = this.flags[mapIndex]! | 4;
     // Collecting takes no resources: the items did the work.
     this.cpus[mapIndex] = 0;
+    this.mem[mapIndex] = 0;
     this.poolOf[mapIndex] = -1;
     this.modOf[mapIndex] = -1;
     const first = this.size;
@@ -364,6 +513,22 @@ export class Scheduler {
 
   private comparator(): (a: number, b: number) => boolean {
     const prio = this.prio;
+    const seed = this.shuffleSeed;
+    if (seed !== undefined) {
+      // Priorities are ignored too: a missing dependency hides behind them as well as behind path length.
+      const layer = this.layer;
+      const layered = this.mode === "layers";
+      return (a, b) => {
+        if (layered && layer[a] !== layer[b]) return layer[a]! < layer[b]!;
+        const ka = shuffleKey(seed, a);
+        const kb = shuffleKey(seed, b);
+        return ka !== kb ? ka < kb : a < b;
+      };
+    }
+    if (this.serial) {
+      const seq = this.seq;
+      return (a, b) => (prio[a] !== prio[b] ? prio[a]! > prio[b]! : seq[a]! < seq[b]!);
+    }
     switch (this.mode) {
       case "fifo": {
         const seq = this.seq;
@@ -391,7 +556,13 @@ export class Scheduler {
 
   private setMeta(i: number, m: StepMeta): void {
     this.prio[i] = m.priority;
-    this.cpus[i] = Math.max(0, Math.min(this.concurrency, Math.floor(m.cpus)));
+    this.cpus[i] = this.serial ? 1 : Math.max(0, Math.min(this.concurrency, Math.floor(m.cpus)));
+    // A step that asks for more memory than there is gets all of it: it runs, alone in memory.
+    this.mem[i] = Math.max(0, Math.min(this.memTotal, m.memory));
+    this.est[i] = m.estimateKnown ? m.estimateMs : NaN;
+    const zero = this.cpus[i] === 0 && !m.isMap;
+    if (zero) this.zeroCpu = true;
+    if (!this.wide && !this.serial && (this.cpus[i]! > 1 || this.mem[i]! > 0 || zero)) this.wide = true;
     this.poolOf[i] = m.pool === undefined ? -1 : this.gateIndex(m.pool);
     // A map step only lists its items; the module's limits apply to the items, not to it.
     this.modOf[i] = this.moduleGate.size === 0 || m.isMap ? -1 : (this.moduleGate.get(m.module) ?? -1);
@@ -422,6 +593,11 @@ export class Scheduler {
     if (this.state[i] !== State.Running) return;
     this.runningCount--;
     this.free += this.cpus[i]!;
+    this.memFree += this.mem[i]!;
+    if (this.wide && this.runningSet.delete(i)) {
+      this.measuredMs += Math.max(0, this.clock - this.startAt[i]!);
+      this.measured++;
+    }
     const p = this.poolOf[i]!;
     if (p >= 0) this.gates[p]!.capacity.release(this.wake);
     const m = this.modOf[i]!;
@@ -496,6 +672,9 @@ export class Scheduler {
     this.prio = grow(this.prio);
     this.rank = grow(this.rank);
     this.cpus = grow(this.cpus);
+    this.mem = grow(this.mem);
+    this.est = grow(this.est);
+    this.startAt = grow(this.startAt);
     this.poolOf = grow(this.poolOf);
     this.modOf = grow(this.modOf);
     this.layer = grow(this.layer);
@@ -512,7 +691,7 @@ class Columns {
   private offset = 0;
 
   constructor(private readonly n: number) {
-    this.buffer = new ArrayBuffer(n * (4 * 8 + 6 * 4 + 2));
+    this.buffer = new ArrayBuffer(n * (7 * 8 + 6 * 4 + 2));
   }
 
   f64(): Float64Array {
@@ -532,4 +711,12 @@ class Columns {
     this.offset += this.n * bytes;
     return a;
   }
+}
+
+/** A step's place in a shuffled order: a 32-bit mix (splitmix32's finaliser) of the seed and its index. */
+export function shuffleKey(seed: number, i: number): number {
+  let x = (Math.imul(i + 1, 0x9e3779b9) ^ seed) | 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
 }

@@ -5,6 +5,10 @@ import { Scheduler, type ScheduleMode, type StepMeta } from "./scheduler.js";
 export interface SimulationOptions {
   concurrency: number;
   mode?: ScheduleMode;
+  /** false: strict order for wide steps, no backfilling (for comparison). Default true. */
+  backfill?: boolean;
+  /** Bytes the steps that declare `memory` share. Default unlimited. */
+  memory?: number;
   /** Duration of each step by id; steps not listed take their estimate, else 0. */
   durations?: Record<string, number>;
   /** Steps that fail (their dependents are blocked). */
@@ -38,8 +42,11 @@ export function simulate(graph: Graph, options: SimulationOptions): SimulationRe
       module: s.module,
       priority: s.options.priority ?? 0,
       cpus: s.options.cpus ?? 1,
+      memory: s.options.memory ?? 0,
       pool: s.options.pool,
       estimateMs: s.options.estimateMs ?? duration[i]!,
+      // As in a real run, only a declared estimate is known before the step ends (durations are the truth).
+      estimateKnown: s.options.estimateMs !== undefined,
       partial: false,
       isMap: false,
     };
@@ -47,6 +54,8 @@ export function simulate(graph: Graph, options: SimulationOptions): SimulationRe
   const failing = new Set(options.failing ?? []);
   const scheduler = new Scheduler(topology, (i) => metas[i]!, {
     concurrency: options.concurrency,
+    memory: options.memory,
+    backfill: options.backfill,
     mode: options.mode,
     pools: graph.pools,
     limits: graph.limits,

@@ -128,6 +128,8 @@ export interface StepOptions {
   pool?: string;
   /** Slots of the global concurrency budget this step occupies. Default 1. */
   cpus?: number;
+  /** Bytes of memory the step holds while it runs, out of the run's `--memory` budget. Default 0. */
+  memory?: number;
   /** false: never read or write the cache for this step (side effects). Default true. */
   cache?: boolean;
   /** Expected duration until measured durations are known. */

@@ -43,6 +43,8 @@ export type OptionValue =
   | { kind: "env-names" }
   /** A non-empty string. */
   | { kind: "text" }
+  /** An amount of bytes: a size as text ("2GB", "512MiB") or a whole number of bytes. */
+  | { kind: "size" }
   /** A duration, or a record of {@link BACKOFF_FIELDS}. */
   | { kind: "backoff" };
 
@@ -166,7 +168,17 @@ export const WITH_OPTIONS: readonly WithOption[] = [
     cacheKey: false,
     target: { step: "cpus" },
     setting: "cpus",
-    doc: "slots of the global `-j` budget the step occupies (default 1)",
+    doc: "slots of the global `-j` budget the step occupies (default 1); its processes are told to use that many threads (see below)",
+  },
+  {
+    name: "memory",
+    shape: 'a size, like "2GB" or "512MiB"',
+    value: { kind: "size" },
+    accepts: EVERY_KIND,
+    cacheKey: false,
+    target: { step: "memory" },
+    setting: "memory",
+    doc: "memory the step holds while it runs: steps start only while the sum fits in `--memory` (default: the machine's)",
   },
   {
     name: "cache",

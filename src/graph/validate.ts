@@ -62,6 +62,9 @@ export function validateGraph(
     if (o.cpus !== undefined && !(Number.isInteger(o.cpus) && o.cpus >= 0)) {
       bad(`step ${s.id}: cpus must be a whole number of at least 0, got ${o.cpus}`, undefined, s);
     }
+    if (o.memory !== undefined && !(Number.isFinite(o.memory) && o.memory >= 0)) {
+      bad(`step ${s.id}: memory must be a number of bytes of at least 0, got ${o.memory}`, undefined, s);
+    }
     if (o.priority !== undefined && !Number.isFinite(o.priority)) {
       bad(`step ${s.id}: priority must be a number, got ${o.priority}`, undefined, s);
     }

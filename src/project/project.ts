@@ -134,7 +134,11 @@ export class Project {
         if (opts.record) {
           const { recordNoOpRun } = await import("./run-record.js");
           const flow = this.file ? relative(this.root, this.file) : null;
-          recordNoOpRun(this.stateDir, { flow, concurrency: opts.concurrency ?? 0 }, result);
+          try {
+            recordNoOpRun(this.stateDir, { flow, concurrency: opts.concurrency ?? 0 }, result);
+          } catch {
+            // The run is done and right; only its record (for `logs`) is missing.
+          }
         }
         return result;
       }

@@ -303,3 +303,92 @@ function lastPointer(dir: string): string | undefined {
     return undefined;
   }
 }
+
+/** What a record holds of one step's output (see {@link stepLog}). */
+export interface StepLog {
+  runId: string;
+  /**
+   * The step and, for a map, its items: each with its chunks in the order they were written, and
+   * whether it started in this run.
+   */
+  parts: { id: string; ran: boolean; chunks: string[] }[];
+  /** Whether the step (or any item of the map) started in this run; if not, `why` says what it was. */
+  ran: boolean;
+  why?: string;
+  /**
+   * The run did not stream output (run-start `liveOutput: false`): only a failure's tail is known, the
+   * last 16 KiB of stdout and stderr interleaved, in `parts` (whatever `stream` asked).
+   */
+  tailOnly: boolean;
+  /** Output the record left out (its 256 KiB per stream bound). */
+  truncated: { id: string; stream: string; droppedBytes: number }[];
+}
+
+/**
+ * The captured output of a step in a recorded run (a map: of each of its items). A step id the run does
+ * not know is a UserError naming the nearest ones.
+ */
+export function stepLog(record: RunRecord, id: string, stream?: "stdout" | "stderr"): StepLog {
+  const known: string[] = [];
+  const items: string[] = [];
+  let liveOutput = true;
+  for (const e of record.events) {
+    if (e.type === "run-start") {
+      liveOutput = e.liveOutput !== false;
+      for (const s of (e.steps ?? []) as { id: string }[]) known.push(s.id);
+    } else if (e.type === "steps-added") {
+      for (const s of (e.steps ?? []) as { id: string }[]) {
+        known.push(s.id);
+        if (e.parent === id) items.push(s.id);
+      }
+    }
+  }
+  if (!known.includes(id)) {
+    const hint = suggest(id, known);
+    throw new UserError(
+      `no step ${id} in run ${record.runId}${hint ? `; ${hint}` : ""} (\`tributary logs STEP --run ID\` reads another run)`,
+    );
+  }
+  const ids = items.length > 0 ? items : [id];
+  const wanted = new Set(ids);
+  const parts = new Map(ids.map((i) => [i, [] as string[]]));
+  const started = new Set<string>();
+  const ends = new Map<string, RecordedEvent>();
+  const truncated: StepLog["truncated"] = [];
+  for (const e of record.events) {
+    const sid = e.id as string;
+    if (!wanted.has(sid)) continue;
+    if (e.type === "step-start") started.add(sid);
+    else if (e.type === "step-output" && (stream === undefined || e.stream === stream))
+      parts.get(sid)!.push(e.chunk as string);
+    else if (e.type === "step-end") ends.set(sid, e);
+    else if (e.type === "step-output-truncated" && (stream === undefined || e.stream === stream))
+      truncated.push({ id: sid, stream: e.stream as string, droppedBytes: e.droppedBytes as number });
+  }
+  if (!liveOutput) {
+    for (const [sid, e] of ends) if (typeof e.outputTail === "string") parts.get(sid)!.push(e.outputTail);
+  }
+  const log: StepLog = {
+    runId: record.runId,
+    parts: ids.map((i) => ({ id: i, ran: started.has(i), chunks: parts.get(i)! })),
+    ran: started.size > 0,
+    tailOnly: !liveOutput,
+    truncated,
+  };
+  if (!log.ran) log.why = whyNotRun(ends.get(ids[0]!), record, items.length > 0);
+  return log;
+}
+
+/** Said of a step, or of a map by its first item. */
+function whyNotRun(end: RecordedEvent | undefined, record: RunRecord, map: boolean): string {
+  if (end === undefined)
+    return record.complete
+      ? "it was not needed"
+      : "the run ended before it started (its record is cut short)";
+  if (end.cached === true)
+    return map ? "its items were restored from the cache" : "it was restored from the cache";
+  if (end.status === "blocked") return `it was blocked by ${String(end.blockedBy ?? "a failed step")}`;
+  if (end.status === "cancelled") return "it was cancelled before it started";
+  const error = end.error as { message?: string } | undefined;
+  return error?.message ? `it failed before it started: ${error.message}` : String(end.status);
+}

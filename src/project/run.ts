@@ -23,6 +23,12 @@ export interface ProjectRunOptions {
   /** Slots for concurrently running steps (`-j`). Default: cores + 2. */
   concurrency?: number;
   mode?: ScheduleMode;
+  /** Bytes of memory the steps that declare `memory:` share (`--memory`). Default: the machine's. */
+  memory?: number;
+  /** One step at a time in a deterministic order (`--serial`). */
+  serial?: boolean;
+  /** Start ready steps in an order drawn from this seed (`--shuffle=SEED`). */
+  shuffleSeed?: number;
   /** Stop starting new steps after the first failure. */
   failFast?: boolean;
   /** Aborting it cancels the run: running steps are stopped, finished results are kept. */
@@ -95,9 +101,10 @@ export async function runProject(ctx: RunContext, opts: ProjectRunOptions): Prom
   mkdirSync(ctx.stateDir, { recursive: true });
   const token = ownerToken();
   const lock = acquireRunLock(ctx.stateDir, token, commandLabel());
-  // Opened under the lock: it deletes the oldest records.
-  const record = opts.record ? new RunRecordWriter(ctx.stateDir, newRunId()) : undefined;
+  let record: RunRecordWriter | undefined;
   try {
+    // Opened under the lock: it deletes the oldest records.
+    if (opts.record) record = openRecord(ctx.stateDir, given);
     const all = record ? [...given, record.onEvent] : given;
     const listeners = all.length === 0 ? [] : [withRunFacts(all, ctx, opts, record?.runId)];
     // Warnings after the run ended (uploads to a remote cache finishing) go to the listeners too.
@@ -108,6 +115,18 @@ export async function runProject(ctx: RunContext, opts: ProjectRunOptions): Prom
   } finally {
     record?.close();
     lock.release();
+  }
+}
+
+/** A record that cannot be written is a warning, not a failed build. */
+function openRecord(stateDir: string, listeners: Listener[]): RunRecordWriter | undefined {
+  try {
+    return new RunRecordWriter(stateDir, newRunId());
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    const message = `cannot write the run record in ${join(stateDir, "runs")} (${why}); running without one`;
+    for (const l of listeners) l({ type: "warning", t: 0, message });
+    return undefined;
   }
 }
 
@@ -170,6 +189,9 @@ async function runLocked(
       concurrency: opts.concurrency,
       failFast: opts.failFast,
       mode: opts.mode,
+      memory: opts.memory,
+      serial: opts.serial,
+      shuffleSeed: opts.shuffleSeed,
       signal: opts.signal,
       outputs: opts.outputs,
       root: ctx.root,

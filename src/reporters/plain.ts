@@ -134,7 +134,7 @@ export class PlainReporter implements Reporter {
     const facts: string[] = [];
     if (p.counts.cached > 0) facts.push(`${p.counts.cached} cached`);
     if (p.left > 0) {
-      const eta = p.etaMs();
+      const eta = p.shownEtaMs();
       facts.push(`${p.left} left${eta !== undefined ? `, ETA ${formatDuration(eta)}` : ""}`);
     }
     const tail = facts.length > 0 ? c.dim(` (${facts.join(", ")})`) : "";

@@ -18,6 +18,13 @@ export interface Counts {
   cancelled: number;
 }
 
+/** No ETA in a run's first second (unless every step left has an estimate of its own). */
+export const ETA_GRACE_MS = 1000;
+/** Measured steps an ETA must rest on (unless every step left has an estimate of its own). */
+export const ETA_MIN_MEASURED = 3;
+/** An ETA shorter than this is not shown: the run is about to end. */
+export const ETA_MIN_SHOWN_MS = 500;
+
 /** Pending work and measured durations of one module. */
 interface ModuleWork {
   /** Steps not yet finished: the sum of their declared estimates, how many have one, how many not. */
@@ -112,6 +119,27 @@ export class Progress {
     }
     if (work <= 0) return undefined;
     return work / Math.min(this.concurrency, this.pending);
+  }
+
+  /**
+   * The ETA worth showing, or none. A short run ends before any estimate means anything, and an ETA
+   * that rests on one measured step swings wildly: so none in the run's first second, none from fewer
+   * than {@link ETA_MIN_MEASURED} measured steps, unless every step left has its own estimate (declared,
+   * or from the durations of earlier runs), and none under half a second, where it would only flicker.
+   */
+  shownEtaMs(now: number = this.lastT): number | undefined {
+    if (this.pending === 0) return undefined;
+    const estimatedAll = this.unknownLeft() === 0;
+    if (!estimatedAll && (now < ETA_GRACE_MS || this.measured < ETA_MIN_MEASURED)) return undefined;
+    const eta = this.etaMs(now);
+    return eta !== undefined && eta >= ETA_MIN_SHOWN_MS ? eta : undefined;
+  }
+
+  /** Steps left with no estimate of their own (declared, or from earlier runs). */
+  private unknownLeft(): number {
+    let n = 0;
+    for (const m of this.modules.values()) n += m.unknown;
+    return n;
   }
 
   private expectedMs(id: StepId, overall: number | undefined): number {

@@ -201,7 +201,7 @@ export class TtyReporter implements Reporter {
     if (p.counts.cancelled) counts.push(c.yellow(`${p.counts.cancelled} cancelled`));
     counts.push(`${p.running.size} running`);
     if (p.retrying.size) counts.push(c.yellow(`${p.retrying.size} retrying`));
-    const eta = p.left > 0 ? p.etaMs(now) : undefined;
+    const eta = p.shownEtaMs(now);
     const timing = c.dim(`${formatElapsed(now)}${eta !== undefined ? ` · ETA ${formatDuration(eta)}` : ""}`);
     lines.push(
       truncate(`${bar} ${c.bold(`${p.done}/${p.total}`)}  ${counts.join(c.dim(" · "))}  ${timing}`, width),

@@ -142,7 +142,7 @@ describe("run --watch", () => {
     writeFileSync(join(dir, "words.ts"), 'export const suffix = "?";\n');
     expect(await after(2)).toBe(true);
     // Node keeps what it imported: the watch goes on in a new process, which imports the new code.
-    expect(jsonEvents(w.stdout())).toContainEqual({ type: "watch-restart", changed: ["words.ts"] });
+    expect(jsonEvents(w.stdout())).toContainEqual({ v: 1, type: "watch-restart", changed: ["words.ts"] });
     expect(value(1)).toBe("HI?");
     // And again from there.
     writeFileSync(join(dir, "m.ts"), 'export function Shout(s: string) { return s + "."; }\n');

@@ -123,3 +123,79 @@ describe("scheduling quality on the STG set (180 graphs x 2/4/8/16 slots)", () =
     expect(scoreStg(cases, "layers").overallMeanGap).toBeGreaterThan(eager.overallMeanGap * 2);
   });
 });
+
+describe("wide steps: backfilling and memory", () => {
+  // -j 4: a (1000ms) and b (600ms) run; big needs 3 slots and waits for b; four 200ms steps are ready.
+  const wide = (estimates: boolean): Graph => {
+    const est = (ms: number) => (estimates ? { estimateMs: ms } : {});
+    return {
+      steps: [
+        s("a", 1000, [], { priority: 10 }),
+        s("b", 600, [], { priority: 10 }),
+        { ...s("big", 300, [], { cpus: 3, priority: 5 }), options: { cpus: 3, priority: 5, ...est(300) } },
+        ...["s1", "s2", "s3", "s4"].map((id) => ({ ...s(id, 200), options: est(200) })),
+      ],
+    };
+  };
+  const durations = { a: 1000, b: 600, big: 300, s1: 200, s2: 200, s3: 200, s4: 200 };
+
+  it("fills the slots a waiting wide step leaves idle with steps that end before it can start", () => {
+    const r = simulate(wide(true), { concurrency: 4, durations });
+    const st = starts(r);
+    // big starts when b ends, as without backfilling: nothing delayed it.
+    expect(st.big).toBe(600);
+    // Meanwhile the two idle slots ran the small steps, two by two.
+    expect([st.s1, st.s2, st.s3, st.s4].sort((x, y) => x! - y!)).toEqual([0, 0, 200, 200]);
+    expect(r.makespanMs).toBe(1000);
+  });
+
+  it("without estimates, takes nothing that could push the wide step back", () => {
+    const r = simulate(wide(false), { concurrency: 4, durations });
+    const st = starts(r);
+    expect(st.big).toBe(600);
+    // Nothing known about the small steps' length: the idle slots wait (strict order), then the small
+    // steps run after big has started.
+    for (const id of ["s1", "s2", "s3", "s4"]) expect(st[id]).toBeGreaterThanOrEqual(600);
+  });
+
+  it("a step that would end after the wide step's start only runs in the room spare beside it", () => {
+    // -j 6: a (1 slot) and b (2 slots) run; big (4 slots) fits when b ends at 600, leaving 6 - 4 - 1 = 1
+    // slot spare beside it: one long step may take it at once, the other must wait.
+    const g: Graph = {
+      steps: [
+        s("a", 1000, [], { priority: 10 }),
+        s("b", 600, [], { priority: 10, cpus: 2 }),
+        s("big", 300, [], { cpus: 4, priority: 5 }),
+        s("long1", 900),
+        s("long2", 900),
+      ],
+    };
+    const st = starts(simulate(g, { concurrency: 6 }));
+    expect(st.big).toBe(600);
+    expect(st.long1).toBe(0);
+    expect(st.long2).toBe(900);
+  });
+
+  it("memory is a resource: steps start only while the sum of their memory fits", () => {
+    const GB = 1e9;
+    const g: Graph = {
+      steps: [
+        s("m1", 100, [], { memory: 6 * GB }),
+        s("m2", 100, [], { memory: 6 * GB }),
+        s("small", 100, [], { memory: 1 * GB }),
+        s("huge", 100, [], { memory: 64 * GB }),
+      ],
+    };
+    const r = simulate(g, { concurrency: 8, memory: 8 * GB });
+    const st = starts(r);
+    // m1 and m2 never overlap; small fits beside either; huge, larger than the budget, runs alone.
+    expect(Math.abs(st.m1! - st.m2!)).toBeGreaterThanOrEqual(100);
+    const at = (t: number) => r.steps.filter((x) => x.startMs! <= t && x.endMs! > t).map((x) => x.id);
+    for (const t of [0, 50, 150, 250, 350]) {
+      const here = at(t);
+      if (here.includes("huge")) expect(here).toEqual(["huge"]);
+      expect(here.filter((id) => id === "m1" || id === "m2").length).toBeLessThanOrEqual(1);
+    }
+    expect(r.makespanMs).toBe(300);
+  });
+});

@@ -183,6 +183,42 @@ describe("progress and ETA", () => {
     expect(p.etaMs(800)).toBe((0 + 800 + 3 * 800) / 2);
   });
 
+  it("shows no ETA in a short run, nor one resting on fewer than three measured steps", () => {
+    const p = new Progress();
+    const steps = Array.from({ length: 10 }, (_, i) => ({ id: `s${i}`, module: "m" }));
+    p.update({ type: "run-start", t: 0, steps, concurrency: 2 });
+    const end = (i: number, t: number) =>
+      p.update({
+        type: "step-end",
+        t,
+        result: { id: `s${i}`, module: "m", status: "ok", attempts: 1, startMs: t - 400, endMs: t },
+      });
+    end(0, 400);
+    // One step measured: the raw estimate exists, but it is not shown.
+    expect(p.etaMs(400)).toBe((9 * 400) / 2);
+    expect(p.shownEtaMs(400)).toBeUndefined();
+    end(1, 800);
+    end(2, 800);
+    // Three measured, but the run is younger than a second: still none.
+    expect(p.shownEtaMs(900)).toBeUndefined();
+    expect(p.shownEtaMs(1200)).toBe((7 * 400) / 2);
+    for (let i = 3; i < 9; i++) end(i, 1200 + i);
+    // One step of 400ms left: under half a second of work per slot is not worth a flickering ETA.
+    expect(p.shownEtaMs(1300)).toBeUndefined();
+    end(9, 1600);
+    expect(p.shownEtaMs(1600)).toBeUndefined();
+  });
+
+  it("shows an ETA from the start when every step left has an estimate of its own", () => {
+    const p = new Progress();
+    const steps = ["a", "b", "c"].map((id) => ({ id, module: "m", estimateMs: 2000 }));
+    p.update({ type: "run-start", t: 0, steps, concurrency: 1 });
+    expect(p.shownEtaMs(0)).toBe(6000);
+    // A map adds items nothing predicts: the gate is back until they can be estimated.
+    p.update({ type: "steps-added", t: 10, parent: "c", steps: [{ id: "c[x]", module: "item" }] });
+    expect(p.shownEtaMs(10)).toBeUndefined();
+  });
+
   it("knows no ETA before anything can be estimated", () => {
     const p = new Progress();
     p.update({ type: "run-start", t: 0, steps: [{ id: "a", module: "m" }], concurrency: 4 });

@@ -61,6 +61,8 @@ export class TieredStore implements BlobStore {
   private readonly onWarning: WarningSink;
   /** What the last look at the remote found for an action key (decides how an upload may write it). */
   private readonly acState = new Map<string, AcState>();
+  /** Action-cache entries this run took from the remote (a hit's `source`). */
+  private readonly fetched = new Set<string>();
   /** Blobs known to be on the remote: not uploaded again. */
   private readonly remoteHas = new Set<string>();
   private readonly uploader: Uploader;
@@ -88,6 +90,10 @@ export class TieredStore implements BlobStore {
       concurrency: options.uploadConcurrency ?? 8,
       failed: (err, context) => this.failed(err, context),
     });
+  }
+
+  fromRemote(key: string): boolean {
+    return this.fetched.has(key);
   }
 
   /** How messages name the remote. */
@@ -124,6 +130,7 @@ export class TieredStore implements BlobStore {
       return here;
     }
     this.acState.set(key, "valid");
+    this.fetched.add(key);
     this.counters.remoteEntries++;
     await this.local.put("ac", key, entry, { mode: here ? "replace" : "create" });
     return entry;

@@ -1,4 +1,5 @@
 import type { EngineEvent } from "../../engine/events.js";
+import { EVENTS_VERSION } from "../../reporters/json-lines.js";
 import type { OpenProjectOptions } from "../../project/project.js";
 import type { ProjectRunOptions } from "../../project/run.js";
 import type { WatchEvent } from "../../project/watch.js";
@@ -35,7 +36,8 @@ export async function runWatch(
   let reporter: Reporter | undefined;
   let runs = 0;
   const line = (text: string) => process.stderr.write(`${text}\n`);
-  const jsonLine = (e: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(e)}\n`);
+  const jsonLine = (e: Record<string, unknown>) =>
+    process.stdout.write(`${JSON.stringify({ v: EVENTS_VERSION, ...e })}\n`);
 
   /** Before each run or failed attempt after the first: when, and what changed. */
   const header = (at: Date, changed: string[]) => {

@@ -6,7 +6,7 @@ import { loadReporter } from "../../reporters/choose.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { printWarnings, withFlowErrors } from "../flow-errors.js";
 import { DEFAULT_FLOW_FILE } from "../../project/flow.js";
-import { parseInputs, parseJobs } from "../option-values.js";
+import { parseInputs, parseJobs, parseMemory, parseShuffleSeed } from "../option-values.js";
 import {
   cacheOptions,
   cacheSettingsOf,
@@ -38,6 +38,9 @@ interface RunFlags extends CacheFlags, QueueFlags {
   remote?: string;
   trace?: string;
   watch?: boolean;
+  serial?: boolean;
+  shuffle?: string | boolean;
+  memory?: string;
   recordOutput?: boolean;
   /** `--report` alone: true (the default file); `--report FILE`: the file. */
   report?: string | boolean;
@@ -76,6 +79,20 @@ export function registerRun(program: Command): void {
     .option("-v, --verbose", "show every step's output as it happens")
     .addOption(scheduleOption())
     .option(
+      "--memory <size>",
+      "memory the steps that declare `memory:` share, like 8GB (default: the machine's)",
+    )
+    .addOption(
+      new Option(
+        "--serial",
+        "debug mode: one step at a time, in declaration order, each step's output shown as one block",
+      ).conflicts(["jobs", "parallel", "shuffle"]),
+    )
+    .option(
+      "--shuffle [seed]",
+      "test mode: start ready steps in a random order from SEED (printed; drawn when not given) to expose undeclared dependencies",
+    )
+    .option(
       "--remote <url>",
       "send steps to `tributary worker`s through Redis: redis://host:port or rediss://",
     )
@@ -99,6 +116,11 @@ async function runCommand(
   flags: RunFlags,
 ): Promise<number> {
   const concurrency = parseJobs(flags.jobs ?? flags.parallel);
+  const shuffleSeed = parseShuffleSeed(flags.shuffle);
+  const memory = parseMemory(flags.memory);
+  const serial = flags.serial === true;
+  // With --serial, output is worth reading as it comes: each step's as one block (nothing interleaves).
+  const verbose = flags.verbose === true || (serial && flags.quiet !== true);
   const inputs = parseInputs(flags.input);
   checkFlowArgument(fileArg, targetArgs);
   const outputs = targetArgs.length > 0 ? targetArgs : undefined;
@@ -122,21 +144,26 @@ async function runCommand(
   // Named from where the command ran, before the working directory becomes the project root.
   const trace = flags.trace === undefined ? undefined : resolve(flags.trace);
   const reportFile = typeof flags.report === "string" ? resolve(flags.report) : undefined;
+  if (shuffleSeed !== undefined) announceShuffle(shuffleSeed);
+  // What every run of this command shares, watched or not.
+  const run = {
+    concurrency,
+    failFast: flags.failFast,
+    mode: flags.schedule,
+    memory,
+    serial,
+    shuffleSeed,
+    // Live output costs the fast job server; only pay for it when someone reads it as it happens.
+    liveOutput: streamsOutput(flags, verbose),
+    trace,
+    record: true,
+  };
   if (flags.watch) {
     const { runWatch } = await import("./run-watch.js");
-    const view = { json: flags.json, quiet: flags.quiet, verbose: flags.verbose };
-    const liveOutput = streamsOutput(flags);
-    const run = {
-      concurrency,
-      failFast: flags.failFast,
-      mode: flags.schedule,
-      liveOutput,
-      trace,
-      record: true,
-    };
+    const view = { json: flags.json, quiet: flags.quiet, verbose };
     return runWatch(fileArg, { ...open, flow: project.file }, run, view, project.root);
   }
-  const reporter = await loadReporter({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose });
+  const reporter = await loadReporter({ json: flags.json, quiet: flags.quiet, verbose });
   const reports = flags.report === undefined ? undefined : await import("../../project/report.js");
   const report = reports && new reports.RunReportWriter();
   const reportTo = reports && (reportFile ?? join(project.stateDir, reports.REPORT_FILE));
@@ -148,15 +175,10 @@ async function runCommand(
   try {
     result = await withFlowErrors(fileArg, () =>
       project.run({
-        concurrency,
-        failFast: flags.failFast,
-        mode: flags.schedule,
+        ...run,
         outputs,
         force: flags.force,
         handleSignals: true,
-        liveOutput: streamsOutput(flags),
-        trace,
-        record: true,
         onEvent: report ? [reporter.onEvent, report.onEvent] : reporter.onEvent,
       }),
     );
@@ -164,12 +186,11 @@ async function runCommand(
     reporter.close();
   }
   if (reports && report && reportTo) {
-    const file = reportTo;
     // A run answered from the last one (nothing changed) told its listeners only its end; its record
     // names every step it stands for.
     const written = result.noOp
-      ? reports.writeRunReport(project.root, { file, stateDir: project.stateDir })
-      : report.write(file);
+      ? reports.writeRunReport(project.root, { file: reportTo, stateDir: project.stateDir })
+      : report.write(reportTo);
     printReportWritten(written, process.stderr);
   }
   if (!result.noOp) await printWarnings(project.sourceText, await project.warnings());
@@ -185,10 +206,8 @@ async function runCommand(
 }
 
 /** Live output costs the fast job server; only pay for it when someone reads the output. */
-function streamsOutput(flags: RunFlags): boolean {
-  return (
-    flags.verbose === true || flags.json === true || flags.recordOutput === true || flags.report !== undefined
-  );
+function streamsOutput(flags: RunFlags, verbose: boolean): boolean {
+  return verbose || flags.json === true || flags.recordOutput === true || flags.report !== undefined;
 }
 
 /**
@@ -201,4 +220,9 @@ function checkFlowArgument(fileArg: string | undefined, targets: string[]): void
   throw new CliError(
     `flow file not found: ${fileArg} (to run steps of ${DEFAULT_FLOW_FILE}, name it first: tributary run ${DEFAULT_FLOW_FILE} ${[fileArg, ...targets].join(" ")})`,
   );
+}
+
+/** The seed goes to stderr before anything runs, so even a run that hangs or crashes can be repeated. */
+function announceShuffle(seed: number): void {
+  process.stderr.write(`shuffle: seed ${seed} (repeat this order with --shuffle=${seed} -j 1)\n`);
 }

@@ -4,6 +4,7 @@ import type { Attempt } from "../../engine/executor.js";
 import type { ProcessEnd } from "../../engine/outcome.js";
 import { toArgv } from "../../graph/eval.js";
 import type { StepAction } from "../../graph/ir.js";
+import { threadEnv } from "./thread-env.js";
 
 type ProcessAction = Extract<StepAction, { kind: "process" }>;
 
@@ -41,8 +42,10 @@ export function processSpec(attempt: Attempt): { spec: ProcessSpec } | { end: Pr
     ? ["/bin/sh", "-c", attempt.command?.[2] ?? attempt.args.map(String).join(" ")]
     : ((attempt.command as string[] | undefined) ?? toArgv(attempt.args as unknown[]));
   const cwd = action.cwd ? resolve(attempt.root, action.cwd) : attempt.root;
-  const extraEnv = action.env;
-  const env = extraEnv ? { ...attempt.env, ...extraEnv } : attempt.env;
+  // The step's own variables, then the thread counts its slots allow (sent with the job, as the job
+  // server serves one environment).
+  const extraEnv = { ...threadEnv(attempt.cpus, attempt.env, action.env), ...action.env };
+  const env = { ...attempt.env, ...extraEnv };
   const keepStdout = attempt.outputs.length === 0 ? attempt.stdoutLimit : 0;
   const base = { exitCode: null, signal: null, stdout: "", stdoutOverflow: false, stdoutLimit: keepStdout };
   const name = argv[0] ?? "";

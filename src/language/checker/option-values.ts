@@ -1,4 +1,5 @@
 import type { Backoff } from "../../graph/ir.js";
+import { parseSize } from "../../graph/units.js";
 import { BACKOFF_FIELDS, DEFAULT_BACKOFF, PRIORITY_WORDS, type WithOption } from "../../graph/options.js";
 import type { Expr, OptionNode } from "../ast.js";
 import { ExpressionChecker } from "./expressions.js";
@@ -38,6 +39,8 @@ export abstract class OptionValueReader extends ExpressionChecker {
         return this.readConstant(def, opt, (v) => typeof v === "string" && v !== "");
       case "backoff":
         return this.readBackoff(def, opt);
+      case "size":
+        return this.readSize(def, opt);
     }
   }
 
@@ -67,6 +70,20 @@ export abstract class OptionValueReader extends ExpressionChecker {
       return this.wrong(def, opt, value.name, suggest(value.name, Object.keys(PRIORITY_WORDS)));
     }
     return this.readConstant(def, opt, (v) => typeof v === "number" && Number.isFinite(v));
+  }
+
+  private readSize(def: WithOption, opt: OptionNode): Read {
+    const v = this.optionValue(opt);
+    if (v === BAD) return BAD;
+    if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
+    if (typeof v === "string") {
+      try {
+        return parseSize(v);
+      } catch {
+        return this.wrong(def, opt, JSON.stringify(v), 'write it like "2GB", "512MB" or "1.5GiB"');
+      }
+    }
+    return this.wrong(def, opt, describeOption(opt.value, v));
   }
 
   private readCount(def: WithOption, opt: OptionNode, min: number): Read {
