@@ -11,15 +11,10 @@ import type { Project } from "../project/project.js";
  */
 export async function projectAt(file: string | undefined, cache: CacheSettings): Promise<Project> {
   const { openProject } = await import("../project/project.js");
-  const root = file === undefined ? projectRootHere() : resolve(file);
+  const root = file === undefined ? (nearestProject(process.cwd()) ?? process.cwd()) : resolve(file);
   if (file !== undefined && !isDirectory(root)) return openProject({ flow: file, cache });
   const flow = join(root, DEFAULT_FLOW_FILE);
   return isFile(flow) ? openProject({ flow, cache }) : openProject({ root, cache });
-}
-
-/** The project the current directory is in: the nearest one from here up, else here. */
-export function projectRootHere(): string {
-  return nearestProject(process.cwd()) ?? process.cwd();
 }
 
 /** The nearest directory from `dir` up holding a `.tributary/` directory or a pipeline.flow. */

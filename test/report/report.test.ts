@@ -4,6 +4,7 @@
  * What the page shows is checked against the run's own recorded events.
  */
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "../helpers/cli.js";
@@ -158,6 +159,11 @@ describe("a passing run", () => {
     expect(r.stdout.trim()).toBe(out);
     const { runId } = lastRecord(dir);
     expect(readFileSync(out, "utf8")).toContain(runId);
+    // From elsewhere, the project is named by its flow file, as for `explain` and `logs`.
+    const elsewhere = join(tempDir("tributary-report-cwd-"), "r2.html");
+    const named = await cli(["report", join(dir, "pipeline.flow"), "-o", elsewhere], { cwd: tmpdir() });
+    expect(named.code).toBe(0);
+    expect(readFileSync(elsewhere, "utf8")).toContain(runId);
     // A plain run records no output: the report says how to get it.
     expect((await cli(["run", "pipeline.flow", "--no-cache"], { cwd: dir })).code).toBe(0);
     expect((await cli(["report", "-o", out], { cwd: dir })).code).toBe(0);

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import type { Command } from "../commander.js";
 import type { RunReport } from "../../project/report.js";
-import { projectRootHere } from "../project-at.js";
+import { projectAt } from "../project-at.js";
 
 interface ReportFlags {
   run?: string;
@@ -14,13 +14,14 @@ export function registerReport(program: Command): void {
     .description(
       "write the HTML report of the last recorded run (graph, timeline by slot, each step's details); prints its path",
     )
+    .argument("[file]", "the flow file (default: the nearest project from here up)")
     .option("--run <id>", "the run to report (default: the last; ids are the names in .tributary/runs)")
     .option("-o, --output <file>", "where to write it (default: .tributary/report.html in the project)")
-    .action(async (flags: ReportFlags) => {
-      const root = projectRootHere();
-      const { writeRunReport } = await import("../../project/report.js");
+    .action(async (fileArg: string | undefined, flags: ReportFlags) => {
       const file = flags.output === undefined ? undefined : resolve(flags.output);
-      const report = writeRunReport(root, { runId: flags.run, file });
+      const project = await projectAt(fileArg, {});
+      const { writeRunReport } = await import("../../project/report.js");
+      const report = writeRunReport(project.root, { runId: flags.run, file, stateDir: project.stateDir });
       printReportWritten(report, process.stdout);
     });
 }
