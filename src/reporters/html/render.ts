@@ -43,8 +43,19 @@ function loadAssets(): Assets {
       { cause: err },
     );
   }
+  const dist = dirname(dagreMain);
+  const dagre = read(join(dist, "dagre.min.js"), "the graph layout library (@dagrejs/dagre)");
+  // Its licence travels with every copy (a report is one): the notice its build keeps beside it, in
+  // place of the comment that points there (left as it is when a later version keeps it elsewhere).
+  let legal: string | undefined;
+  try {
+    legal = readFileSync(join(dist, "dagre.min.js.LEGAL.txt"), "utf8").trim();
+  } catch {
+    legal = undefined;
+  }
   assets = {
-    dagre: read(join(dirname(dagreMain), "dagre.min.js"), "the graph layout library (@dagrejs/dagre)")
+    dagre: dagre
+      .replace(/^\/\*! For license information please see \S+ \*\/$/m, (line) => legal ?? line)
       // No source map travels with the report; a dangling reference would only make devtools fetch.
       .replace(/\/\/# sourceMappingURL=\S*\s*$/, ""),
     script: read(join(page, "report.js"), "the report page's script"),
