@@ -1,6 +1,6 @@
 /**
  * The architecture, checked by `npm run lint`: no import cycles, and imports point one way —
- * cli -> project -> (engine, language, executors, cache, reporters) -> graph. Executors and the cache
+ * cli -> serve -> project; cli -> project -> (engine, language, executors, cache, reporters) -> graph. Executors and the cache
  * implement ports the engine defines; the language reaches module loading through a port it is given.
  */
 const layer = (name, allowed) => ({
@@ -28,7 +28,15 @@ module.exports = {
     layer("reporters", ["engine", "graph"]),
     layer("api", ["project", "engine", "graph"]),
     layer("project", ["engine", "language", "executors", "cache", "reporters", "graph"]),
-    layer("cli", ["project", "engine", "language", "reporters", "graph"]),
+    layer("serve", ["project", "engine", "language", "reporters", "graph"]),
+    layer("cli", ["project", "engine", "language", "reporters", "graph", "serve"]),
+    {
+      name: "only-serve-command-imports-serve",
+      comment: "the HTTP server is reached through `tributary serve` only: not part of the library API",
+      severity: "error",
+      from: { path: "^src/", pathNot: ["^src/serve/", "^src/cli/commands/serve\\.ts$"] },
+      to: { path: "^src/serve/" },
+    },
     {
       name: "nothing-imports-cli",
       comment: "the command line is the top: nothing in src depends on it",

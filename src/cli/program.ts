@@ -11,6 +11,7 @@ import { registerCache } from "./commands/cache.js";
 import { registerClean } from "./commands/clean.js";
 import { registerWorker } from "./commands/worker.js";
 import { registerExec } from "./commands/exec.js";
+import { registerServe } from "./commands/serve.js";
 import { registerReport } from "./commands/report.js";
 
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerCache(program);
   registerWorker(program);
   registerExec(program);
+  registerServe(program);
   program.addHelpText(
     "after",
     `\nExit codes: ${EXIT.ok} ok, ${EXIT.stepFailed} a step failed, ${EXIT.invalid} the flow or the command line is invalid, ${EXIT.interrupted} interrupted.`,

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { importOptional, TYPESCRIPT_MODULES } from "./optional-dependency.js";
+import { importOptional, TYPESCRIPT_MODULES } from "../engine/optional-dependency.js";
 
 const TS_EXTENSION = /\.(c|m)?tsx?$/;
 

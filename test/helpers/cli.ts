@@ -33,17 +33,18 @@ export function cli(
 }
 
 /**
- * A private copy of an example, so tests never write into the repository or share outputs. Its
+ * A private copy of an example (or of another directory of `from`), so tests never write into the
+ * repository or share outputs. Its
  * modules import "tributary-flow" and "zod" as a user's project would: from a node_modules beside it.
  */
-export function copyExample(name: string): string {
+export function copyExample(name: string, from = join(REPO, "examples")): string {
   const top = tempDir();
   const modules = join(top, "node_modules");
   mkdirSync(modules);
   symlinkSync(REPO, join(modules, "tributary-flow"));
   symlinkSync(join(REPO, "node_modules", "zod"), join(modules, "zod"));
   const dir = join(top, name);
-  cpSync(join(REPO, "examples", name), dir, {
+  cpSync(join(from, name), dir, {
     recursive: true,
     filter: (src) => !/[/\\](\.tributary|build|out)$/.test(src),
   });

@@ -23,8 +23,20 @@ import { tempDir } from "../helpers/procs.js";
 const REMOTE_NEEDS =
   "remote execution (--remote, tributary worker) needs bullmq and ioredis: npm install bullmq ioredis";
 const TSX_NEEDS = "loading a TypeScript module needs tsx: npm install tsx";
+const SERVE_NEEDS =
+  "serving flows over HTTP (tributary serve) needs fastify and prom-client: npm install fastify prom-client";
 /** Packages the install must not bring: optional peers, and what only the repository's own tests use. */
-const NEVER_INSTALLED = ["bullmq", "ioredis", "tsx", "esbuild", "zod", "log-update", "@standard-schema/spec"];
+const NEVER_INSTALLED = [
+  "bullmq",
+  "ioredis",
+  "tsx",
+  "fastify",
+  "prom-client",
+  "esbuild",
+  "zod",
+  "log-update",
+  "@standard-schema/spec",
+];
 
 interface Ran {
   code: number | null;
@@ -129,7 +141,7 @@ it("ships only dist, bin, README, LICENSE and package.json, with no source maps"
   expect(paths).toContain("bin/tributary.js");
 });
 
-it("installs a small tree: no optional peer (BullMQ, ioredis, tsx) unless asked", () => {
+it("installs a small tree: no optional peer (BullMQ, ioredis, tsx, Fastify, prom-client) unless asked", () => {
   expect(installed.filter((name) => NEVER_INSTALLED.includes(name))).toEqual([]);
   expect(installed).toContain("tributary-flow");
   // 14 today (8 dependencies, theirs, and this package: @dagrejs/dagre, which the HTML report
@@ -233,6 +245,9 @@ it("the tributary command runs; a missing optional peer is one actionable line, 
   expect({ code: remote.code, stderr: remote.stderr }).toEqual({ code: 2, stderr: `${REMOTE_NEEDS}\n` });
   const worker = await tributary("worker", "--redis", "redis://127.0.0.1:9");
   expect({ code: worker.code, stderr: worker.stderr }).toEqual({ code: 2, stderr: `${REMOTE_NEEDS}\n` });
+
+  const serve = await tributary("serve", "p.flow", "--port", "0");
+  expect({ code: serve.code, stderr: serve.stderr }).toEqual({ code: 2, stderr: `${SERVE_NEEDS}\n` });
 
   const ts = await tributary("check", "t.flow");
   expect(ts.code).toBe(2);

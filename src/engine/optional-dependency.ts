@@ -4,7 +4,7 @@
  * feature first needs them; when one is not installed, the user gets one line naming the feature and the
  * command that fixes it, not a module-resolution stack trace.
  */
-import { UserError } from "../engine/user-error.js";
+import { UserError } from "./user-error.js";
 
 export interface OptionalFeature {
   /** What needs the packages, as the subject of a sentence: "remote execution (--remote, ...)". */
@@ -20,6 +20,11 @@ export const REMOTE_EXECUTION: OptionalFeature = {
 export const TYPESCRIPT_MODULES: OptionalFeature = {
   feature: "loading a TypeScript module",
   packages: ["tsx"],
+};
+
+export const SERVING_FLOWS: OptionalFeature = {
+  feature: "serving flows over HTTP (tributary serve)",
+  packages: ["fastify", "prom-client"],
 };
 
 /** Runs `load` (the feature's dynamic imports); a missing package becomes the one-line error above. */
