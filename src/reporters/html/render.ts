@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,9 +15,9 @@ interface Assets {
 let assets: Assets | undefined;
 
 /**
- * Read once per process. The page files sit beside this module (src/ under tsx, dist/ once built: the
- * build copies them); dagre is read from the installed package, so the report carries the version the
- * lockfile pins.
+ * Read once per process. A build puts the page's files beside this module and dagre's browser build
+ * in their vendor/ (scripts/copy-report-assets.mjs), so an installed package needs nothing more; a
+ * checkout run from src/ (tsx, the tests) reads dagre from its devDependency instead.
  */
 function loadAssets(): Assets {
   if (assets) return assets;
@@ -33,23 +33,13 @@ function loadAssets(): Assets {
       );
     }
   };
-  // The package's exports hide dist/ files; its main entry sits beside the self-contained browser build.
-  let dagreMain: string;
-  try {
-    dagreMain = createRequire(import.meta.url).resolve("@dagrejs/dagre");
-  } catch (err) {
-    throw new Error(
-      "the HTML report needs the package @dagrejs/dagre (a dependency of tributary-flow): run `npm install`",
-      { cause: err },
-    );
-  }
-  const dist = dirname(dagreMain);
-  const dagre = read(join(dist, "dagre.min.js"), "the graph layout library (@dagrejs/dagre)");
+  const dagreDir = existsSync(join(page, "vendor", "dagre.min.js")) ? join(page, "vendor") : installedDagre();
+  const dagre = read(join(dagreDir, "dagre.min.js"), "the graph layout library (dagre)");
   // Its licence travels with every copy (a report is one): the notice its build keeps beside it, in
   // place of the comment that points there (left as it is when a later version keeps it elsewhere).
   let legal: string | undefined;
   try {
-    legal = readFileSync(join(dist, "dagre.min.js.LEGAL.txt"), "utf8").trim();
+    legal = readFileSync(join(dagreDir, "dagre.min.js.LEGAL.txt"), "utf8").trim();
   } catch {
     legal = undefined;
   }
@@ -62,6 +52,19 @@ function loadAssets(): Assets {
     style: read(join(page, "report.css"), "the report page's style"),
   };
   return assets;
+}
+
+/** Where @dagrejs/dagre's browser build is in a checkout (its exports hide dist/: beside its main). */
+function installedDagre(): string {
+  try {
+    return dirname(createRequire(import.meta.url).resolve("@dagrejs/dagre"));
+  } catch (err) {
+    throw new Error(
+      "the HTML report's graph layout library is missing: neither a build's copy of it " +
+        "(run `npm run build`) nor the @dagrejs/dagre devDependency (run `npm install`)",
+      { cause: err },
+    );
+  }
 }
 
 /**
