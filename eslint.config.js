@@ -5,6 +5,22 @@ export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", "**/.tributary/**", "coverage/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  {
+    // The run report's page code runs in the browser (inlined into the report by src/reporters/html/render.ts).
+    files: ["src/reporters/html/page/**/*.js"],
+    languageOptions: {
+      sourceType: "script",
+      globals: {
+        document: "readonly",
+        performance: "readonly",
+        MouseEvent: "readonly",
+        Node: "readonly",
+        dagre: "readonly",
+        ResizeObserver: "readonly",
+        requestAnimationFrame: "readonly",
+      },
+    },
+  },
   { files: ["**/*.cjs"], languageOptions: { sourceType: "commonjs", globals: { module: "writable" } } },
   {
     languageOptions: {

@@ -6,6 +6,8 @@
 //   node --expose-gc bench/child.mjs inprocess <fanout|layers|chain> <n>
 //   node bench/child.mjs spawn-engine <n> <j> [direct]   (direct: RunOptions.spawn = "direct")
 //   node bench/child.mjs spawn-floor <n> <j> <ignore|pipes>
+//   node bench/child.mjs report <n> <with|without> <dir> [sleepMs]   (a recorded project run of the layers
+//        shape, each step a no-op or a sleep; with: its HTML report written as `run --report` does)
 //   node bench/child.mjs map-async <n> <sleepMs> <concurrency>   (t.map of an async function; the peer is
 //                                                                 bench/fanout/p-limit-peer.mjs)
 import { spawn } from "node:child_process";
@@ -15,7 +17,7 @@ import { URL, pathToFileURL } from "node:url";
 
 const dist = process.env.TRIBUTARY_BENCH_DIST;
 const entry = dist ? pathToFileURL(`${dist}/index.js`) : new URL("../dist/index.js", import.meta.url);
-const { flow } = await import(entry.href);
+const { flow, openProject, RunReportWriter } = await import(entry.href);
 
 const [mode, ...args] = process.argv.slice(2);
 const gc = globalThis.gc ?? (() => {});
@@ -32,10 +34,10 @@ function prng(seed) {
   };
 }
 
-async function noop() {}
+async function noopStep() {}
 
 /** Adds the steps of one shape to a fresh builder. */
-function buildShape(shape, n) {
+function buildShape(shape, n, noop = noopStep) {
   const t = flow();
   if (shape === "fanout") {
     // n independent steps, every one a sink.
@@ -66,6 +68,34 @@ function buildShape(shape, n) {
     }
   } else throw new Error(`unknown shape ${shape}`);
   return t;
+}
+
+/**
+ * One recorded project run of the layers shape in a fresh state directory (cache on: a clean build),
+ * then, with `withReport`, its HTML report: what `tributary run --report` adds to a run.
+ */
+async function reportRun(n, withReport, dir, sleepMs) {
+  const sleep = () => new Promise((resolve) => setTimeout(resolve, sleepMs));
+  const t = buildShape("layers", n, sleepMs > 0 ? sleep : noopStep);
+  const project = openProject({ graph: t.graph(), root: dir });
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const writer = withReport ? new RunReportWriter() : undefined;
+  const r = await project.run({ record: true, onEvent: writer?.onEvent ?? [] });
+  const t1 = performance.now();
+  const report = writer?.write(`${dir}/report.html`);
+  const t2 = performance.now();
+  const cpu = process.cpuUsage(c0);
+  return {
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    ok: r.ok,
+    steps: r.steps.length,
+    runMs: t1 - t0,
+    reportMs: t2 - t1,
+    wallMs: t2 - t0,
+    file: report?.file,
+    bytes: report?.bytes,
+  };
 }
 
 async function inprocess(shape, n) {
@@ -155,7 +185,9 @@ async function mapAsync(n, sleepMs, concurrency) {
 }
 
 let out;
-if (mode === "inprocess") out = await inprocess(args[0], Number(args[1]));
+if (mode === "report")
+  out = await reportRun(Number(args[0]), args[1] === "with", args[2], Number(args[3] ?? 0));
+else if (mode === "inprocess") out = await inprocess(args[0], Number(args[1]));
 else if (mode === "spawn-engine") out = await spawnEngine(Number(args[0]), Number(args[1]), args[2]);
 else if (mode === "spawn-floor") out = await spawnFloor(Number(args[0]), Number(args[1]), args[2]);
 else if (mode === "map-async") out = await mapAsync(Number(args[0]), Number(args[1]), Number(args[2]));

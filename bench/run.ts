@@ -2,7 +2,7 @@
  * `npm run bench`: Tributary beside make, ninja and xargs -P on the shared workloads, in one invocation.
  * Prints markdown to stdout (progress goes to stderr).
  *
- *     tsx bench/run.ts [--only stg,inprocess,spawn,fanout,w4-peers,w3-peers,w2-peers,language,hashing,remote,remote-cache,serve,jobserver]
+ *     tsx bench/run.ts [--only stg,inprocess,spawn,fanout,w4-peers,w3-peers,w2-peers,language,exec,hashing,remote,remote-cache,serve,jobserver,report]
  *                      [--reps N] [--quick]
  *                      [--tools make,ninja,xargs,tributary]
  *
@@ -27,6 +27,7 @@ import { remoteBench } from "./remote.js";
 import { languageSection } from "./sections/language.js";
 import { execSection } from "./sections/exec.js";
 import { serveSection } from "./sections/serve.js";
+import { reportSection } from "./sections/report.js";
 import { heading, progress } from "./util.js";
 
 /** Tools that build the shared workloads (W2-W4), by --tools name. */
@@ -54,6 +55,7 @@ const SECTIONS: Record<string, (o: SectionOptions) => string | Promise<string>> 
   "w2-peers": (o) => w2Section(o),
   language: languageSection,
   exec: execSection,
+  report: reportSection,
   hashing: async (o) =>
     heading(
       "Hashing: content digests of 1 GB of files",

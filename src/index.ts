@@ -27,6 +27,10 @@ export {
   listRunRecords,
   type RunRecord,
   type RecordedEvent,
+  writeRunReport,
+  RunReportWriter,
+  type RunReport,
+  type RunReportOptions,
 } from "./project/index.js";
 export { UserError } from "./engine/user-error.js";
 export type { Plan, PlannedStep } from "./engine/plan.js";

@@ -12,6 +12,7 @@ import { registerClean } from "./commands/clean.js";
 import { registerWorker } from "./commands/worker.js";
 import { registerExec } from "./commands/exec.js";
 import { registerServe } from "./commands/serve.js";
+import { registerReport } from "./commands/report.js";
 
 export function buildProgram(): Command {
   const program = new Command("tributary")
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerGraph(program);
   registerExplain(program);
   registerLogs(program);
+  registerReport(program);
   registerClean(program);
   registerCache(program);
   registerWorker(program);

@@ -20,5 +20,12 @@ export {
 export { localExecutors, closeExecutors } from "./executors.js";
 export { tributaryVersion } from "./version.js";
 export { readRunRecord, listRunRecords, type RunRecord, type RecordedEvent } from "./run-record.js";
+export {
+  writeRunReport,
+  RunReportWriter,
+  REPORT_FILE,
+  type RunReport,
+  type RunReportOptions,
+} from "./report.js";
 export { formatExplanation, type Explanation } from "../cache/explain.js";
 export { formatSize, parseSize, type CacheStats } from "../cache/maintenance.js";

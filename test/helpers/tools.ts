@@ -51,6 +51,14 @@ export const TEST_TOOLS: readonly TestTool[] = [
     byName: false,
   },
   {
+    command: "chromium",
+    aptPackage: "chromium",
+    usedBy:
+      "a browser that opens the HTML run report (test/report, driven by playwright-core; no browser download)",
+    byName: false,
+    override: "TRIBUTARY_CHROMIUM",
+  },
+  {
     command: "make",
     aptPackage: "make",
     usedBy:

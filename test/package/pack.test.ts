@@ -36,6 +36,8 @@ const NEVER_INSTALLED = [
   "zod",
   "log-update",
   "@standard-schema/spec",
+  // The report's layout library is copied into dist by the build.
+  "@dagrejs/dagre",
 ];
 
 interface Ran {
@@ -144,7 +146,8 @@ it("ships only dist, bin, README, LICENSE and package.json, with no source maps"
 it("installs a small tree: no optional peer (BullMQ, ioredis, tsx, Fastify, prom-client) unless asked", () => {
   expect(installed.filter((name) => NEVER_INSTALLED.includes(name))).toEqual([]);
   expect(installed).toContain("tributary-flow");
-  // 10 today (5 dependencies, theirs, and this package); it was 49 packages and 41 MB.
+  // 10 today (5 dependencies, theirs, and this package; the HTML report's dagre ships inside dist);
+  // it was 49 packages and 41 MB.
   expect(installed.length).toBeLessThanOrEqual(12);
   expect(installedBytes).toBeLessThan(5 * 1024 * 1024);
 });
@@ -232,6 +235,13 @@ it("the tributary command runs; a missing optional peer is one actionable line, 
   const ok = await tributary("run", "p.flow");
   expect(ok.code).toBe(0);
   expect(ok.stdout).toMatch(/^hi$/m);
+  // The report's page code and dagre come with the package.
+  const report = await tributary("report");
+  expect(report.stderr).toBe("");
+  expect(report.stdout.trim()).toBe(join(consumer, ".tributary", "report.html"));
+  const html = readFileSync(report.stdout.trim(), "utf8");
+  expect(html).toContain('id="report-data"');
+  expect(html).toContain("var dagre=");
 
   const remote = await tributary("run", "p.flow", "--no-cache", "--remote", "redis://127.0.0.1:9");
   expect({ code: remote.code, stderr: remote.stderr }).toEqual({ code: 2, stderr: `${REMOTE_NEEDS}\n` });

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { Option, type Command } from "../commander.js";
 import type { ScheduleMode } from "../../engine/scheduler.js";
 import { loadReporter } from "../../reporters/choose.js";
@@ -21,6 +21,7 @@ import {
 } from "../options.js";
 import { printOutputs } from "../output.js";
 import { printPlan } from "./plan.js";
+import { printReportWritten } from "./report.js";
 
 interface RunFlags extends CacheFlags, QueueFlags {
   input?: string[];
@@ -41,6 +42,8 @@ interface RunFlags extends CacheFlags, QueueFlags {
   shuffle?: string | boolean;
   memory?: string;
   recordOutput?: boolean;
+  /** `--report` alone: true (the default file); `--report FILE`: the file. */
+  report?: string | boolean;
 }
 
 export function registerRun(program: Command): void {
@@ -94,6 +97,10 @@ export function registerRun(program: Command): void {
       "send steps to `tributary worker`s through Redis: redis://host:port or rediss://",
     )
     .option(
+      "--report [file]",
+      "at the end, write the HTML report of the run (default .tributary/report.html; see `tributary report`); records every step's output as --record-output does",
+    )
+    .option(
       "--trace <file>",
       "write a trace of the run (every step on the slot it ran in) for Perfetto or chrome://tracing",
     );
@@ -125,12 +132,18 @@ async function runCommand(
     remote: flags.remote === undefined ? undefined : remoteSettingsOf(flags.remote, "--remote", flags),
   };
   const project = openProject(open);
+  if (flags.report !== undefined && (flags.dryRun || flags.watch)) {
+    throw new CliError(
+      `--report cannot be combined with ${flags.dryRun ? "--dry-run (nothing runs)" : "--watch"}: run \`tributary report\` for the last run's report`,
+    );
+  }
   if (flags.dryRun) {
     await printPlan(fileArg, project, { concurrency, mode: flags.schedule, outputs, force: flags.force });
     return EXIT.ok;
   }
   // Named from where the command ran, before the working directory becomes the project root.
   const trace = flags.trace === undefined ? undefined : resolve(flags.trace);
+  const reportFile = typeof flags.report === "string" ? resolve(flags.report) : undefined;
   if (shuffleSeed !== undefined) announceShuffle(shuffleSeed);
   // What every run of this command shares, watched or not.
   const run = {
@@ -151,6 +164,11 @@ async function runCommand(
     return runWatch(fileArg, { ...open, flow: project.file }, run, view, project.root);
   }
   const reporter = await loadReporter({ json: flags.json, quiet: flags.quiet, verbose });
+  const reports = flags.report === undefined ? undefined : await import("../../project/report.js");
+  const report = reports && new reports.RunReportWriter();
+  const reportTo = reports && (reportFile ?? join(project.stateDir, reports.REPORT_FILE));
+  // Before the run: a report file that must not be written (a flow file) is said at once.
+  if (reportTo) reports.checkReportFile(reportTo);
   // In-process steps see the project root as their working directory, as processes do.
   process.chdir(project.root);
   let result;
@@ -161,11 +179,19 @@ async function runCommand(
         outputs,
         force: flags.force,
         handleSignals: true,
-        onEvent: reporter.onEvent,
+        onEvent: report ? [reporter.onEvent, report.onEvent] : reporter.onEvent,
       }),
     );
   } finally {
     reporter.close();
+  }
+  if (reports && report && reportTo) {
+    // A run answered from the last one (nothing changed) told its listeners only its end; its record
+    // names every step it stands for.
+    const written = result.noOp
+      ? reports.writeRunReport(project.root, { file: reportTo, stateDir: project.stateDir })
+      : report.write(reportTo);
+    printReportWritten(written, process.stderr);
   }
   if (!result.noOp) await printWarnings(project.sourceText, await project.warnings());
   printOutputs(result, flags.json === true || flags.quiet === true);
@@ -181,7 +207,7 @@ async function runCommand(
 
 /** Live output costs the fast job server; only pay for it when someone reads the output. */
 function streamsOutput(flags: RunFlags, verbose: boolean): boolean {
-  return verbose || flags.json === true || flags.recordOutput === true;
+  return verbose || flags.json === true || flags.recordOutput === true || flags.report !== undefined;
 }
 
 /**
