@@ -20,8 +20,6 @@ import {
   type QueueFlags,
 } from "../options.js";
 import { printOutputs } from "../output.js";
-import { printPlan } from "./plan.js";
-import { printReportWritten } from "./report.js";
 
 interface RunFlags extends CacheFlags, QueueFlags {
   input?: string[];
@@ -138,6 +136,7 @@ async function runCommand(
     );
   }
   if (flags.dryRun) {
+    const { printPlan } = await import("./plan.js");
     await printPlan(fileArg, project, { concurrency, mode: flags.schedule, outputs, force: flags.force });
     return EXIT.ok;
   }
@@ -164,7 +163,9 @@ async function runCommand(
     return runWatch(fileArg, { ...open, flow: project.file }, run, view, project.root);
   }
   const reporter = await loadReporter({ json: flags.json, quiet: flags.quiet, verbose });
+  // The report's code only when one is asked for: a plain run does not load it.
   const reports = flags.report === undefined ? undefined : await import("../../project/report.js");
+  const reportCommand = flags.report === undefined ? undefined : await import("./report.js");
   const report = reports && new reports.RunReportWriter();
   const reportTo = reports && (reportFile ?? join(project.stateDir, reports.REPORT_FILE));
   // Before the run: a report file that must not be written (a flow file) is said at once.
@@ -185,13 +186,13 @@ async function runCommand(
   } finally {
     reporter.close();
   }
-  if (reports && report && reportTo) {
+  if (reports && report && reportTo && reportCommand) {
     // A run answered from the last one (nothing changed) told its listeners only its end; its record
     // names every step it stands for.
     const written = result.noOp
       ? reports.writeRunReport(project.root, { file: reportTo, stateDir: project.stateDir })
       : report.write(reportTo);
-    printReportWritten(written, process.stderr);
+    reportCommand.printReportWritten(written, process.stderr);
   }
   if (!result.noOp) await printWarnings(project.sourceText, await project.warnings());
   printOutputs(result, flags.json === true || flags.quiet === true);
