@@ -1,5 +1,3 @@
-import { CliError } from "./exit-codes.js";
-
 export async function main(argv: string[]): Promise<number> {
   keepGoingWhenReadersLeave();
   try {
@@ -13,6 +11,8 @@ export async function main(argv: string[]): Promise<number> {
     const { runProgram } = await import("./program.js");
     return await runProgram(argv);
   } catch (err) {
+    // Loaded here, not at the top: `--version` needs nothing but the version.
+    const { CliError } = await import("./exit-codes.js");
     if (err instanceof CliError) {
       process.stderr.write(`${err.message}\n`);
       return err.code;
