@@ -15,7 +15,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, URL } from "node:url";
+import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { kindOf, loadedModules } from "./startup/loaded.mjs";
 
@@ -25,7 +26,9 @@ const { values, positionals } = parseArgs({
 });
 const [node, ...args] = positionals;
 if (node === undefined || !/(^|\/)node$/.test(node)) {
-  process.stderr.write("usage: node bench/startup-profile.mjs [--top N] [--modules] -- node SCRIPT [ARGS...]\n");
+  process.stderr.write(
+    "usage: node bench/startup-profile.mjs [--top N] [--modules] -- node SCRIPT [ARGS...]\n",
+  );
   process.exit(2);
 }
 const top = Number(values.top);
@@ -35,9 +38,14 @@ const dir = mkdtempSync(join(tmpdir(), "tributary-startup-"));
 
 /** Runs the command with extra node flags; its output is dropped, its exit code reported. */
 function run(flags, env = process.env) {
-  const r = spawnSync(node, [...flags, ...args], { env, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+  const r = spawnSync(node, [...flags, ...args], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    encoding: "utf8",
+  });
   if (r.error) throw r.error;
-  if (r.status !== 0) process.stderr.write(`note: the command exited ${r.status}: ${r.stderr.slice(0, 500)}\n`);
+  if (r.status !== 0)
+    process.stderr.write(`note: the command exited ${r.status}: ${r.stderr.slice(0, 500)}\n`);
   return r;
 }
 

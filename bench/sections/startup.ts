@@ -43,7 +43,11 @@ const { NODE_EXTRA_CA_CERTS: _, ...ENV } = process.env;
 /** Wall time of one run, ms; the command must exit 0. Spawned directly: no shell in the measure. */
 function time(r: Row): number {
   const t0 = performance.now();
-  const out = spawnSync(process.execPath, r.args, { cwd: r.cwd, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+  const out = spawnSync(process.execPath, r.args, {
+    cwd: r.cwd,
+    env: ENV,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const ms = performance.now() - t0;
   if (out.error) throw out.error;
   if (out.status !== 0) throw new Error(`startup: ${r.name} exited ${out.status}: ${String(out.stderr)}`);

@@ -15,7 +15,9 @@ if (log) {
     const out = load.call(this, request, parent, isMain);
     let url = request;
     try {
-      url = request.startsWith("node:") ? request : pathToFileURL(Module._resolveFilename(request, parent, isMain)).href;
+      url = request.startsWith("node:")
+        ? request
+        : pathToFileURL(Module._resolveFilename(request, parent, isMain)).href;
     } catch {
       // A builtin without the node: prefix.
     }

@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { URL } from "node:url";
 
 const preload = new URL("./count-modules.mjs", import.meta.url);
 
@@ -27,7 +28,8 @@ export function loadedModules(node, args, cwd = process.cwd()) {
       encoding: "utf8",
     });
     if (r.error) throw r.error;
-    if (r.status !== 0) throw new Error(`${[node, ...args].join(" ")} exited ${r.status}: ${r.stderr.slice(0, 1000)}`);
+    if (r.status !== 0)
+      throw new Error(`${[node, ...args].join(" ")} exited ${r.status}: ${r.stderr.slice(0, 1000)}`);
     let lines = [];
     try {
       lines = readFileSync(log, "utf8").trim().split("\n");

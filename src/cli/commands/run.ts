@@ -2,11 +2,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Option, type Command } from "../commander.js";
 import type { ScheduleMode } from "../../engine/scheduler.js";
-import { loadReporter } from "../../reporters/choose.js";
 import { CliError, EXIT } from "../exit-codes.js";
-import { printWarnings, withFlowErrors } from "../flow-errors.js";
-import { DEFAULT_FLOW_FILE } from "../../project/flow.js";
-import { parseInputs, parseJobs, parseMemory, parseShuffleSeed } from "../option-values.js";
 import {
   cacheOptions,
   cacheSettingsOf,
@@ -19,7 +15,6 @@ import {
   type CacheFlags,
   type QueueFlags,
 } from "../options.js";
-import { printOutputs } from "../output.js";
 
 interface RunFlags extends CacheFlags, QueueFlags {
   input?: string[];
@@ -113,6 +108,21 @@ async function runCommand(
   targetArgs: string[],
   flags: RunFlags,
 ): Promise<number> {
+  // What the run needs, loaded here rather than with the command: `--help` and the other commands do not.
+  const [
+    values,
+    { loadReporter },
+    { printWarnings, withFlowErrors },
+    { printOutputs },
+    { DEFAULT_FLOW_FILE },
+  ] = await Promise.all([
+    import("../option-values.js"),
+    import("../../reporters/choose.js"),
+    import("../flow-errors.js"),
+    import("../output.js"),
+    import("../../project/flow.js"),
+  ]);
+  const { parseInputs, parseJobs, parseMemory, parseShuffleSeed } = values;
   const concurrency = parseJobs(flags.jobs ?? flags.parallel);
   const shuffleSeed = parseShuffleSeed(flags.shuffle);
   const memory = parseMemory(flags.memory);
@@ -120,7 +130,7 @@ async function runCommand(
   // With --serial, output is worth reading as it comes: each step's as one block (nothing interleaves).
   const verbose = flags.verbose === true || (serial && flags.quiet !== true);
   const inputs = parseInputs(flags.input);
-  checkFlowArgument(fileArg, targetArgs);
+  checkFlowArgument(fileArg, targetArgs, DEFAULT_FLOW_FILE);
   const outputs = targetArgs.length > 0 ? targetArgs : undefined;
   const { openProject } = await import("../../project/project.js");
   const open = {
@@ -213,13 +223,13 @@ function streamsOutput(flags: RunFlags, verbose: boolean): boolean {
 
 /**
  * The first argument is the flow file; a step name there (`tributary run link`) is told how to say it,
- * when the flow it would belong to is the default one.
+ * when the flow it would belong to is the default one (`defaultFlow`: pipeline.flow).
  */
-function checkFlowArgument(fileArg: string | undefined, targets: string[]): void {
+function checkFlowArgument(fileArg: string | undefined, targets: string[], defaultFlow: string): void {
   if (fileArg === undefined || fileArg.endsWith(".flow") || existsSync(fileArg)) return;
-  if (!existsSync(DEFAULT_FLOW_FILE)) return;
+  if (!existsSync(defaultFlow)) return;
   throw new CliError(
-    `flow file not found: ${fileArg} (to run steps of ${DEFAULT_FLOW_FILE}, name it first: tributary run ${DEFAULT_FLOW_FILE} ${[fileArg, ...targets].join(" ")})`,
+    `flow file not found: ${fileArg} (to run steps of ${defaultFlow}, name it first: tributary run ${defaultFlow} ${[fileArg, ...targets].join(" ")})`,
   );
 }
 
