@@ -7,4 +7,9 @@ export interface LoadedModules {
   nodeModules: number;
   builtins: number;
 }
-export function loadedModules(node: string, args: string[], cwd?: string): LoadedModules;
+export function loadedModules(
+  node: string,
+  args: string[],
+  cwd?: string,
+  env?: NodeJS.ProcessEnv,
+): LoadedModules;

@@ -16,14 +16,14 @@ export function kindOf(url) {
   return url.includes("/node_modules/") ? "node_modules" : "ours";
 }
 
-/** `node` (a path to it) runs `args` in `cwd`; the command must exit 0. */
-export function loadedModules(node, args, cwd = process.cwd()) {
+/** `node` (a path to it) runs `args` in `cwd` with `env`; the command must exit 0. */
+export function loadedModules(node, args, cwd = process.cwd(), env = process.env) {
   const dir = mkdtempSync(join(tmpdir(), "tributary-modules-"));
   const log = join(dir, "modules.log");
   try {
     const r = spawnSync(node, ["--import", preload.href, ...args], {
       cwd,
-      env: { ...process.env, TRIBUTARY_MODULE_LOG: log },
+      env: { ...env, TRIBUTARY_MODULE_LOG: log },
       stdio: ["ignore", "pipe", "pipe"],
       encoding: "utf8",
     });
