@@ -2,7 +2,7 @@
  * `npm run bench`: Tributary beside make, ninja and xargs -P on the shared workloads, in one invocation.
  * Prints markdown to stdout (progress goes to stderr).
  *
- *     tsx bench/run.ts [--only stg,inprocess,spawn,fanout,w4-peers,w3-peers,w2-peers,language,exec,hashing,remote,remote-cache,serve,jobserver,report]
+ *     tsx bench/run.ts [--only stg,inprocess,spawn,fanout,w4-peers,w3-peers,w2-peers,language,exec,startup,hashing,remote,remote-cache,serve,jobserver,report]
  *                      [--reps N] [--quick]
  *                      [--tools make,ninja,xargs,tributary]
  *
@@ -28,6 +28,7 @@ import { languageSection } from "./sections/language.js";
 import { execSection } from "./sections/exec.js";
 import { serveSection } from "./sections/serve.js";
 import { reportSection } from "./sections/report.js";
+import { startupSection } from "./sections/startup.js";
 import { heading, progress } from "./util.js";
 
 /** Tools that build the shared workloads (W2-W4), by --tools name. */
@@ -55,6 +56,7 @@ const SECTIONS: Record<string, (o: SectionOptions) => string | Promise<string>> 
   "w2-peers": (o) => w2Section(o),
   language: languageSection,
   exec: execSection,
+  startup: startupSection,
   report: reportSection,
   hashing: async (o) =>
     heading(

@@ -21,7 +21,7 @@
 import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { threadPoolFsOps, type FsOps } from "./fs-ops.js";
-import { tempName } from "./layout.js";
+import { tempName } from "./temp-name.js";
 
 export interface AtomicWriteOptions {
   /** false: keep an existing file instead (the first writer wins). Default true. */

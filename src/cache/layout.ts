@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { digestBytes } from "../graph/digest.js";
@@ -86,32 +85,4 @@ const HEX64 = /^[0-9a-f]{64}$/;
 /** Keys and digests are 64 lowercase hex digits: checked before they become file names. */
 export function isHex64(s: string): boolean {
   return HEX64.test(s);
-}
-
-const HOST = hostname()
-  .replace(/[^A-Za-z0-9.-]/g, "_")
-  .slice(0, 40);
-let counter = 0;
-
-/**
- * A temp file name unique across processes and hosts: `<host>~<pid>~<random>~<n>.tmp`, so a sweep can
- * tell a dead process's leftovers (same host, pid gone) from a live writer's.
- */
-export function tempName(): string {
-  return `${HOST}~${process.pid}~${randomBytes(6).toString("hex")}~${++counter}.tmp`;
-}
-
-/** True when a temp file may be deleted: its writer is gone (same host) or it is older than maxAgeMs. */
-export function isStaleTemp(name: string, mtimeMs: number, now: number, maxAgeMs: number): boolean {
-  if (now - mtimeMs > maxAgeMs) return true;
-  const parts = name.split("~");
-  if (parts.length < 4 || parts[0] !== HOST) return false;
-  const pid = Number(parts[1]);
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "ESRCH";
-  }
 }

@@ -6,7 +6,7 @@ import { writablePathInside } from "../graph/inside-project.js";
 import { moveIntoPlace, withTempFile } from "./atomic-write.js";
 import type { RichCacheRequest } from "./fingerprint.js";
 import { syncFsOps } from "./fs-ops.js";
-import { tempName } from "./layout.js";
+import { tempName } from "./temp-name.js";
 import type { Manifest, OutputRecord } from "./manifest.js";
 import type { RunCounters } from "./run-tally.js";
 import type { StatCache } from "./stat-cache.js";

@@ -5,7 +5,8 @@ import { dirname, join } from "node:path";
 import { DIGEST_ALGORITHM } from "../graph/digest.js";
 import { moveIntoPlace, withTempFile, writeFileAtomic } from "./atomic-write.js";
 import { syncFsOps, threadPoolFsOps, type FsOps } from "./fs-ops.js";
-import { isHex64, isStaleTemp, Layout, tempName } from "./layout.js";
+import { isHex64, Layout } from "./layout.js";
+import { isStaleTemp, tempName } from "./temp-name.js";
 
 /** The two namespaces of the Bazel remote-cache protocol: `/ac/<key>` and `/cas/<digest>`. */
 export type Namespace = "ac" | "cas";

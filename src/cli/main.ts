@@ -1,11 +1,18 @@
-import { CliError } from "./exit-codes.js";
-
 export async function main(argv: string[]): Promise<number> {
   keepGoingWhenReadersLeave();
   try {
+    // `--version` alone is answered before commander and the commands load: most of its cost otherwise.
+    // Commander prints the same line for it (program.ts gives it the same version).
+    if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+      const { tributaryVersion } = await import("../project/version.js");
+      process.stdout.write(`${tributaryVersion()}\n`);
+      return 0;
+    }
     const { runProgram } = await import("./program.js");
     return await runProgram(argv);
   } catch (err) {
+    // Loaded here, not at the top: `--version` needs nothing but the version.
+    const { CliError } = await import("./exit-codes.js");
     if (err instanceof CliError) {
       process.stderr.write(`${err.message}\n`);
       return err.code;

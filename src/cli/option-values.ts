@@ -1,5 +1,4 @@
 import { parseSize } from "../graph/units.js";
-import { randomInt } from "node:crypto";
 import { CliError } from "./exit-codes.js";
 
 /**
@@ -24,7 +23,8 @@ export function parseJobs(value: string | undefined): number | undefined {
  */
 export function parseShuffleSeed(value: string | boolean | undefined): number | undefined {
   if (value === undefined || value === false) return undefined;
-  if (value === true) return randomInt(0, 2 ** 32 - 1);
+  // Math.random, not node:crypto: a seed needs no secrecy, and every run would pay for loading crypto.
+  if (value === true) return Math.floor(Math.random() * 2 ** 32);
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n >= 2 ** 32) {
     throw new CliError(`--shuffle takes a seed, a whole number below 4294967296, got "${value}"`);

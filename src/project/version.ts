@@ -1,13 +1,20 @@
 import { readFileSync } from "node:fs";
 
-/** Tributary's version, from its package.json (two levels up from src/project or dist/project). */
+let version: string | undefined;
+
+/**
+ * Tributary's version, from its package.json (two levels up from src/project or dist/project); read
+ * once: the CLI asks for it at start and again for the null run's record.
+ */
 export function tributaryVersion(): string {
+  if (version !== undefined) return version;
   try {
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
       version: string;
     };
-    return pkg.version;
+    version = pkg.version;
   } catch {
-    return "unknown";
+    version = "unknown";
   }
+  return version;
 }

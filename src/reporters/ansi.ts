@@ -1,5 +1,10 @@
 /* eslint-disable no-control-regex -- this file handles terminal control characters on purpose */
-import pc from "picocolors";
+import { createRequire } from "node:module";
+import type * as Picocolors from "picocolors";
+
+// picocolors is CommonJS: importing it as ESM makes Node lex its source for named exports on every start
+// (as for commander, see cli/commander.ts); require() does not.
+const pc = createRequire(import.meta.url)("picocolors") as typeof Picocolors;
 
 export type Colors = ReturnType<typeof pc.createColors>;
 

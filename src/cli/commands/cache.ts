@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { CacheStats } from "../../project/index.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { cacheDirOption } from "../options.js";
-import { projectAt } from "../project-at.js";
+import type * as ProjectAtModule from "../project-at.js";
 
 interface DirFlags {
   cacheDir?: string;
@@ -64,6 +64,11 @@ export function registerCache(program: Command): void {
       process.stdout.write(`removed ${await project.cacheDir()}, freed ${formatSize(r.freedBytes)}\n`);
       process.exitCode = EXIT.ok;
     });
+}
+
+/** project-at.ts, loaded when a cache command runs: `--help` does not need it. */
+async function projectAt(...args: Parameters<typeof ProjectAtModule.projectAt>) {
+  return (await import("../project-at.js")).projectAt(...args);
 }
 
 /** `cache stats` as text: sizes, counts and the last run's hit rate. */

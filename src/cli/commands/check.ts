@@ -2,11 +2,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import type { Diagnostic } from "../../language/index.js";
 import { EXIT } from "../exit-codes.js";
-import { printWarnings, withFlowErrors } from "../flow-errors.js";
-import { parseInputs } from "../option-values.js";
 import { inputOption } from "../options.js";
-import { EVENTS_VERSION } from "../../reporters/json-lines.js";
-import { DEFAULT_FLOW_FILE, InvalidFlowError } from "../../project/flow.js";
 import { UserError } from "../../engine/user-error.js";
 
 export function registerCheck(program: Command): void {
@@ -24,7 +20,11 @@ export function registerCheck(program: Command): void {
         process.exitCode = await checkJson(file, flags);
         return;
       }
-      const { openProject } = await import("../../project/project.js");
+      const [{ openProject }, { printWarnings, withFlowErrors }, { parseInputs }] = await Promise.all([
+        import("../../project/project.js"),
+        import("../flow-errors.js"),
+        import("../option-values.js"),
+      ]);
       const project = openProject({ flow: file, inputs: parseInputs(flags.input) });
       const graph = await withFlowErrors(file, () => project.graph());
       await printWarnings(project.sourceText, await project.warnings());
@@ -38,8 +38,14 @@ export function registerCheck(program: Command): void {
 async function checkJson(file: string | undefined, flags: { input?: string[] }): Promise<number> {
   let diagnostics: readonly JsonDiagnostic[];
   let code: number = EXIT.ok;
+  const [{ openProject }, { DEFAULT_FLOW_FILE, InvalidFlowError }, { parseInputs }, { EVENTS_VERSION }] =
+    await Promise.all([
+      import("../../project/project.js"),
+      import("../../project/flow.js"),
+      import("../option-values.js"),
+      import("../../reporters/json-lines.js"),
+    ]);
   try {
-    const { openProject } = await import("../../project/project.js");
     const project = openProject({ flow: file, inputs: parseInputs(flags.input) });
     await project.graph();
     diagnostics = await project.warnings();

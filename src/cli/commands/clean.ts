@@ -1,7 +1,5 @@
 import type { Command } from "commander";
 import { EXIT } from "../exit-codes.js";
-import { withFlowErrors } from "../flow-errors.js";
-import { parseInputs } from "../option-values.js";
 import { cacheDirOption, inputOption } from "../options.js";
 
 export function registerClean(program: Command): void {
@@ -16,7 +14,11 @@ export function registerClean(program: Command): void {
     .addOption(cacheDirOption())
     .action(
       async (file: string | undefined, flags: { dryRun?: boolean; input?: string[]; cacheDir?: string }) => {
-        const { openProject } = await import("../../project/project.js");
+        const [{ openProject }, { withFlowErrors }, { parseInputs }] = await Promise.all([
+          import("../../project/project.js"),
+          import("../flow-errors.js"),
+          import("../option-values.js"),
+        ]);
         const project = openProject({
           flow: file,
           inputs: parseInputs(flags.input),

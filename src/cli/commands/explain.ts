@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { EXIT } from "../exit-codes.js";
 import { cacheDirOption } from "../options.js";
-import { projectAt } from "../project-at.js";
 
 export function registerExplain(program: Command): void {
   program
@@ -12,6 +11,7 @@ export function registerExplain(program: Command): void {
     .addOption(cacheDirOption())
     .option("--json", "print the explanation as JSON")
     .action(async (step: string, file: string | undefined, flags: { cacheDir?: string; json?: boolean }) => {
+      const { projectAt } = await import("../project-at.js");
       const project = await projectAt(file, { dir: flags.cacheDir });
       const e = await project.explain(step);
       const { formatExplanation } = await import("../../project/index.js");

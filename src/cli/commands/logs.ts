@@ -1,6 +1,5 @@
 import { Option, type Command } from "../commander.js";
 import { EXIT } from "../exit-codes.js";
-import { projectAt } from "../project-at.js";
 
 interface LogsFlags {
   run?: string;
@@ -28,6 +27,7 @@ export function registerLogs(program: Command): void {
         "A plain `tributary run` records only failures' last 16 KiB; `run --record-output` (or --json, --verbose) records each stream.",
     )
     .action(async (step: string, file: string | undefined, flags: LogsFlags) => {
+      const { projectAt } = await import("../project-at.js");
       const project = await projectAt(file, {});
       const { readRunRecordIn, stepLog } = await import("../../project/run-record.js");
       const log = stepLog(readRunRecordIn(project.stateDir, flags.run), step, flags.stream);

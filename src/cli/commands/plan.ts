@@ -2,8 +2,6 @@ import type { Command } from "commander";
 import type { ScheduleMode } from "../../engine/scheduler.js";
 import type { Project } from "../../project/project.js";
 import { EXIT } from "../exit-codes.js";
-import { withFlowErrors } from "../flow-errors.js";
-import { parseInputs, parseJobs } from "../option-values.js";
 import {
   cacheOptions,
   cacheSettingsOf,
@@ -37,7 +35,10 @@ export function registerPlan(program: Command): void {
     .option("--json", "print the plan as JSON");
   for (const o of cacheOptions()) cmd.addOption(o);
   cmd.action(async (file: string | undefined, targets: string[], flags: PlanFlags) => {
-    const { openProject } = await import("../../project/project.js");
+    const [{ openProject }, { parseInputs, parseJobs }] = await Promise.all([
+      import("../../project/project.js"),
+      import("../option-values.js"),
+    ]);
     const project = openProject({
       flow: file,
       inputs: parseInputs(flags.input),
@@ -66,6 +67,7 @@ export async function printPlan(
     force?: string[];
   },
 ): Promise<void> {
+  const { withFlowErrors } = await import("../flow-errors.js");
   const plan = await withFlowErrors(fileArg, () => project.plan(o));
   if (o.json) {
     process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);

@@ -1,7 +1,6 @@
 import { resolve } from "node:path";
 import type { Command } from "../commander.js";
 import type { RunReport } from "../../project/report.js";
-import { projectAt } from "../project-at.js";
 
 interface ReportFlags {
   run?: string;
@@ -19,6 +18,7 @@ export function registerReport(program: Command): void {
     .option("-o, --output <file>", "where to write it (default: .tributary/report.html in the project)")
     .action(async (fileArg: string | undefined, flags: ReportFlags) => {
       const file = flags.output === undefined ? undefined : resolve(flags.output);
+      const { projectAt } = await import("../project-at.js");
       const project = await projectAt(fileArg, {});
       const { writeRunReport } = await import("../../project/report.js");
       const report = writeRunReport(project.root, { runId: flags.run, file, stateDir: project.stateDir });

@@ -2,11 +2,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Option, type Command } from "../commander.js";
 import type { ScheduleMode } from "../../engine/scheduler.js";
-import { loadReporter } from "../../reporters/choose.js";
 import { CliError, EXIT } from "../exit-codes.js";
-import { printWarnings, withFlowErrors } from "../flow-errors.js";
-import { DEFAULT_FLOW_FILE } from "../../project/flow.js";
-import { parseInputs, parseJobs, parseMemory, parseShuffleSeed } from "../option-values.js";
 import {
   cacheOptions,
   cacheSettingsOf,
@@ -19,9 +15,6 @@ import {
   type CacheFlags,
   type QueueFlags,
 } from "../options.js";
-import { printOutputs } from "../output.js";
-import { printPlan } from "./plan.js";
-import { printReportWritten } from "./report.js";
 
 interface RunFlags extends CacheFlags, QueueFlags {
   input?: string[];
@@ -115,6 +108,21 @@ async function runCommand(
   targetArgs: string[],
   flags: RunFlags,
 ): Promise<number> {
+  // What the run needs, loaded here rather than with the command: `--help` and the other commands do not.
+  const [
+    values,
+    { loadReporter },
+    { printWarnings, withFlowErrors },
+    { printOutputs },
+    { DEFAULT_FLOW_FILE },
+  ] = await Promise.all([
+    import("../option-values.js"),
+    import("../../reporters/choose.js"),
+    import("../flow-errors.js"),
+    import("../output.js"),
+    import("../../project/flow.js"),
+  ]);
+  const { parseInputs, parseJobs, parseMemory, parseShuffleSeed } = values;
   const concurrency = parseJobs(flags.jobs ?? flags.parallel);
   const shuffleSeed = parseShuffleSeed(flags.shuffle);
   const memory = parseMemory(flags.memory);
@@ -122,7 +130,7 @@ async function runCommand(
   // With --serial, output is worth reading as it comes: each step's as one block (nothing interleaves).
   const verbose = flags.verbose === true || (serial && flags.quiet !== true);
   const inputs = parseInputs(flags.input);
-  checkFlowArgument(fileArg, targetArgs);
+  checkFlowArgument(fileArg, targetArgs, DEFAULT_FLOW_FILE);
   const outputs = targetArgs.length > 0 ? targetArgs : undefined;
   const { openProject } = await import("../../project/project.js");
   const open = {
@@ -138,6 +146,7 @@ async function runCommand(
     );
   }
   if (flags.dryRun) {
+    const { printPlan } = await import("./plan.js");
     await printPlan(fileArg, project, { concurrency, mode: flags.schedule, outputs, force: flags.force });
     return EXIT.ok;
   }
@@ -164,7 +173,9 @@ async function runCommand(
     return runWatch(fileArg, { ...open, flow: project.file }, run, view, project.root);
   }
   const reporter = await loadReporter({ json: flags.json, quiet: flags.quiet, verbose });
+  // The report's code only when one is asked for: a plain run does not load it.
   const reports = flags.report === undefined ? undefined : await import("../../project/report.js");
+  const reportCommand = flags.report === undefined ? undefined : await import("./report.js");
   const report = reports && new reports.RunReportWriter();
   const reportTo = reports && (reportFile ?? join(project.stateDir, reports.REPORT_FILE));
   // Before the run: a report file that must not be written (a flow file) is said at once.
@@ -185,13 +196,13 @@ async function runCommand(
   } finally {
     reporter.close();
   }
-  if (reports && report && reportTo) {
+  if (reports && report && reportTo && reportCommand) {
     // A run answered from the last one (nothing changed) told its listeners only its end; its record
     // names every step it stands for.
     const written = result.noOp
       ? reports.writeRunReport(project.root, { file: reportTo, stateDir: project.stateDir })
       : report.write(reportTo);
-    printReportWritten(written, process.stderr);
+    reportCommand.printReportWritten(written, process.stderr);
   }
   if (!result.noOp) await printWarnings(project.sourceText, await project.warnings());
   printOutputs(result, flags.json === true || flags.quiet === true);
@@ -212,13 +223,13 @@ function streamsOutput(flags: RunFlags, verbose: boolean): boolean {
 
 /**
  * The first argument is the flow file; a step name there (`tributary run link`) is told how to say it,
- * when the flow it would belong to is the default one.
+ * when the flow it would belong to is the default one (`defaultFlow`: pipeline.flow).
  */
-function checkFlowArgument(fileArg: string | undefined, targets: string[]): void {
+function checkFlowArgument(fileArg: string | undefined, targets: string[], defaultFlow: string): void {
   if (fileArg === undefined || fileArg.endsWith(".flow") || existsSync(fileArg)) return;
-  if (!existsSync(DEFAULT_FLOW_FILE)) return;
+  if (!existsSync(defaultFlow)) return;
   throw new CliError(
-    `flow file not found: ${fileArg} (to run steps of ${DEFAULT_FLOW_FILE}, name it first: tributary run ${DEFAULT_FLOW_FILE} ${[fileArg, ...targets].join(" ")})`,
+    `flow file not found: ${fileArg} (to run steps of ${defaultFlow}, name it first: tributary run ${defaultFlow} ${[fileArg, ...targets].join(" ")})`,
   );
 }
 

@@ -1,10 +1,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { Option, type Command } from "../commander.js";
-import { parseDuration, parseSize } from "../../graph/units.js";
 import { CliError, EXIT } from "../exit-codes.js";
-import { flowErrorsText } from "../flow-errors.js";
-import { parseInputs, parseJobs } from "../option-values.js";
 import { inputOption, jobsOption } from "../options.js";
 // Types only: the server (Fastify, prom-client) loads when the command runs, not with every command.
 import type { RequestLogMode } from "../../serve/log.js";
@@ -71,6 +68,10 @@ function whole(value: string, flag: string, min: number): number {
 
 /** Serves until SIGINT/SIGTERM: the first drains (in-flight requests finish), a second exits at once. */
 async function serveCommand(files: string[], flags: ServeFlags): Promise<number> {
+  const [{ parseDuration, parseSize }, { parseInputs, parseJobs }] = await Promise.all([
+    import("../../graph/units.js"),
+    import("../option-values.js"),
+  ]);
   const port = whole(flags.port, "--port", 0);
   if (port > 65535) throw new CliError(`--port needs a port number up to 65535, got "${flags.port}"`);
   const timeoutMs = parseDuration(flags.timeout);
@@ -122,7 +123,10 @@ async function serveCommand(files: string[], flags: ServeFlags): Promise<number>
 
 /** Runs `fn`; a flow with errors becomes every diagnostic at once, naming the file as the user did. */
 async function withFlowErrorsOf<T>(cwd: string, fn: () => Promise<T>): Promise<T> {
-  const { InvalidFlowError } = await import("../../project/flow.js");
+  const [{ InvalidFlowError }, { flowErrorsText }] = await Promise.all([
+    import("../../project/flow.js"),
+    import("../flow-errors.js"),
+  ]);
   try {
     return await fn();
   } catch (err) {

@@ -1,0 +1,61 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { loadedModules } from "../../bench/startup/loaded.mjs";
+import { BIN, cli, copyExample, REPO } from "../helpers/cli.js";
+
+/** Our modules a command loaded, as paths under dist/ (`cli/commands/run.js`). */
+function distModules(args: string[], cwd: string): string[] {
+  const env = { ...process.env, CI: "1", NO_COLOR: "1" };
+  return loadedModules(process.execPath, [BIN, ...args], cwd, env)
+    .urls.filter((u) => u.startsWith("file:") && u.includes("/dist/") && !u.includes("/node_modules/"))
+    .map((u) => u.slice(u.lastIndexOf("/dist/") + "/dist/".length))
+    .sort();
+}
+
+describe("start-up: a command loads what it needs", () => {
+  it("--version and -V print the package's version, as commander did", async () => {
+    const { version } = JSON.parse(readFileSync(`${REPO}/package.json`, "utf8")) as { version: string };
+    for (const flag of ["--version", "-V"]) {
+      const r = await cli([flag]);
+      expect(r).toMatchObject({ code: 0, stdout: `${version}\n`, stderr: "" });
+    }
+    expect(distModules(["--version"], REPO)).toEqual(
+      ["cli/bin.js", "cli/main.js", "project/version.js"].sort(),
+    );
+  });
+
+  it("--help lists every command, each registered from its own module", async () => {
+    const r = await cli(["--help"]);
+    expect(r.code).toBe(0);
+    const commands = ["run", "check", "plan", "graph", "explain", "logs", "report", "clean", "cache"];
+    for (const c of [...commands, "worker", "exec", "serve"])
+      expect(r.stdout).toMatch(new RegExp(`\\n  ${c} `));
+    // No helper of an action: those load when a command runs.
+    expect(distModules(["--help"], REPO).filter((m) => !m.startsWith("cli/commands/"))).toEqual(
+      [
+        "cli/bin.js",
+        "cli/main.js",
+        "cli/program.js",
+        "cli/commander.js",
+        "cli/exit-codes.js",
+        "engine/user-error.js",
+        "project/version.js",
+        "cli/options.js",
+      ].sort(),
+    );
+  });
+
+  it("a snapshot-fresh run loads neither the language, the engine, executors, remote code nor other commands", async () => {
+    const dir = copyExample("words");
+    for (let k = 0; k < 2; k++) expect((await cli(["run"], { cwd: dir })).code).toBe(0);
+    const loaded = distModules(["run"], dir);
+    expect(loaded).toContain("cache/run-snapshot.js");
+    expect(loaded).toContain("reporters/plain.js");
+    const unwanted = loaded.filter((m) =>
+      /^(language|executors|serve)\/|^engine\/(run|scheduler)\.js$|^project\/(run|remote|watch)\.js$|^cli\/commands\/(?!run\.js$)|^reporters\/(tty|html)/.test(
+        m,
+      ),
+    );
+    expect(unwanted).toEqual([]);
+  });
+});
