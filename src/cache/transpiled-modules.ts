@@ -38,6 +38,11 @@ const LOADERS: Record<string, "ts" | "tsx" | "js" | "jsx"> = {
   ".mjs": "js",
   ".jsx": "jsx",
 };
+/**
+ * import.meta other than what `define` replaces: esbuild would then turn import.meta into a plain object
+ * (import.meta.resolve gone), and what is left would resolve from the cache's location.
+ */
+const OTHER_IMPORT_META = /import\s*\.\s*meta(?!\s*\.\s*(url|filename|dirname)\b)/;
 /** Names a CommonJS module uses; ESM output would not have them. */
 const COMMONJS = /\b(require|__dirname|__filename|module\.exports|exports\.)/;
 
@@ -109,7 +114,7 @@ async function transpile(
   const { parse, init } = await import("es-module-lexer");
   await init();
   const text = await readFile(plan.source, "utf8");
-  if (COMMONJS.test(text)) return undefined;
+  if (COMMONJS.test(text) || OTHER_IMPORT_META.test(text)) return undefined;
   const url = pathToFileURL(plan.source).href;
   let code: string;
   try {
