@@ -6,9 +6,9 @@
  *
  * Each local file the module reaches becomes `<dir>/<name>.<key>.mjs`, in the same relative layout as
  * the source, with its local specifiers rewritten to the other transpiled files. The key covers the
- * format version, esbuild's version, the project's tsconfig.json, the file's path and the digest of
- * its whole local import graph (module-code.ts), so an edit to any file it reaches gives a new name and
- * one file shared by two modules is still one module. Packages resolve from the transpiled file's
+ * format version, esbuild's and Node's versions, the project's tsconfig.json, the file's absolute path
+ * and the digest of its whole local import graph (module-code.ts), so an edit to any file it reaches
+ * gives a new name and one file shared by two modules is still one module. Packages resolve from the transpiled file's
  * location, which is inside the project: the same node_modules as the source when nothing between the
  * source and the root has its own.
  *
@@ -74,7 +74,11 @@ export async function transpiledModule(root: string, file: string): Promise<stri
     const source = resolve(root, rel);
     if (!LOADERS[extname(source)] || !(await sameResolutionAsRoot(source, root))) return undefined;
     const { digest } = await graph.identity(source);
-    const key = digestBytes(canonicalJson({ FORMAT, esbuildVersion, tsconfig, rel, digest })).slice(0, 32);
+    const key = digestBytes(
+      // The absolute path: the output embeds it (import.meta.url, the source map), so a moved project
+      // transpiles again. Node's version: the output targets it.
+      canonicalJson({ FORMAT, esbuildVersion, node: process.versions.node, tsconfig, source, digest }),
+    ).slice(0, 32);
     const ext = extname(rel);
     const out = join(transpiledDir(root), dirname(rel), `${basename(rel, ext)}.${key}.mjs`);
     plans.set(source, { source, out, key });
