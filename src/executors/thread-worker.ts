@@ -8,6 +8,8 @@ import { loadFunction } from "./load-module.js";
 export interface ThreadTask {
   file: string;
   exportName: string;
+  /** The JavaScript the engine's thread imported for `file` (transpiled TypeScript), if any. */
+  url?: string;
   args: unknown[];
   stepId: string;
   attempt: number;
@@ -19,7 +21,7 @@ export interface ThreadTask {
 export type ThreadResult = { value: unknown } | { unsendable: string };
 
 export default async function runThreadTask(task: ThreadTask): Promise<ThreadResult> {
-  const fn = await loadFunction(task.file, task.exportName);
+  const fn = await loadFunction(task.file, task.exportName, task.url);
   const controller = new AbortController();
   const value = await fn.apply(
     {

@@ -1,9 +1,11 @@
 import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Piscina } from "piscina";
 import type { Attempt, Executor } from "../engine/executor.js";
 import { stoppedError, thrownError, type Outcome } from "../engine/outcome.js";
 import type { StepAction } from "../graph/ir.js";
+import { importedTranspiledUrl } from "./load-module.js";
 import type { ThreadResult, ThreadTask } from "./thread-worker.js";
 
 type FunctionAction = Extract<StepAction, { kind: "function" }>;
@@ -34,9 +36,13 @@ export class ThreadExecutor implements Executor {
         },
       };
     }
+    const abs = ref.file.startsWith("file:")
+      ? fileURLToPath(ref.file)
+      : resolve(attempt.root ?? "", ref.file);
     const task: ThreadTask = {
       file: ref.file,
       exportName: ref.exportName,
+      url: await importedTranspiledUrl(abs),
       args: attempt.args as unknown[],
       stepId: attempt.stepId,
       attempt: attempt.attempt,

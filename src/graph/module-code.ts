@@ -145,7 +145,8 @@ interface ScannedFile {
   unresolved: string[];
 }
 
-function isLocal(spec: string): boolean {
+/** A specifier naming a file (relative, absolute or file:), not a package or a built-in. */
+export function isLocal(spec: string): boolean {
   return (
     spec.startsWith("./") ||
     spec.startsWith("../") ||
@@ -156,7 +157,8 @@ function isLocal(spec: string): boolean {
   );
 }
 
-async function resolveLocal(spec: string, from: string): Promise<string | undefined> {
+/** The file a local specifier imported from `from` names, with TS's `.js` → `.ts` rule; undefined: none. */
+export async function resolveLocal(spec: string, from: string): Promise<string | undefined> {
   let base: string;
   try {
     base = spec.startsWith("file:")

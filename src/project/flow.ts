@@ -125,16 +125,18 @@ export async function compileProjectFlow(
   options: { perRunInputs?: boolean; freshModules?: boolean } = {},
 ): Promise<CompiledFlow> {
   // The language and the module loader load only when a flow is compiled (not for a no-op run).
-  const [{ compileFlow, formatDiagnostics }, { loadModuleFile }, { diskInputFiles }] = await Promise.all([
-    import("../language/index.js"),
-    import("../executors/load-module.js"),
-    import("./input-files.js"),
-  ]);
+  const [{ compileFlow, formatDiagnostics }, { loadModuleFile }, { diskInputFiles }, { transpiledModule }] =
+    await Promise.all([
+      import("../language/index.js"),
+      import("../executors/load-module.js"),
+      import("./input-files.js"),
+      import("../cache/transpiled-modules.js"),
+    ]);
   const { graph, diagnostics, info } = await compileFlow(source, file, {
     inputs,
     perRunInputs: options.perRunInputs,
     root,
-    loadModule: options.freshModules ? (f) => loadModuleFile(f, { fresh: true }) : loadModuleFile,
+    loadModule: (f) => loadModuleFile(f, { fresh: options.freshModules, root, transpile: transpiledModule }),
     inputFiles: diskInputFiles(root),
   });
   const errors = diagnostics.filter((d) => d.severity !== "warning");
