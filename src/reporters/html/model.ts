@@ -1,4 +1,4 @@
-import type { StepError } from "../../engine/result.js";
+import type { RunSummary, StepError } from "../../engine/result.js";
 import { errorHeadline, formatCommand } from "../format.js";
 
 /**
@@ -60,13 +60,11 @@ export interface ReportBar {
   outcome: "ok" | "failed" | "retry" | "cancelled" | "interrupted" | "running";
 }
 
-export interface ReportTotals {
-  total: number;
-  ok: number;
-  cached: number;
-  failed: number;
-  blocked: number;
-  cancelled: number;
+/** The run's counts as the summary gives them, and what only the report knows. */
+export interface ReportTotals extends Pick<
+  RunSummary,
+  "total" | "ok" | "cached" | "failed" | "blocked" | "cancelled"
+> {
   /** Steps with no final state in the record (an incomplete run). */
   unfinished: number;
   wallMs: number;
