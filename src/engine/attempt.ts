@@ -31,8 +31,7 @@ export class AttemptContext implements Attempt {
   declare command: readonly string[] | undefined;
   declare onOutput: ((stream: "stdout" | "stderr", chunk: string) => void) | undefined;
   declare stopped: StopReason | undefined;
-  /** The run sets the slots its scheduler granted; a worker keeps the step's own `cpus`. */
-  declare cpus: number;
+  declare readonly cpus: number;
   declare private controller: AbortController | undefined;
   /** One hook is the common case (the executor's): no array for it. */
   declare private hooks: ((reason: StopReason) => void) | ((reason: StopReason) => void)[] | undefined;
@@ -42,12 +41,16 @@ export class AttemptContext implements Attempt {
   declare readonly attempt: number;
   declare private readonly settings: AttemptSettings;
 
-  /** `slot`: where the run keeps this step (the run's business; a worker passes 0). */
+  /**
+   * `slot`: where the run keeps this step (the run's business; a worker passes 0). `cpus`: the slots
+   * the run's scheduler granted; a worker keeps the step's own.
+   */
   constructor(
     step: Step,
     attempt: number,
     settings: AttemptSettings,
     readonly slot = 0,
+    cpus = step.options.cpus ?? 1,
   ) {
     this.step = step;
     this.attempt = attempt;
@@ -57,7 +60,7 @@ export class AttemptContext implements Attempt {
     this.command = undefined;
     this.onOutput = undefined;
     this.stopped = undefined;
-    this.cpus = step.options.cpus ?? 1;
+    this.cpus = cpus;
     this.controller = undefined;
     this.hooks = undefined;
     this.timer = undefined;

@@ -319,8 +319,7 @@ class Run {
     const attempt = ++this.table.attempts[i]!;
     this.table.startMs[i] = this.pumpNow;
     if (attempt === 1) this.table.queuedMs[i] = Math.max(0, this.pumpNow - this.scheduler.readyTime(i));
-    const ctx = new AttemptContext(step, attempt, this.settings, i);
-    ctx.cpus = this.scheduler.slotsOf(i);
+    const ctx = new AttemptContext(step, attempt, this.settings, i, this.scheduler.slotsOf(i));
     this.live[i] = ctx;
     if (step.action.kind === "map") return this.listMap(i, ctx);
     if (step.inputs.some(needsIO)) {

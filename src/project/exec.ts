@@ -1,9 +1,10 @@
 import { constants } from "node:os";
-import { isAbsolute, relative, resolve, sep } from "node:path";
+import { resolve } from "node:path";
 import type { EngineEvent } from "../engine/events.js";
 import type { StepResult } from "../engine/result.js";
 import { UserError } from "../engine/user-error.js";
 import { digestBytes, digestFile } from "../graph/digest.js";
+import { projectPath } from "../graph/eval.js";
 import type { Graph, Step, ValueExpr } from "../graph/ir.js";
 import type { CacheSettings } from "./cache.js";
 import { closeExecutors, localExecutors } from "./executors.js";
@@ -137,11 +138,14 @@ function insideRoot(root: string, path: string, flag: string): string {
   return rel;
 }
 
+/** An argument as a project path ("build/a.o"), or undefined when it is an option or leaves the project. */
 function asProjectPath(root: string, path: string): string | undefined {
   if (path === "" || path.startsWith("-")) return undefined;
-  const rel = relative(root, resolve(root, path));
-  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) return undefined;
-  return rel.split(sep).join("/");
+  try {
+    return projectPath(path, root, "");
+  } catch {
+    return undefined;
+  }
 }
 
 function exitCodeOf(r: StepResult): number {

@@ -67,12 +67,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         onReload: () => (openapi = undefined),
       });
       const clash = flows.get(served.name);
-      flows.set(served.name, served);
       if (clash) {
+        await served.close();
         throw new UserError(
           `two flows are named ${served.name} (${clash.file} and ${file}): each is served as /flows/<file name without .flow>, so rename one`,
         );
       }
+      flows.set(served.name, served);
     }
   } catch (err) {
     await Promise.all([...flows.values()].map((f) => f.close()));
