@@ -246,7 +246,9 @@ class Watcher {
     });
     this.fs = fs;
     fs.on("all", (event, path) => {
-      if (event === "addDir" || event === "unlinkDir") return;
+      // A new directory counts (the glob check in nextChange looks inside it): a file created in it
+      // before the watcher looked inside has no event of its own.
+      if (event === "unlinkDir") return;
       this.pending.add(resolve(path));
       this.events++;
       this.wake?.();
@@ -311,6 +313,7 @@ class Watcher {
         if (inside.length === 0) continue;
         const now = await globMatches(g, root);
         for (const f of inside) if (g.matches.has(f) || now.has(f)) relevant.add(f);
+        for (const f of now) if (!g.matches.has(f)) relevant.add(f);
       }
       if (relevant.size > 0) return [...relevant].sort();
     }
