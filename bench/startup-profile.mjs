@@ -6,9 +6,11 @@
  *
  *     node bench/startup-profile.mjs [--top N] [--modules] -- node bin/tributary.js --version
  *     node bench/startup-profile.mjs -- node bin/tributary.js run pipeline.flow   # from a flow's dir
+ *     node bench/startup-profile.mjs --before 'rm -rf out .tributary' -- node …/bin/tributary.js run pipeline.flow
  *
  * The command must start with `node`; its flags are inserted after it. --modules lists every module
- * loaded, not only the counts. The profile is left in a temporary directory, printed, for Chrome
+ * loaded, not only the counts. --before runs a shell command before each run (e.g. a reset, to profile a
+ * clean build rather than the cached rerun the first run leaves behind). The profile is left in a temporary directory, printed, for Chrome
  * DevTools or speedscope.
  */
 import { spawnSync } from "node:child_process";
@@ -21,7 +23,11 @@ import { parseArgs } from "node:util";
 import { kindOf, loadedModules } from "./startup/loaded.mjs";
 
 const { values, positionals } = parseArgs({
-  options: { top: { type: "string", default: "15" }, modules: { type: "boolean", default: false } },
+  options: {
+    top: { type: "string", default: "15" },
+    modules: { type: "boolean", default: false },
+    before: { type: "string" },
+  },
   allowPositionals: true,
 });
 const [node, ...args] = positionals;
@@ -38,6 +44,7 @@ const dir = mkdtempSync(join(tmpdir(), "tributary-startup-"));
 
 /** Runs the command with extra node flags; its output is dropped, its exit code reported. */
 function run(flags, env = process.env) {
+  if (values.before !== undefined) spawnSync("/bin/sh", ["-c", values.before], { stdio: "inherit" });
   const r = spawnSync(node, [...flags, ...args], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
@@ -89,6 +96,7 @@ const list = (m) =>
     .map(([k, us]) => `  ${ms(us).padStart(9)}  ${((100 * us) / total).toFixed(0).padStart(3)}%  ${k}`)
     .join("\n");
 
+if (values.before !== undefined) spawnSync("/bin/sh", ["-c", values.before], { stdio: "inherit" });
 const loaded = loadedModules(node, args);
 const { urls } = loaded;
 process.stdout.write(

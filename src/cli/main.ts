@@ -8,6 +8,14 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${tributaryVersion()}\n`);
       return 0;
     }
+    if (argv[0] === "run") {
+      const { quickRunArgs } = await import("./quick-run.js");
+      const quick = quickRunArgs(argv.slice(1));
+      if (quick) {
+        const { runCommand } = await import("./run-command.js");
+        return await runCommand(quick.file, [], quick.flags);
+      }
+    }
     const { runProgram } = await import("./program.js");
     return await runProgram(argv);
   } catch (err) {

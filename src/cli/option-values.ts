@@ -3,7 +3,7 @@ import { CliError } from "./exit-codes.js";
 
 /**
  * Checks of option values, apart from options.ts: the actions need these, and must not load commander
- * for them (a plain `run` never does; see run-args.ts).
+ * for them (a plain `run` never does; see quick-run.ts).
  */
 
 export function parseJobs(value: string | undefined): number | undefined {

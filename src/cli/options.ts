@@ -1,7 +1,4 @@
 import { Option } from "./commander.js";
-import { CliError } from "./exit-codes.js";
-import type { CacheSettings } from "../project/cache.js";
-import type { RemoteSettings } from "../project/remote.js";
 
 /**
  * Options shared by the commands, and how their values become the Project API's settings. Kept free of
@@ -20,16 +17,6 @@ export function scheduleOption(): Option {
   return new Option("--schedule <mode>", "how ready steps are ordered")
     .choices(["eager", "fifo", "layers"])
     .default("eager");
-}
-
-export interface CacheFlags {
-  /** false with --no-cache. */
-  cache?: boolean;
-  cacheDir?: string;
-  remoteCache?: string;
-  cacheKeyFile?: string;
-  remoteCacheReadOnly?: boolean;
-  remoteCacheRequired?: boolean;
 }
 
 export function cacheOptions(): Option[] {
@@ -77,24 +64,6 @@ export function remoteCacheOptions(): Option[] {
   ];
 }
 
-/** The cache a command line asks for: false with --no-cache (none at all). */
-export function cacheSettingsOf(flags: CacheFlags): CacheSettings | false {
-  if (flags.cache === false) return false;
-  return {
-    dir: flags.cacheDir,
-    remote: flags.remoteCache,
-    keyFile: flags.cacheKeyFile,
-    remoteReadOnly: flags.remoteCacheReadOnly,
-    remoteRequired: flags.remoteCacheRequired,
-  };
-}
-
-export interface QueueFlags {
-  queue?: string;
-  prefix?: string;
-  tlsCa?: string;
-}
-
 /** How to reach the workers' queue: the same options on `run --remote` and `worker`, which must agree. */
 export function queueOptions(): Option[] {
   return [
@@ -105,11 +74,4 @@ export function queueOptions(): Option[] {
       "PEM file of the CA that signed the Redis server's certificate (with rediss://)",
     ),
   ];
-}
-
-/** The remote settings of a command line; `flag` names the option that gave the URL. */
-export function remoteSettingsOf(url: string, flag: string, flags: QueueFlags): RemoteSettings {
-  if (!/^rediss?:\/\//.test(url))
-    throw new CliError(`${flag} needs a redis:// or rediss:// URL, got "${url}"`);
-  return { url, queue: flags.queue, prefix: flags.prefix, tlsCa: flags.tlsCa };
 }

@@ -41,6 +41,7 @@ describe("start-up: a command loads what it needs", () => {
         "engine/user-error.js",
         "project/version.js",
         "cli/options.js",
+        "cli/flag-settings.js",
       ].sort(),
     );
   });

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { EXIT } from "../exit-codes.js";
-import { cacheOptions, cacheSettingsOf, type CacheFlags } from "../options.js";
+import { cacheOptions } from "../options.js";
+import { cacheSettingsOf, type CacheFlags } from "../flag-settings.js";
 
 interface ExecFlags extends CacheFlags {
   in?: string[];

@@ -2,15 +2,8 @@ import type { Command } from "commander";
 import type { ScheduleMode } from "../../engine/scheduler.js";
 import type { Project } from "../../project/project.js";
 import { EXIT } from "../exit-codes.js";
-import {
-  cacheOptions,
-  cacheSettingsOf,
-  forceOption,
-  inputOption,
-  jobsOption,
-  scheduleOption,
-  type CacheFlags,
-} from "../options.js";
+import { cacheOptions, forceOption, inputOption, jobsOption, scheduleOption } from "../options.js";
+import { cacheSettingsOf, type CacheFlags } from "../flag-settings.js";
 
 interface PlanFlags extends CacheFlags {
   input?: string[];

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { CliError, EXIT } from "../exit-codes.js";
-import { queueOptions, remoteSettingsOf, type QueueFlags } from "../options.js";
+import { queueOptions } from "../options.js";
+import { remoteSettingsOf, type QueueFlags } from "../flag-settings.js";
 
 interface WorkerFlags extends QueueFlags {
   redis?: string;
