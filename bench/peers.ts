@@ -26,6 +26,8 @@ export interface ToolRunner {
   reset?: string[];
   /** false: the tool has no up-to-date check (reruns everything); no-op and touch rows are n/a. */
   upToDate: boolean;
+  /** The same tool with its cache off (neither read nor written), for a tool that has a cache. */
+  withoutCache?: ToolRunner;
 }
 
 export const make: ToolRunner = {
@@ -54,19 +56,25 @@ export const PEERS: ToolRunner[] = [make, ninja, xargs];
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
+/** {@link ToolRunner.key} of {@link tributaryRunner}: sections find the row their targets are about by it. */
+export const TRIBUTARY_KEY = "tributary";
+
 /**
  * Tributary's CLI on the flow file generated from the workload (`pipeline.flow`), cache in
  * `.tributary/` (deleted before a clean build). `cli` defaults to $TRIBUTARY_BENCH_CLI, else this
- * checkout's bin/tributary.js.
+ * checkout's bin/tributary.js. `withoutCache` runs `--no-cache`: a clean build with the cache on also
+ * pays for storing every result, which make and ninja never do.
  */
-export function tributaryRunner(cli = tributaryCli()): ToolRunner {
+export function tributaryRunner(cli = tributaryCli(), cache = true): ToolRunner {
   return {
-    name: "tributary",
-    key: "tributary",
-    build: (_dir, j) => `${cli} run pipeline.flow -j ${j}`,
+    name: cache ? "tributary" : "tributary --no-cache",
+    key: cache ? TRIBUTARY_KEY : `${TRIBUTARY_KEY}-nocache`,
+    build: (_dir, j) => `${cli} run pipeline.flow -j ${j}${cache ? "" : " --no-cache"}`,
     prepare: (w, dir) => writeFileSync(join(dir, "pipeline.flow"), generateFlow(w)),
     reset: [".tributary"],
-    upToDate: true,
+    // Without a cache nothing is up to date: every run reruns every step.
+    upToDate: cache,
+    ...(cache ? { withoutCache: tributaryRunner(cli, false) } : {}),
   };
 }
 

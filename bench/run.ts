@@ -2,7 +2,7 @@
  * `npm run bench`: Tributary beside make, ninja and xargs -P on the shared workloads, in one invocation.
  * Prints markdown to stdout (progress goes to stderr).
  *
- *     tsx bench/run.ts [--only stg,inprocess,spawn,fanout,w4-peers,w3-peers,w2-peers,language,exec,startup,hashing,remote,remote-cache,serve,jobserver,report]
+ *     tsx bench/run.ts [--only stg,inprocess,spawn,fanout,w1-peers,w4-peers,w3-peers,w2-peers,language,exec,startup,hashing,remote,remote-cache,serve,jobserver,report]
  *                      [--reps N] [--quick]
  *                      [--tools make,ninja,xargs,tributary]
  *
@@ -20,7 +20,7 @@ import { inprocessSection } from "./sections/inprocess.js";
 import { jobserverSection } from "./sections/jobserver.js";
 import { spawnSection } from "./sections/spawn.js";
 import { stgSection } from "./sections/stg.js";
-import { w2Section, w3Section, w4Section } from "./sections/workloads.js";
+import { w1Section, w2Section, w3Section, w4Section } from "./sections/workloads.js";
 import { formatRows, hashingBench } from "./hashing.js";
 import { remoteCacheBench } from "./remote-cache.js";
 import { remoteBench } from "./remote.js";
@@ -31,7 +31,7 @@ import { reportSection } from "./sections/report.js";
 import { startupSection } from "./sections/startup.js";
 import { heading, progress } from "./util.js";
 
-/** Tools that build the shared workloads (W2-W4), by --tools name. */
+/** Tools that build the shared workloads (W1-W4), by --tools name. */
 const TOOLS: Record<string, () => ToolRunner> = {
   make: () => make,
   ninja: () => ninja,
@@ -51,6 +51,7 @@ const SECTIONS: Record<string, (o: SectionOptions) => string | Promise<string>> 
   inprocess: inprocessSection,
   spawn: spawnSection,
   fanout: fanoutSection,
+  "w1-peers": (o) => w1Section(o),
   "w4-peers": (o) => w4Section(o),
   "w3-peers": (o) => w3Section(o),
   "w2-peers": (o) => w2Section(o),
@@ -146,7 +147,7 @@ async function main(): Promise<void> {
       `ninja ${version("ninja", ["--version"])}; ${version("xargs", ["--version"])}. ` +
       `Load average at start ${load()} (1/5/15 min; the machine is shared, compare ratios within a table). ` +
       `Mode: ${values.quick ? "--quick" : "default"}${reps ? `, --reps ${reps}` : ""}. Sections: ${only.join(", ")}. ` +
-      `Tools for W2-W4: ${options.tools.map((t) => t.name).join(", ")}. ${nodeStartup()}\n`,
+      `Tools for W1-W4: ${options.tools.map((t) => t.name).join(", ")}. ${nodeStartup()}\n`,
   );
   const took: string[] = [];
   let failed = 0;

@@ -1,6 +1,7 @@
 /**
- * The build tools' side of W2 (null build), W3 (makespan) and W4 (clock skew). Every function takes the
- * list of tools, so Tributary's CLI becomes a column by adding `tributaryRunner()` to it.
+ * The build tools' side of W1 (per-task overhead), W2 (null build), W3 (makespan) and W4 (clock skew).
+ * Every function takes the list of tools, so Tributary's CLI becomes a column by adding
+ * `tributaryRunner()` to it.
  */
 import type { Graph } from "../../src/graph/ir.js";
 import { simulate } from "../../src/engine/simulate.js";
@@ -8,20 +9,135 @@ import type { ScheduleMode } from "../../src/engine/scheduler.js";
 import {
   cleanBuild,
   coneOf,
+  make,
   materialize,
   noopBuild,
   skewCheck,
   touchBuild,
+  TRIBUTARY_KEY,
   truncateWorkload,
   type BuildRun,
   type SkewResult,
   type ToolRunner,
 } from "../peers.js";
-import { fmt, heading, median, progress, table } from "../util.js";
+import { fmt, heading, median, mustTime, progress, table } from "../util.js";
 import { loadWorkload, type Workload } from "../workloads.js";
-import { repsOf, type SectionOptions } from "./common.js";
+import { check, repsOf, type SectionOptions } from "./common.js";
 
 const toolList = (tools: ToolRunner[]): string => tools.map((t) => t.name).join(", ");
+
+const findMake = (tools: ToolRunner[]): ToolRunner | undefined => tools.find((t) => t.key === make.key);
+const findTributary = (tools: ToolRunner[]): ToolRunner | undefined =>
+  tools.find((t) => t.key === TRIBUTARY_KEY);
+
+/** Said instead of a verdict when the tools a target compares were not both run. */
+const notChecked = (what: string): string => `not checked (needs ${what} in --tools)`;
+
+// ---------------------------------------------------------------------------------------------------
+// W1: per-task overhead
+
+/** Every `tributary` row pays one Node start-up; timed through the same wrapper as the tools. */
+const NODE_START = "node -e 0";
+
+export function w1Section(
+  o: SectionOptions,
+  ids: string[] = o.quick ? ["w1-20", "w1-200"] : ["w1-20", "w1-200", "w1"],
+): string {
+  if (ids.length < 2) throw new Error(`w1: the marginal cost needs two sizes or more, got ${ids.join(", ")}`);
+  const ws = ids.map((id) => loadWorkload(id));
+  const tools = o.tools.flatMap((t) => (t.withoutCache ? [t, t.withoutCache] : [t]));
+  const reps = repsOf(o, 7, 3);
+  const jobsOf = (w: Workload): number => (w.bench.jobs as number[])[0]!;
+  const dirs = ws.map((w) => tools.map((t) => materialize(w, t, jobsOf(w))));
+  // Keyed by row name then workload id; the node row has no ToolRunner.
+  const nodeRow = `_${NODE_START}_`;
+  const rowNames = [...tools.map((t) => t.name), nodeRow];
+  const walls = new Map<string, number[]>();
+  const rss = new Map<string, number[]>();
+  const add = (row: string, w: Workload, ms: number, kb: number | undefined): void => {
+    const k = `${row}/${w.id}`;
+    (walls.get(k) ?? walls.set(k, []).get(k)!).push(ms);
+    (rss.get(k) ?? rss.set(k, []).get(k)!).push(kb ?? NaN);
+  };
+  for (let rep = 0; rep < reps; rep++) {
+    ws.forEach((w, s) => {
+      progress(`w1: ${w.nodes.length} tasks, rep ${rep + 1}/${reps}`);
+      tools.forEach((tool, k) => {
+        const r = cleanBuild(tool, w, dirs[s]![k]!, jobsOf(w));
+        add(tool.name, w, r.ms, r.rssKb);
+      });
+      const r = mustTime(NODE_START, dirs[s]![0]!, `w1: ${NODE_START}`);
+      add(nodeRow, w, r.ms, r.rssKb);
+    });
+  }
+
+  const wall = (row: string, w: Workload): number => median(walls.get(`${row}/${w.id}`)!);
+  const spans = ws.slice(1).map((b, k) => ({ a: ws[k]!, b }));
+  const spanLabel = (sp: { a: Workload; b: Workload }): string => `${sp.a.nodes.length}→${sp.b.nodes.length}`;
+  const marginal = (row: string, sp: { a: Workload; b: Workload }): number =>
+    (wall(row, sp.b) - wall(row, sp.a)) / (sp.b.nodes.length - sp.a.nodes.length);
+  const mk = findMake(o.tools);
+  const first = ws[0]!;
+  const rows = rowNames.map((row) => {
+    const isNode = row === nodeRow;
+    return [
+      row,
+      // Node's start-up is paid once per command, not per task: no per-task or marginal figures.
+      ...ws.map((w) =>
+        isNode
+          ? fmt.ms(wall(row, w))
+          : `${fmt.ms(wall(row, w))} (${(wall(row, w) / w.nodes.length).toFixed(2)})`,
+      ),
+      ...spans.map((sp) => (isNode ? "–" : marginal(row, sp).toFixed(2))),
+      mk ? fmt.ratio(wall(row, first) / wall(mk.name, first)) : "–",
+      ...spans.map((sp) => (isNode || !mk ? "–" : fmt.ratio(marginal(row, sp) / marginal(mk.name, sp)))),
+      ws.map((w) => fmt.mib(median(rss.get(`${row}/${w.id}`)!))).join(" / "),
+    ];
+  });
+
+  const off = findTributary(o.tools)?.withoutCache;
+  const targets: string[] = [];
+  if (!mk || !off) {
+    targets.push(`W1 targets: ${notChecked("make and tributary")}.`);
+  } else {
+    const r20 = wall(off.name, first) / wall(mk.name, first);
+    // The widest span the run has is the steadiest estimate of the cost per step.
+    const sp = spans[spans.length - 1]!;
+    const rm = marginal(off.name, sp) / marginal(mk.name, sp);
+    const others = spans
+      .slice(0, -1)
+      .map((x) => `; ${spanLabel(x)}: ${fmt.ratio(marginal(off.name, x) / marginal(mk.name, x))}×`)
+      .join("");
+    targets.push(
+      `- W1-${first.nodes.length} cache off ≤ 2× make: ${check(r20 <= 2)} (${fmt.ratio(r20)}×)`,
+      `- marginal per step ≤ make (${spanLabel(sp)} tasks, cache off): ${check(rm <= 1)} (${fmt.ratio(rm)}×${others})`,
+    );
+  }
+  const sizes = ws.map((w) => w.nodes.length.toLocaleString("en")).join(" / ");
+  return [
+    heading(
+      `W1 per-task overhead: ${sizes} independent \`echo\` tasks, clean build at -j${jobsOf(first)}`,
+      `Median of ${reps} reps; ${toolList(tools)} and \`${NODE_START}\` ran in this invocation, interleaved ` +
+        `(each rep runs every size, each size every tool). Outputs and tool state are deleted before each run ` +
+        `(untimed); wall is around the whole command, incl. \`/usr/bin/time\` (peak RSS) and, for tributary, ` +
+        `Node's start-up (the italic row). Marginal = (wall(b) − wall(a)) / (b − a): the cost of one more ` +
+        `task once start-up is paid.${o.quick ? " --quick: without the 1,000-task workload." : ""}`,
+    ),
+    table(
+      [
+        "tool",
+        ...ws.map((w) => `${w.nodes.length} tasks: wall (ms/task)`),
+        ...spans.map((sp) => `marginal ms/task ${spanLabel(sp)}`),
+        `÷ make at ${first.nodes.length}`,
+        ...spans.map((sp) => `÷ make marginal ${spanLabel(sp)}`),
+        `peak RSS MiB (${ws.map((w) => w.nodes.length).join(" / ")})`,
+      ],
+      rows,
+    ),
+    "",
+    ...targets,
+  ].join("\n");
+}
 
 // ---------------------------------------------------------------------------------------------------
 // W3: makespan
@@ -46,8 +162,8 @@ function w3Graph(w: Workload, withEstimates: boolean): { graph: Graph; durations
 }
 
 export function w3Section(o: SectionOptions, w: Workload = loadWorkload("w3")): string {
-  // -j2 and -j8 (the workload also lists -j4; PEERS.md has it): -j4 would add ~45 s per 3 tools.
-  const jobs = (w.bench.jobs as number[]).filter((j) => j === 2 || j === 8);
+  // Issue 16 asks for every j of the workload in the same run; --quick keeps one, the middle one.
+  const jobs = o.quick ? [4] : (w.bench.jobs as number[]);
   const reps = repsOf(o, 3);
   const bounds = w.bench.bounds as Record<string, number>;
   const times = new Map<string, number[]>();
@@ -79,6 +195,15 @@ export function w3Section(o: SectionOptions, w: Workload = loadWorkload("w3")): 
       ...jobs.map((j) => cell(simulate(graph, { concurrency: j, mode: s.mode, durations }).makespanMs, j)),
     ]);
   }
+  const mk = findMake(o.tools);
+  const trib = findTributary(o.tools);
+  const targets = jobs.map((j) => {
+    const what = `-j${j}: tributary/bound ≤ make/bound`;
+    if (!mk || !trib) return `- ${what}: ${notChecked("make and tributary")}`;
+    const ratio = (t: ToolRunner): number => median(times.get(key(t, j))!) / 1000 / bounds[j]!;
+    const [rt, rm] = [ratio(trib), ratio(mk)];
+    return `- ${what}: ${check(rt <= rm)} (${fmt.ratio(rt)} vs ${fmt.ratio(rm)})`;
+  });
   return [
     heading(
       `W3 makespan: ${w.nodes.length} sleep tasks, random DAG; critical path ${w.bench.criticalPath} s, total work ${w.bench.totalWork} s`,
@@ -87,6 +212,8 @@ export function w3Section(o: SectionOptions, w: Workload = loadWorkload("w3")): 
         `The italic rows are the engine's scheduler on a virtual clock (zero process overhead), for reference.`,
     ),
     table(["tool", ...jobs.map((j) => `-j${j}`)], rows),
+    "",
+    ...targets,
   ].join("\n");
 }
 
@@ -168,7 +295,35 @@ export function w2Section(o: SectionOptions, full: Workload = loadWorkload("w2")
       ],
       rows,
     ),
+    "",
+    ...w2Targets(
+      o,
+      clean,
+      noop,
+      w === full ? "" : ` (--quick: ${n.toLocaleString("en")} targets, not 10,000)`,
+    ),
   ].join("\n");
+}
+
+/** Issue 16's memory targets for tributary's W2 rows. */
+function w2Targets(
+  o: SectionOptions,
+  clean: Map<ToolRunner, BuildRun>,
+  noop: Map<ToolRunner, BuildRun[]>,
+  note: string,
+): string[] {
+  const trib = findTributary(o.tools);
+  if (!trib) return [`W2 memory targets: ${notChecked("tributary")}.`];
+  const line = (what: string, kb: number | undefined, limitMib: number): string => {
+    if (kb === undefined || !Number.isFinite(kb)) {
+      return `- tributary peak RSS ${what} ≤ ${limitMib} MiB: **NO** (not measured: /usr/bin/time is missing)`;
+    }
+    return `- tributary peak RSS ${what} ≤ ${limitMib} MiB: ${check(kb / 1024 <= limitMib)} (${fmt.mib(kb)} MiB)${note}`;
+  };
+  return [
+    line("clean", clean.get(trib)!.rssKb, 100),
+    line("no-op", median(noop.get(trib)!.map((r) => r.rssKb ?? NaN)), 40),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------------

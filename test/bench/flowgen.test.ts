@@ -81,6 +81,20 @@ describe("flowgen on the vendored workloads", () => {
     );
   });
 
+  it("W1-20: one independent `echo` per task, its output through output(), every task a sink", () => {
+    const w = loadWorkload("w1-20");
+    expect(w.nodes).toHaveLength(20);
+    const ids = w.nodes.map((n) => n.id);
+    expect(generateFlow(w)).toBe(
+      [
+        "# generated from workload w1-20 by bench/flowgen.ts",
+        ...ids.map((id) => `${id} = sh("echo ${id} > \${output("out/${id}.txt")}")`),
+        `out ${ids.join(", ")}`,
+        "",
+      ].join("\n"),
+    );
+  });
+
   it("W3: every node once, deps referenced through `:`, sinks in `out`", () => {
     const w = loadWorkload("w3");
     const lines = generateFlow(w).trimEnd().split("\n");
