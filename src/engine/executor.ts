@@ -47,6 +47,15 @@ export interface Attempt extends StepContext {
  * remote worker. The run loop picks the first executor that accepts a step's action and never knows
  * which one it drives. Like ninja's CommandRunner: small on purpose.
  */
+/** What a run tells its executors before it starts (see Executor.prepare). */
+export interface PrepareHint {
+  /** The run's environment: the very object its attempts will carry as `env`. */
+  readonly env: NodeJS.ProcessEnv;
+  readonly killGraceMs: number;
+  /** How many steps may run at once (-j); undefined: the engine's default, more than the cores. */
+  readonly slots: number | undefined;
+}
+
 export interface Executor {
   /** Shown in warnings and errors: "in-process", "thread", "process", "remote". */
   readonly name: string;
@@ -62,6 +71,12 @@ export interface Executor {
    * reported as an infrastructure failure.
    */
   run(attempt: Attempt): Outcome | PromiseLike<Outcome>;
+  /**
+   * Called ahead of a run that has steps for this executor, before the run opens its cache and plans:
+   * an executor with a start-up cost (a server, a pool) may start it now, in parallel with that work.
+   * A hint only: an executor never prepared works the same, and one may ignore it.
+   */
+  prepare?(hint: PrepareHint): void;
   /** Kills everything it still runs, with no grace (a second Ctrl-C). */
   killNow?(): void;
   /** Releases pools, servers and connections. Whoever created the executor closes it. */

@@ -31,7 +31,7 @@ export interface RunOptions {
   /** Project root: relative file paths and process working directories start here. Default cwd. */
   root?: string;
   onEvent?: Listener | Listener[];
-  /** Between SIGTERM and SIGKILL when a process step is stopped. Default 2000 ms. */
+  /** Between SIGTERM and SIGKILL when a process step is stopped. Default {@link DEFAULT_KILL_GRACE_MS}. */
   killGraceMs?: number;
   /** Environment for process steps; default process.env. */
   env?: NodeJS.ProcessEnv;
@@ -68,3 +68,6 @@ export interface RunOptions {
   /** Random source for retry jitter (tests pass a fixed one). */
   random?: () => number;
 }
+
+/** Between SIGTERM and SIGKILL when a run does not say. */
+export const DEFAULT_KILL_GRACE_MS = 2000;

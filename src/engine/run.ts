@@ -14,7 +14,7 @@ import { collectItems, type MapItems } from "./map-items.js";
 import { itemOutputs, itemSteps } from "../graph/item-template.js";
 import { processModuleGates } from "./module-gates.js";
 import { executorFailure, inputFailure, isRetryable, stoppedError, type Outcome } from "./outcome.js";
-import type { RunOptions } from "./run-options.js";
+import { DEFAULT_KILL_GRACE_MS, type RunOptions } from "./run-options.js";
 import type { RunResult, StepError, StepResult } from "./result.js";
 import { ResultTable } from "./result-table.js";
 import { backoffDelay } from "./retry.js";
@@ -117,7 +117,7 @@ class Run {
     this.settings = {
       root: this.root,
       env: options.env ?? process.env,
-      killGraceMs: options.killGraceMs ?? 2000,
+      killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
       stdoutLimit: options.stdoutLimit ?? DEFAULT_STDOUT_LIMIT,
       digest: this.digest,
       warn: (message, id) => this.warn(message, id),

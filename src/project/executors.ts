@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
-import type { Executor } from "../engine/executor.js";
+import type { Executor, PrepareHint } from "../engine/executor.js";
+import type { Graph } from "../graph/ir.js";
 import { InlineExecutor } from "../executors/inline.js";
 import { loadFunction } from "../executors/load-module.js";
 import { ProcessExecutor } from "../executors/process/index.js";
@@ -25,6 +26,12 @@ export function localExecutors(settings: ExecutorSettings = {}): Executor[] {
     new ThreadExecutor(settings.concurrency ?? availableParallelism()),
     new ProcessExecutor({ spawn: settings.spawn, ownerToken: settings.ownerToken }),
   ];
+}
+
+/** Tells each executor that has steps in `graph` (a map's items count) that the run is about to start. */
+export function prepareExecutors(executors: readonly Executor[], graph: Graph, hint: PrepareHint): void {
+  const actions = graph.steps.map((s) => (s.action.kind === "map" ? s.action.item : s.action));
+  for (const e of executors) if (e.prepare && actions.some((a) => e.accepts(a))) e.prepare(hint);
 }
 
 /** Closes executors, all of them even when one fails. */

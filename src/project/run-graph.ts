@@ -2,7 +2,8 @@ import type { Executor } from "../engine/executor.js";
 import type { RunResult } from "../engine/result.js";
 import { runGraph as runWith, type RunOptions as EngineRunOptions } from "../engine/run.js";
 import type { Graph } from "../graph/ir.js";
-import { closeExecutors, localExecutors } from "./executors.js";
+import { DEFAULT_KILL_GRACE_MS } from "../engine/run-options.js";
+import { closeExecutors, localExecutors, prepareExecutors } from "./executors.js";
 
 export interface RunOptions extends Omit<EngineRunOptions, "executors"> {
   /**
@@ -23,6 +24,11 @@ export interface RunOptions extends Omit<EngineRunOptions, "executors"> {
 export async function runGraph(graph: Graph, options: RunOptions = {}): Promise<RunResult> {
   const local = localExecutors({ concurrency: options.concurrency, spawn: options.spawn });
   const given = [...(options.remote ? [options.remote] : []), ...(options.executors ?? [])];
+  prepareExecutors(local, graph, {
+    env: options.env ?? process.env,
+    killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+    slots: options.serial ? 1 : options.concurrency,
+  });
   try {
     return await runWith(graph, { ...options, executors: [...given, ...local] });
   } finally {

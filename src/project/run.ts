@@ -7,6 +7,7 @@ import type { EngineEvent, Listener } from "../engine/events.js";
 import type { Executor } from "../engine/executor.js";
 import type { RunResult } from "../engine/result.js";
 import { runGraph } from "../engine/run.js";
+import { DEFAULT_KILL_GRACE_MS } from "../engine/run-options.js";
 import type { ScheduleMode } from "../engine/scheduler.js";
 import { UserError } from "../engine/user-error.js";
 import type { Graph, StepId } from "../graph/ir.js";
@@ -14,7 +15,7 @@ import { ChromeTraceRecorder } from "../reporters/chrome-trace.js";
 import { openProjectCache, type CacheSettings } from "./cache.js";
 import { openJobserverClient } from "../executors/process/jobserver-client.js";
 import { ownerToken } from "../executors/process/reaper.js";
-import { closeExecutors, localExecutors } from "./executors.js";
+import { closeExecutors, localExecutors, prepareExecutors } from "./executors.js";
 import { DurationHistory } from "./history.js";
 import { openRemoteExecutor, type RemoteSettings } from "./remote.js";
 import { acquireRunLock } from "./run-lock.js";
@@ -165,10 +166,16 @@ async function runLocked(
   traceFile: string | undefined,
   token: string,
 ): Promise<ProjectRunResult> {
+  const local = localExecutors({ concurrency: opts.concurrency, spawn: ctx.spawn, ownerToken: token });
+  // Servers and pools start while the history and the cache load.
+  prepareExecutors(local, ctx.graph, {
+    env: ctx.env,
+    killGraceMs: DEFAULT_KILL_GRACE_MS,
+    slots: opts.serial ? 1 : opts.concurrency,
+  });
   const history = await DurationHistory.load(join(ctx.stateDir, "history.json"));
   const cache =
     ctx.cache === false ? undefined : await openProjectCache(ctx.root, ctx.cache, warn, ctx.env, ctx.force);
-  const local = localExecutors({ concurrency: opts.concurrency, spawn: ctx.spawn, ownerToken: token });
   let remote: Executor | undefined;
   // Under make -jN (a recipe line `+tributary run ...`): each step beyond the first takes a token.
   const slots = openJobserverClient(ctx.env.MAKEFLAGS, warn);

@@ -1,4 +1,5 @@
-import type { Attempt, Executor } from "../../engine/executor.js";
+import { availableParallelism } from "node:os";
+import type { Attempt, Executor, PrepareHint } from "../../engine/executor.js";
 import { startReaper, type Reaper } from "./reaper.js";
 import { processOutcome, type Outcome, type ProcessEnd } from "../../engine/outcome.js";
 import type { StepAction } from "../../graph/ir.js";
@@ -118,17 +119,33 @@ export class ProcessExecutor implements Executor {
     return ended;
   }
 
+  /**
+   * Starts the job servers a run at -jN will want first (one per core, at most N): a server takes
+   * 10-20 ms to start, which would otherwise delay each of the first steps.
+   */
+  prepare(hint: PrepareHint): void {
+    if (!this.useServer || this.server) return;
+    const cores = availableParallelism();
+    this.servers(hint.env, hint.killGraceMs).prestart(Math.min(hint.slots ?? cores, cores));
+  }
+
+  /** The job servers, started for the first environment asked for (they serve that one only). */
+  private servers(env: NodeJS.ProcessEnv, killGraceMs: number): JobServers {
+    if (!this.server) {
+      this.serverEnv = env;
+      // The servers' environment is their jobs' environment: the owner token goes with it.
+      this.server = new JobServers({ ...env, ...this.owner() }, killGraceMs, spawnDirect);
+    }
+    return this.server;
+  }
+
   private spawn(spec: ProcessSpec, attempt: Attempt): Promise<ProcessEnd> {
     const control: SpawnControl = attempt;
     // The server cannot stream output, and serves one environment (the one it was started with).
     if (!this.useServer || attempt.onOutput) return spawnDirect(spec, control);
-    if (!this.server) {
-      this.serverEnv = attempt.env;
-      // The servers' environment is their jobs' environment: the owner token goes with it.
-      this.server = new JobServers({ ...attempt.env, ...this.owner() }, attempt.killGraceMs, spawnDirect);
-    }
+    this.servers(attempt.env, attempt.killGraceMs);
     if (this.serverEnv !== attempt.env) return spawnDirect(spec, control);
-    const server = this.server;
+    const server = this.server!;
     return server.run(spec, control).finally(() => {
       if (server.failure !== undefined && !this.warned) {
         this.warned = true;

@@ -67,6 +67,12 @@ export class JobServers {
     return end;
   }
 
+  /** Starts servers up to `count` idle ones, without waiting for them. */
+  prestart(count: number): void {
+    if (this.failure !== undefined) return;
+    for (let k = this.idle.length; k < count; k++) this.idle.push(this.start());
+  }
+
   close(): void {
     for (const s of this.all) s.close();
     this.all.clear();
