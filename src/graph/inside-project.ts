@@ -1,4 +1,4 @@
-import { lstatSync, readlinkSync, realpathSync } from "node:fs";
+import { lstatSync, readlinkSync, realpathSync, type Stats } from "node:fs";
 import { basename, dirname, isAbsolute, relative, resolve, sep } from "node:path";
 
 /**
@@ -7,7 +7,8 @@ import { basename, dirname, isAbsolute, relative, resolve, sep } from "node:path
  * projectPath); this catches what only the file system knows: `out/` a symlink to `/etc`, or an output
  * file that is itself a link out (also a dangling one). Writes (a step's declared outputs, a cache
  * restore) go through it; reading inputs from outside the project stays allowed (they are hashed like
- * any other input).
+ * any other input). `realpathSync.native`: one system call, where Node's own walks every component
+ * (this runs for every output of every step).
  */
 export function writablePathInside(root: string, rel: string): string | undefined {
   const landed = landing(resolve(root, rel), 0);
@@ -23,18 +24,23 @@ function landing(abs: string, depth: number): string | undefined {
   let existing = abs;
   const rest: string[] = [];
   for (;;) {
-    let isLink: boolean;
+    let st: Stats | undefined;
     try {
-      isLink = lstatSync(existing).isSymbolicLink();
+      // No exception for a missing file, the common case (an output not written yet): they are slow.
+      st = lstatSync(existing, { throwIfNoEntry: false });
     } catch {
+      st = undefined; // ENOTDIR, EACCES: as missing; the write itself will say what is wrong
+    }
+    if (st === undefined) {
       const parent = dirname(existing);
       if (parent === existing) return undefined;
       rest.unshift(basename(existing));
       existing = parent;
       continue;
     }
+    const isLink = st.isSymbolicLink();
     try {
-      return resolve(realpathSync(existing), ...rest);
+      return resolve(realpathSync.native(existing), ...rest);
     } catch {
       // A dangling link: the write creates its target.
       if (!isLink) return undefined;
@@ -45,7 +51,7 @@ function landing(abs: string, depth: number): string | undefined {
 
 function realpathOr(p: string): string {
   try {
-    return realpathSync(p);
+    return realpathSync.native(p);
   } catch {
     return resolve(p);
   }

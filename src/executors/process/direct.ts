@@ -3,7 +3,7 @@ import type { Attempt } from "../../engine/executor.js";
 import type { ProcessEnd } from "../../engine/outcome.js";
 import { KeptStdout, Tail } from "./capture.js";
 import { GroupStopper } from "./group.js";
-import { spawnFailure, type ProcessSpec } from "./spec.js";
+import { envOf, spawnFailure, type ProcessSpec } from "./spec.js";
 
 /** What a spawner needs of the attempt: to learn when it is stopped, and where live output goes. */
 export type SpawnControl = Pick<Attempt, "onStop" | "onOutput">;
@@ -29,7 +29,7 @@ export function spawnDirect(spec: ProcessSpec, control: SpawnControl): Promise<P
     const child = spawn(spec.file, spec.argv.slice(1), {
       argv0: spec.argv[0],
       cwd: spec.cwd,
-      env: spec.env,
+      env: envOf(spec),
       detached: true,
       stdio: spec.fds ? ["ignore", "pipe", "pipe", ...spec.fds] : ["ignore", "pipe", "pipe"],
     });

@@ -8,7 +8,7 @@ import { killAllGroups } from "./group.js";
 import { JobServers } from "./job-server.js";
 import { jobserverFor, type StepJobserver } from "./jobserver-server.js";
 import { collectOutputs, prepareOutputs } from "./outputs.js";
-import { commandLine, processSpec, type ProcessSpec } from "./spec.js";
+import { commandLine, envOf, processSpec, type ProcessSpec } from "./spec.js";
 
 export interface ProcessExecutorOptions {
   /**
@@ -56,12 +56,12 @@ export class ProcessExecutor implements Executor {
     if ("end" in prepared) return processOutcome(prepared.end);
     const { spec } = prepared;
     const owner = this.owner();
-    if (owner) spec.env = { ...spec.env, ...owner };
+    if (owner) spec.extraEnv = { ...spec.extraEnv, ...owner };
     const refused = prepareOutputs(attempt.root, attempt.outputs);
     if (refused) return refused;
     // A MAKEFLAGS in the step's own env is an explicit choice, as for the thread counts: it stays.
     const end =
-      attempt.cpus > 1 && spec.extraEnv?.MAKEFLAGS === undefined
+      attempt.cpus > 1 && spec.extraEnv.MAKEFLAGS === undefined
         ? await this.spawnWithJobserver(spec, attempt)
         : await this.spawn(spec, attempt);
     const outcome = processOutcome(end);
@@ -99,7 +99,7 @@ export class ProcessExecutor implements Executor {
   private async spawnWithJobserver(spec: ProcessSpec, attempt: Attempt): Promise<ProcessEnd> {
     let jobserver: StepJobserver | undefined;
     try {
-      jobserver = await jobserverFor(attempt.cpus, spec.env);
+      jobserver = await jobserverFor(attempt.cpus, envOf(spec));
     } catch (err) {
       if (!this.warnedJobserver) {
         this.warnedJobserver = true;
@@ -111,7 +111,7 @@ export class ProcessExecutor implements Executor {
     }
     if (!jobserver) return this.spawn(spec, attempt);
     const ended = spawnDirect(
-      { ...spec, env: { ...spec.env, ...jobserver.env }, fds: jobserver.fds },
+      { ...spec, extraEnv: { ...spec.extraEnv, ...jobserver.env }, fds: jobserver.fds },
       attempt,
     );
     // The child has its own copies by now (spawn forks synchronously).

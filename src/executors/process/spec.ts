@@ -16,10 +16,10 @@ export interface ProcessSpec {
   argv: string[];
   shell: boolean;
   cwd: string;
-  /** The environment the process gets (the run's environment plus the step's own variables). */
-  env: NodeJS.ProcessEnv;
-  /** The step's own variables (on top of the run's environment). */
-  extraEnv: Record<string, string> | undefined;
+  /** The run's environment, shared by its steps: never copied for one (see {@link envOf}). */
+  baseEnv: NodeJS.ProcessEnv;
+  /** The step's own variables, on top of `baseEnv`: its `env:`, thread counts, an owner, a jobserver. */
+  extraEnv: Record<string, string>;
   /** Keep stdout as the step's value, up to this many bytes (0: do not keep it). */
   keepStdout: number;
   killGraceMs: number;
@@ -47,11 +47,10 @@ export function processSpec(attempt: Attempt): { spec: ProcessSpec } | { end: Pr
   // The step's own variables, then the thread counts its slots allow (sent with the job, as the job
   // server serves one environment).
   const extraEnv = { ...threadEnv(attempt.cpus, attempt.env, action.env), ...action.env };
-  const env = { ...attempt.env, ...extraEnv };
   const keepStdout = attempt.outputs.length === 0 ? attempt.stdoutLimit : 0;
   const base = { exitCode: null, signal: null, stdout: "", stdoutOverflow: false, stdoutLimit: keepStdout };
   const name = argv[0] ?? "";
-  const file = findProgram(name, env.PATH, cwd);
+  const file = findProgram(name, extraEnv.PATH ?? attempt.env.PATH, cwd);
   if (file === undefined) {
     return {
       end: { ...base, tail: "", shell: action.shell === true, spawnError: spawnFailure("ENOENT", name, cwd) },
@@ -63,12 +62,20 @@ export function processSpec(attempt: Attempt): { spec: ProcessSpec } | { end: Pr
       argv,
       shell: action.shell === true,
       cwd,
-      env,
+      baseEnv: attempt.env,
       extraEnv,
       keepStdout,
       killGraceMs: attempt.killGraceMs,
     },
   };
+}
+
+/**
+ * The whole environment of the process: built only by a spawner that needs it (Node's spawn), since a
+ * copy of the run's environment per step costs more than starting the step through the job server.
+ */
+export function envOf(spec: ProcessSpec): NodeJS.ProcessEnv {
+  return { ...spec.baseEnv, ...spec.extraEnv };
 }
 
 /** A failure to start, with whether it was the working directory that was missing. */
