@@ -2,7 +2,7 @@ import { statSync, type Stats } from "node:fs";
 import { resolve, sep } from "node:path";
 import type { CacheLookup, StepCache } from "../engine/cache-port.js";
 import type { StepId } from "../graph/ir.js";
-import { digestBytes } from "../graph/digest.js";
+import { digestBytes, digestFileSync } from "../graph/digest.js";
 import { ModuleGraph } from "../graph/module-code.js";
 import { EntryWriter } from "./entry-writer.js";
 import type { ExplainState, Explanation } from "./explain.js";
@@ -67,6 +67,8 @@ export class LocalCache implements StepCache {
   private readonly reads: (stepId: StepId) => boolean;
   private readonly write: boolean;
   private readonly seen = new Map<StepId, unknown>();
+  /** Module code files (absolute) → the digest their steps' keys took, once a snapshot asked for them. */
+  private readonly codeDigests = new Map<string, string>();
   private touch: string[] = [];
   private readonly fpEnv: FingerprintEnv;
   /** `<root>/` where paths can be joined by concatenation (POSIX). */
@@ -107,6 +109,18 @@ export class LocalCache implements StepCache {
     const warn = (message: string) => this.warn(message);
     this.restorer = new OutputRestorer(this.root, this.layout.tmp, store, stat, this.counters, warn);
     this.writer = new EntryWriter(this.root, this.reads, store, stat, index, this.counters, warn);
+  }
+
+  /**
+   * The files of a module's code as this run's cache keys took them (see snapshot-scope.ts); undefined
+   * when no key was made from it, or when it imports a local path that does not resolve (a file
+   * appearing there would change the key, and a record cannot watch a name).
+   */
+  codeFilesOf(moduleFile: string): string[] | undefined {
+    const id = this.fpEnv.modules.identitySync(moduleFile);
+    if (!id || id.unresolved.length > 0) return undefined;
+    for (const [f, digest] of Object.entries(id.files)) this.codeDigests.set(resolve(this.root, f), digest);
+    return [id.module, ...Object.keys(id.files)];
   }
 
   /** Content digest of a file, through the stat cache. */
@@ -323,7 +337,15 @@ export class LocalCache implements StepCache {
    * its step read it, must not be recorded as up to date.
    */
   confirmsContent(abs: string, st: Stats): boolean {
-    return this.stat.confirms(abs, st);
+    if (this.stat.confirms(abs, st)) return true;
+    // Module code is read by the module graph, not through the stat cache: its digest is the key's.
+    const code = this.codeDigests.get(abs);
+    if (code === undefined) return false;
+    try {
+      return digestFileSync(abs) === code;
+    } catch {
+      return false;
+    }
   }
 
   /**

@@ -21,8 +21,22 @@ export interface SnapshotScope {
   env: string[];
 }
 
-/** The files a snapshot would have to watch, or why this graph cannot have one. */
-export function snapshotScope(graph: Graph, root: string): SnapshotScope | { reason: string } {
+/**
+ * The local files a module's code is made of (the module and what it imports, transitively), as its
+ * steps' cache keys took them; undefined when the run did not read them.
+ */
+export type CodeFiles = (moduleFile: string) => readonly string[] | undefined;
+
+/**
+ * The files a snapshot would have to watch, or why this graph cannot have one. A function step counts
+ * like a command: its cache key is its inputs and its module's code, so the record watches the code's
+ * files (`codeFiles`) beside the inputs.
+ */
+export function snapshotScope(
+  graph: Graph,
+  root: string,
+  codeFiles: CodeFiles = () => undefined,
+): SnapshotScope | { reason: string } {
   const files = new Set<string>();
   const dirs = new Set<string>();
   const env = new Set<string>();
@@ -34,7 +48,7 @@ export function snapshotScope(graph: Graph, root: string): SnapshotScope | { rea
       steps = items;
     }
     for (const step of steps) {
-      const why = stepScope(step, root, files, env);
+      const why = stepScope(step, root, files, env, codeFiles);
       if (why) return { reason: why };
     }
   }
@@ -42,10 +56,25 @@ export function snapshotScope(graph: Graph, root: string): SnapshotScope | { rea
 }
 
 /** Adds what one step reads and writes; a reason when it cannot be recorded. */
-function stepScope(step: Step, root: string, files: Set<string>, env: Set<string>): string | undefined {
+function stepScope(
+  step: Step,
+  root: string,
+  files: Set<string>,
+  env: Set<string>,
+  codeFiles: CodeFiles,
+): string | undefined {
   {
     const a = step.action;
-    if (a.kind !== "process") return `${step.id} is not a command`;
+    if (a.kind === "function") {
+      // A declared version stands for the code in the key (cache/fingerprint.ts): nothing to watch.
+      if (step.options.version === undefined) {
+        const code = a.ref && codeFiles(a.ref.file);
+        if (!code) return `the code of ${step.id} is not known`;
+        for (const f of code) files.add(f);
+      }
+    } else if (a.kind !== "process") {
+      return `${step.id} is not a command or a module's function`;
+    }
     if (step.options.cache === false) return `${step.id} is not cached`;
     for (const name of step.options.env ?? []) env.add(name);
     for (const input of step.inputs) {

@@ -224,7 +224,7 @@ async function runLocked(
     if (remoteCache) result.summary.remoteCache = remoteCache;
     // A run whose required remote cache failed must not be skipped next time as a no-op.
     if (cache && ctx.snapshotKey && result.ok && remoteProblems.length === 0 && !opts.outputs) {
-      const scope = snapshotScope(ctx.graph, ctx.root);
+      const scope = snapshotScope(ctx.graph, ctx.root, (m) => cache.stepCache.codeFilesOf(m));
       // Flows whose work is not all described by data (see snapshotScope) get no record.
       if (!("reason" in scope)) {
         const outputs = ctx.graph.outputs?.length ? result.outputs : {};

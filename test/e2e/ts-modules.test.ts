@@ -130,6 +130,40 @@ describe("TypeScript modules are transpiled once per content into .tributary/tra
     for (const f of files) expect(readFileSync(f, "utf8")).toBe(original.get(f));
   });
 
+  it("an unchanged run of a module flow is answered from its record; an edit anywhere in the code is not", async () => {
+    const dir = graphProject();
+    const jsonRun = async () => {
+      const r = await cli(["run", "--json", "pipeline.flow"], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      const events = r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { type: string; id?: string; cached?: boolean; outputs?: unknown });
+      return {
+        // The record's answer starts no engine: no run-start, no step loads its module.
+        fast: !events.some((e) => e.type === "run-start"),
+        ran: events
+          .filter((e) => e.type === "step-end" && !e.cached)
+          .map((e) => e.id)
+          .sort(),
+        outputs: events.find((e) => e.type === "run-end")!.outputs,
+      };
+    };
+    expect(await jsonRun()).toMatchObject({ fast: false, ran: ["y", "z"], outputs: { y: 21, z: 3 } });
+    expect(await jsonRun()).toEqual({ fast: true, ran: [], outputs: { y: 21, z: 3 } });
+    // lib/c.ts is two imports away from the module the flow uses.
+    writeFileSync(join(dir, "lib", "c.ts"), "export const factor: number = 5;\n");
+    expect(await jsonRun()).toMatchObject({ fast: false, ran: ["y", "z"], outputs: { y: 35, z: 5 } });
+    expect(await jsonRun()).toMatchObject({ fast: true, outputs: { y: 35, z: 5 } });
+
+    // A declared version stands for the code in the cache key: a code edit alone reruns nothing, and
+    // the record agrees with the cache.
+    writeFileSync(join(dir, "pipeline.flow"), 'use "./a.ts"\ny = Scaled(7) with version: "1"\nout y\n');
+    expect(await jsonRun()).toMatchObject({ fast: false, ran: ["y"], outputs: { y: 35 } });
+    writeFileSync(join(dir, "lib", "c.ts"), "export const factor: number = 2;\n");
+    expect(await jsonRun()).toMatchObject({ fast: true, outputs: { y: 35 } });
+  });
+
   it("check still reports a call that does not fit the module's types, with the cache in place", async () => {
     const dir = copyExample("profile");
     expect((await cli(["run", "--no-cache", "profile.flow"], { cwd: dir })).code).toBe(0);
