@@ -62,6 +62,35 @@ describe.each(["auto", "direct"])("a run killed with kill -9 (spawn: %s)", (spaw
   });
 });
 
+describe.each(["auto", "direct"])("a process that left its step's process group (spawn: %s)", (spawnMode) => {
+  // setsid: a new session, so stopping the step's group does not reach it; only its owner mark does.
+  const escaping = (nap: string, wait: string) =>
+    `s = sh("setsid sleep ${nap} > /dev/null 2>&1 < /dev/null & ${wait} echo started")\nout s\n`;
+
+  it("dies when the run ends", async () => {
+    const dir = tempDir();
+    const nap = uniqueSleep();
+    writeFileSync(join(dir, "pipeline.flow"), escaping(nap, ""));
+    const r = await cli(["run"], { cwd: dir, env: { TRIBUTARY_SPAWN: spawnMode } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await eventually(() => processesMatching(`sleep ${nap}`).length === 0)).toBe(true);
+  });
+
+  it("dies when the run is killed with kill -9", async () => {
+    const dir = tempDir();
+    const nap = uniqueSleep();
+    const hold = uniqueSleep();
+    writeFileSync(join(dir, "pipeline.flow"), escaping(nap, `sleep ${hold};`));
+    const run = start(["run"], dir, { TRIBUTARY_SPAWN: spawnMode });
+    // The escaped sleep, and the step's shell whose command line names it too.
+    expect(await eventually(() => processesMatching(`sleep ${hold}`).length >= 1)).toBe(true);
+    expect(processesMatching(`sleep ${nap}`).length).toBeGreaterThanOrEqual(2);
+    run.kill("SIGKILL");
+    expect(await eventually(() => processesMatching(`sleep ${nap}`).length === 0)).toBe(true);
+    expect(await eventually(() => processesMatching(`sleep ${hold}`).length === 0)).toBe(true);
+  });
+});
+
 describe("one run per checkout", () => {
   it("a second run refuses at once, naming the running one; the first finishes correctly", async () => {
     const dir = tempDir();

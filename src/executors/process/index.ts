@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import type { Attempt, Executor, PrepareHint } from "../../engine/executor.js";
-import { startReaper, type Reaper } from "./reaper.js";
+import { ownerEnv, startReaper, type Reaper } from "./reaper.js";
 import { processOutcome, type Outcome, type ProcessEnd } from "../../engine/outcome.js";
 import type { StepAction } from "../../graph/ir.js";
 import { spawnDirect, type SpawnControl } from "./direct.js";
@@ -69,16 +69,23 @@ export class ProcessExecutor implements Executor {
     return collectOutputs(attempt, outcome.tail);
   }
 
-  /** The owner variable for every process, the reaper started on first use. */
+  /** The owner variable for every process (see reaper.ts). */
   private owner(): Record<string, string> | undefined {
     const token = this.options.ownerToken;
     if (token === undefined) return undefined;
-    if (!this.ownerEnv) {
-      this.reaper = startReaper(token);
-      this.ownerEnv = this.reaper?.env ?? {};
-    }
+    this.ownerEnv ??= ownerEnv(token);
     return this.ownerEnv;
   }
+
+  /**
+   * Node's own spawn, with the reaper started first: the job servers sweep for the owner's processes
+   * themselves when this process goes, but what Node spawns has no server above it.
+   */
+  private readonly spawnDirect = (spec: ProcessSpec, control: SpawnControl): Promise<ProcessEnd> => {
+    const token = this.options.ownerToken;
+    if (token !== undefined && !this.reaper) this.reaper = startReaper(token);
+    return spawnDirect(spec, control);
+  };
 
   killNow(): void {
     killAllGroups();
@@ -110,7 +117,7 @@ export class ProcessExecutor implements Executor {
       return this.spawn(spec, attempt);
     }
     if (!jobserver) return this.spawn(spec, attempt);
-    const ended = spawnDirect(
+    const ended = this.spawnDirect(
       { ...spec, extraEnv: { ...spec.extraEnv, ...jobserver.env }, fds: jobserver.fds },
       attempt,
     );
@@ -134,7 +141,7 @@ export class ProcessExecutor implements Executor {
     if (!this.server) {
       this.serverEnv = env;
       // The servers' environment is their jobs' environment: the owner token goes with it.
-      this.server = new JobServers({ ...env, ...this.owner() }, killGraceMs, spawnDirect);
+      this.server = new JobServers({ ...env, ...this.owner() }, killGraceMs, this.spawnDirect);
     }
     return this.server;
   }
@@ -142,9 +149,9 @@ export class ProcessExecutor implements Executor {
   private spawn(spec: ProcessSpec, attempt: Attempt): Promise<ProcessEnd> {
     const control: SpawnControl = attempt;
     // The server cannot stream output, and serves one environment (the one it was started with).
-    if (!this.useServer || attempt.onOutput) return spawnDirect(spec, control);
+    if (!this.useServer || attempt.onOutput) return this.spawnDirect(spec, control);
     this.servers(attempt.env, attempt.killGraceMs);
-    if (this.serverEnv !== attempt.env) return spawnDirect(spec, control);
+    if (this.serverEnv !== attempt.env) return this.spawnDirect(spec, control);
     const server = this.server!;
     return server.run(spec, control).finally(() => {
       if (server.failure !== undefined && !this.warned) {

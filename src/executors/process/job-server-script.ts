@@ -14,7 +14,8 @@
  * grandchild writes later is read and dropped, so that it does not die of SIGPIPE.
  * Every signal is reset to its default and the mask cleared in the job, as Node's own spawn does.
  * When stdin closes (the orchestrator ended, or was killed) it stops what still runs: SIGTERM to each
- * job's group, SIGKILL after the grace period, then exits.
+ * job's group, SIGKILL after the grace period; then, as the reaper does (reaper.ts), it kills every
+ * process that carries the owner's mark in its environment (one that left its job's group), and exits.
  */
 export const JOB_SERVER_SCRIPT = String.raw`
 import errno, fcntl, json, os, selectors, signal, sys, time
@@ -58,6 +59,7 @@ def main():
         except OSError:
             pass
     base = os.environ.copy()
+    base.pop("TRIBUTARY_JOB_SERVER", None)
     defaults = [s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)]
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
@@ -206,5 +208,29 @@ def main():
                 try: os.killpg(pid, signal.SIGKILL)
                 except OSError: pass
             deadline = time.monotonic() + 1
+    sweep_owner()
+def sweep_owner():
+    # The owner is gone or done: what carries its mark and escaped its job's group goes too (reaper.ts).
+    token = os.environ.get("TRIBUTARY_STEP_OWNER")
+    if not token or not os.path.exists("/proc/self/environ"):
+        return
+    mark = ("TRIBUTARY_STEP_OWNER=" + token).encode()
+    # The owner's other servers are spared: two servers sweeping at once would kill each other before
+    # either reached the processes that matter. Each one sweeps on its own way out.
+    server = b"TRIBUTARY_JOB_SERVER=1"
+    me = os.getpid()
+    for round in range(2):
+        if round:
+            time.sleep(0.1)  # a process may have forked while the first sweep ran
+        for e in os.listdir("/proc"):
+            if not e.isdigit() or int(e) == me:
+                continue
+            try:
+                with open("/proc/" + e + "/environ", "rb") as f:
+                    env = f.read().split(b"\0")
+                    if mark in env and server not in env:
+                        os.kill(int(e), signal.SIGKILL)
+            except OSError:
+                pass
 main()
 `;

@@ -10,6 +10,9 @@ import { GroupStopper, signalGroup } from "./group.js";
 import { JOB_SERVER_SCRIPT } from "./job-server-script.js";
 import { spawnFailure, type ProcessSpec } from "./spec.js";
 
+/** In a server's own environment only; job-server-script.ts reads the same name. */
+const SERVER_MARK = "TRIBUTARY_JOB_SERVER";
+
 /** How long a server may take to say it is ready before it is given up on. */
 const READY_TIMEOUT_MS = 10_000;
 
@@ -102,7 +105,8 @@ class JobServer {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
     // Its own process group: a terminal's Ctrl-C reaches Node, which stops the jobs itself.
     this.proc = spawn(pythonPath(env), ["-I", "-S", "-c", JOB_SERVER_SCRIPT, String(killGraceMs / 1000)], {
-      env,
+      // Marked as a server (not passed on to its jobs): the servers' sweeps spare each other (see the script).
+      env: { ...env, [SERVER_MARK]: "1" },
       stdio: ["pipe", "ignore", "pipe", "pipe"],
       detached: true,
     });

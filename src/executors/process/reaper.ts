@@ -5,6 +5,9 @@
  * it. When the pipe closes, the owner is gone, and the reaper kills every process that carries the owner's
  * token in its environment (inherited by everything a step starts, also what escapes its process group).
  * A new run sweeps for the token of a dead run it finds in the run lock, for what the reaper missed.
+ * The job servers (job-server-script.ts) hold such a pipe too and sweep the same way when it closes, so a
+ * run whose processes all start through them needs no reaper of its own: it starts one only for the
+ * processes Node spawns itself.
  * Linux only (/proc); elsewhere it does nothing.
  */
 import { spawn } from "node:child_process";
@@ -88,6 +91,11 @@ export function sweepOwner(token: string): number {
   return n;
 }
 
+/** The variable that marks a process as the owner's: empty where processes cannot be found by it. */
+export function ownerEnv(token: string): Record<string, string> {
+  return canReap() ? { [STEP_OWNER_ENV]: token } : {};
+}
+
 /** Starts the reaper for this process; undefined where there is no /proc to find processes in. */
 export function startReaper(token: string = ownerToken()): Reaper | undefined {
   if (!canReap()) return undefined;
@@ -101,5 +109,5 @@ export function startReaper(token: string = ownerToken()): Reaper | undefined {
   // Neither the reaper nor the pipe to it may keep the worker alive.
   child.unref();
   (child.stdin as unknown as { unref?: () => void }).unref?.();
-  return { token, env: { [STEP_OWNER_ENV]: token }, close: () => child.stdin!.end() };
+  return { token, env: ownerEnv(token), close: () => child.stdin!.end() };
 }
