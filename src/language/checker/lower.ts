@@ -42,20 +42,7 @@ export class Checker extends DeclarationChecker {
       outputTypes: this.outputTypes,
       pools,
     } as Omit<FlowInfo, "root" | "modules" | "inputFiles" | "inputGlobs">;
-    // Built on first use: a 10,000-key record costs more than the rest of a small check.
-    const steps = this.steps;
-    let memo: Record<StepId, SourceSpan> | undefined;
-    Object.defineProperty(info, "steps", {
-      enumerable: true,
-      configurable: true,
-      get: () => {
-        if (!memo) {
-          memo = Object.create(null) as Record<StepId, SourceSpan>;
-          for (const s of steps) if (s.source) memo[s.id] = s.source;
-        }
-        return memo;
-      },
-    });
+    defineStepSpans(info, this.steps);
     return { graph, info, inputs: this.literalInputs() };
   }
 
@@ -100,4 +87,25 @@ export class Checker extends DeclarationChecker {
       this.outputTypes[name] = b.type;
     }
   }
+}
+
+/**
+ * `info.steps`, built on first use: a 10,000-key record costs more than the rest of a small check. Defined
+ * outside the Checker so that the getter holds only the steps: a closure made in a method would share
+ * its context with the method's other closures, which hold `this`, and with it the whole AST and every
+ * binding for as long as the info lives (a run keeps it to the end).
+ */
+function defineStepSpans(info: object, steps: Graph["steps"]): void {
+  let memo: Record<StepId, SourceSpan> | undefined;
+  Object.defineProperty(info, "steps", {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      if (!memo) {
+        memo = Object.create(null) as Record<StepId, SourceSpan>;
+        for (const s of steps) if (s.source) memo[s.id] = s.source;
+      }
+      return memo;
+    },
+  });
 }
