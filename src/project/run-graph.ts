@@ -28,6 +28,7 @@ export async function runGraph(graph: Graph, options: RunOptions = {}): Promise<
     env: options.env ?? process.env,
     killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
     slots: options.serial ? 1 : options.concurrency,
+    liveOutput: options.liveOutput === true,
   });
   try {
     return await runWith(graph, { ...options, executors: [...given, ...local] });

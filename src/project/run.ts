@@ -172,6 +172,7 @@ async function runLocked(
     env: ctx.env,
     killGraceMs: DEFAULT_KILL_GRACE_MS,
     slots: opts.serial ? 1 : opts.concurrency,
+    liveOutput: opts.liveOutput === true,
   });
   const history = await DurationHistory.load(join(ctx.stateDir, "history.json"));
   const cache =

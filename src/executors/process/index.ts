@@ -131,7 +131,8 @@ export class ProcessExecutor implements Executor {
    * 10-20 ms to start, which would otherwise delay each of the first steps.
    */
   prepare(hint: PrepareHint): void {
-    if (!this.useServer || this.server) return;
+    // A live run spawns every process directly: the servers cannot stream output.
+    if (!this.useServer || hint.liveOutput || this.server) return;
     const cores = availableParallelism();
     this.servers(hint.env, hint.killGraceMs).prestart(Math.min(hint.slots ?? cores, cores));
   }
