@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
-import { globSync } from "tinyglobby";
+import { createRequire } from "node:module";
+import type * as Tinyglobby from "tinyglobby";
 import type { Graph, Step, ValueExpr } from "../graph/ir.js";
 import { nonBlankLines, projectOutputs } from "../graph/eval.js";
 import { GLOB_OPTIONS, globBase } from "../graph/glob-files.js";
@@ -98,6 +99,8 @@ function mapItems(step: Step, root: string, files: Set<string>, dirs: Set<string
   const list = step.inputs[0]!;
   let items: unknown[];
   if (list.kind === "glob") {
+    // Loaded here (its CommonJS build: this must be synchronous), not with the module: most flows never glob.
+    const { globSync } = createRequire(import.meta.url)("tinyglobby") as typeof Tinyglobby;
     const found = globSync(list.pattern, { cwd: root, ...GLOB_OPTIONS }).sort();
     for (const f of found) files.add(f);
     for (const d of globDirs(list.pattern, root)) dirs.add(d);

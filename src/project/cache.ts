@@ -46,7 +46,8 @@ export interface ProjectCache {
 
 /** The cache directory: the setting, else $TRIBUTARY_CACHE_DIR, else <root>/.tributary/cache. */
 export async function projectCacheDir(root: string, settings: CacheSettings): Promise<string> {
-  const { resolveCacheDir } = await import("../cache/index.js");
+  // Not the cache's index module: a run needs neither its maintenance nor its explain formatting.
+  const { resolveCacheDir } = await import("../cache/layout.js");
   return resolveCacheDir(root, { flag: settings.dir });
 }
 
@@ -112,7 +113,7 @@ export async function openProjectCache(
     if (settings.keyFile) onWarning("--cache-key-file has no effect without --remote-cache");
     if (settings.remoteRequired)
       throw new UserError("--remote-cache-required needs --remote-cache <url|dir>");
-    const { openCache } = await import("../cache/index.js");
+    const { openCache } = await import("../cache/open-cache.js");
     const { settleSynced } = await import("../cache/pending-uploads.js");
     try {
       const cache = await openCache({ root, dir, onWarning, env, read, force });

@@ -11,13 +11,12 @@ import { DEFAULT_KILL_GRACE_MS } from "../engine/run-options.js";
 import type { ScheduleMode } from "../engine/scheduler.js";
 import { UserError } from "../engine/user-error.js";
 import type { Graph, StepId } from "../graph/ir.js";
-import { ChromeTraceRecorder } from "../reporters/chrome-trace.js";
+import type { ChromeTraceRecorder } from "../reporters/chrome-trace.js";
 import { openProjectCache, type CacheSettings } from "./cache.js";
-import { openJobserverClient } from "../executors/process/jobserver-client.js";
 import { ownerToken } from "../executors/process/reaper.js";
 import { closeExecutors, localExecutors, prepareExecutors } from "./executors.js";
 import { DurationHistory } from "./history.js";
-import { openRemoteExecutor, type RemoteSettings } from "./remote.js";
+import type { RemoteSettings } from "./remote.js";
 import { acquireRunLock } from "./run-lock.js";
 import { newRunId, RunRecordWriter } from "./run-record.js";
 
@@ -179,7 +178,10 @@ async function runLocked(
     ctx.cache === false ? undefined : await openProjectCache(ctx.root, ctx.cache, warn, ctx.env, ctx.force);
   let remote: Executor | undefined;
   // Under make -jN (a recipe line `+tributary run ...`): each step beyond the first takes a token.
-  const slots = openJobserverClient(ctx.env.MAKEFLAGS, warn);
+  // (Its module only when MAKEFLAGS can name one: every form has "jobserver" in it.)
+  const slots = ctx.env.MAKEFLAGS?.includes("jobserver")
+    ? (await import("../executors/process/jobserver-client.js")).openJobserverClient(ctx.env.MAKEFLAGS, warn)
+    : undefined;
   // The run's end is told once the uploads are done, with what they came to in its summary.
   let runEnd: EngineEvent | undefined;
   const tellEnd = () => {
@@ -188,9 +190,15 @@ async function runLocked(
     if (e) for (const l of listeners) l(e);
   };
   try {
-    if (ctx.remote) remote = await openRemoteExecutor(ctx.remote, ctx.root, cache?.transferOutputs, warn);
+    if (ctx.remote) {
+      const { openRemoteExecutor } = await import("./remote.js");
+      remote = await openRemoteExecutor(ctx.remote, ctx.root, cache?.transferOutputs, warn);
+    }
     dropSnapshot(ctx.stateDir);
-    const trace = traceFile === undefined ? undefined : new ChromeTraceRecorder();
+    const trace =
+      traceFile === undefined
+        ? undefined
+        : new (await import("../reporters/chrome-trace.js")).ChromeTraceRecorder();
     const held: Listener[] =
       listeners.length === 0
         ? []
