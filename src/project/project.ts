@@ -19,7 +19,6 @@ import type { Graph, StepId } from "../graph/ir.js";
 import type { Diagnostic, FlowInfo } from "../language/index.js";
 import { checkCacheSettings, projectCacheDir, settleRemoteOnNoOp, type CacheSettings } from "./cache.js";
 import { compileProjectFlow, readFlowFile, resolveFlowFile } from "./flow.js";
-import { DurationHistory } from "./history.js";
 import type { RemoteSettings } from "./remote.js";
 import type { ProjectRunOptions, ProjectRunResult } from "./run.js";
 import { tributaryVersion } from "./version.js";
@@ -191,9 +190,10 @@ export class Project {
     const force = await this.selection(full, opts);
     // The plan of targets is the plan of a graph whose outputs they are.
     const graph = opts.outputs ? { ...full, outputs: opts.outputs } : full;
-    const [{ planGraph }, { openProjectCache }] = await Promise.all([
+    const [{ planGraph }, { openProjectCache }, { DurationHistory }] = await Promise.all([
       import("../engine/plan.js"),
       import("./cache.js"),
+      import("./history.js"),
     ]);
     const history = await DurationHistory.load(join(this.stateDir, "history.json"));
     const warnings: string[] = [];
