@@ -24,13 +24,13 @@ export interface RunOptions extends Omit<EngineRunOptions, "executors"> {
 export async function runGraph(graph: Graph, options: RunOptions = {}): Promise<RunResult> {
   const local = localExecutors({ concurrency: options.concurrency, spawn: options.spawn });
   const given = [...(options.remote ? [options.remote] : []), ...(options.executors ?? [])];
-  prepareExecutors(local, graph, {
-    env: options.env ?? process.env,
-    killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
-    slots: options.serial ? 1 : options.concurrency,
-    liveOutput: options.liveOutput === true,
-  });
   try {
+    prepareExecutors(local, graph, {
+      env: options.env ?? process.env,
+      killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+      slots: options.serial ? 1 : options.concurrency,
+      liveOutput: options.liveOutput === true,
+    });
     return await runWith(graph, { ...options, executors: [...given, ...local] });
   } finally {
     await closeExecutors(local);

@@ -166,16 +166,24 @@ async function runLocked(
   token: string,
 ): Promise<ProjectRunResult> {
   const local = localExecutors({ concurrency: opts.concurrency, spawn: ctx.spawn, ownerToken: token });
-  // Servers and pools start while the history and the cache load.
-  prepareExecutors(local, ctx.graph, {
-    env: ctx.env,
-    killGraceMs: DEFAULT_KILL_GRACE_MS,
-    slots: opts.serial ? 1 : opts.concurrency,
-    liveOutput: opts.liveOutput === true,
-  });
-  const history = await DurationHistory.load(join(ctx.stateDir, "history.json"));
-  const cache =
-    ctx.cache === false ? undefined : await openProjectCache(ctx.root, ctx.cache, warn, ctx.env, ctx.force);
+  let history: DurationHistory;
+  let cache: Awaited<ReturnType<typeof openProjectCache>>;
+  try {
+    // Servers and pools start while the history and the cache load.
+    prepareExecutors(local, ctx.graph, {
+      env: ctx.env,
+      killGraceMs: DEFAULT_KILL_GRACE_MS,
+      slots: opts.serial ? 1 : opts.concurrency,
+      liveOutput: opts.liveOutput === true,
+    });
+    history = await DurationHistory.load(join(ctx.stateDir, "history.json"));
+    cache =
+      ctx.cache === false ? undefined : await openProjectCache(ctx.root, ctx.cache, warn, ctx.env, ctx.force);
+  } catch (err) {
+    // A cache that refuses to open (a required remote without one) leaves no prepared server running.
+    await closeExecutors(local);
+    throw err;
+  }
   let remote: Executor | undefined;
   // Under make -jN (a recipe line `+tributary run ...`): each step beyond the first takes a token.
   // (Its module only when MAKEFLAGS can name one: every form has "jobserver" in it.)
