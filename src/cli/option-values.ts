@@ -9,7 +9,7 @@ import { CliError } from "./exit-codes.js";
 export function parseJobs(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
+  if (!Number.isSafeInteger(n) || n < 1) {
     throw new CliError(
       `-j needs a whole number of at least 1, got "${value}" (use -j 1 to run one step at a time)`,
     );

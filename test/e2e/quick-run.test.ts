@@ -69,6 +69,7 @@ describe("run [FLOW] [-j N] without commander", () => {
     const ok = project('a = sh("echo fine")\nout a\n');
     for (const args of [
       ["run", "-j", "0"],
+      ["run", "--parallel", "99999999999999999999"],
       ["run", "missing.flow"],
     ]) {
       const [q, f] = await bothWays(ok, args);
