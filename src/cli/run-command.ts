@@ -45,12 +45,14 @@ export async function runCommand(
     { printWarnings, withFlowErrors },
     { printOutputs },
     { DEFAULT_FLOW_FILE },
+    { openProject },
   ] = await Promise.all([
     import("./option-values.js"),
     import("../reporters/choose.js"),
     import("./flow-errors.js"),
     import("./output.js"),
     import("../project/flow.js"),
+    import("../project/project.js"),
   ]);
   const { parseInputs, parseJobs, parseMemory, parseShuffleSeed } = values;
   const concurrency = parseJobs(flags.jobs ?? flags.parallel);
@@ -62,7 +64,6 @@ export async function runCommand(
   const inputs = parseInputs(flags.input);
   checkFlowArgument(fileArg, targetArgs, DEFAULT_FLOW_FILE);
   const outputs = targetArgs.length > 0 ? targetArgs : undefined;
-  const { openProject } = await import("../project/project.js");
   const open = {
     flow: fileArg,
     inputs,

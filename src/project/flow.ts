@@ -124,19 +124,24 @@ export async function compileProjectFlow(
    */
   options: { perRunInputs?: boolean; freshModules?: boolean } = {},
 ): Promise<CompiledFlow> {
-  // The language and the module loader load only when a flow is compiled (not for a no-op run).
-  const [{ compileFlow, formatDiagnostics }, { loadModuleFile }, { diskInputFiles }, { transpiledModule }] =
-    await Promise.all([
-      import("../language/index.js"),
+  // The language loads only when a flow is compiled (not for a no-op run); the module loader and the
+  // transpile cache only when the flow `use`s a module.
+  const [{ compileFlow, formatDiagnostics }, { diskInputFiles }] = await Promise.all([
+    import("../language/index.js"),
+    import("./input-files.js"),
+  ]);
+  const loadModule = async (f: string) => {
+    const [{ loadModuleFile }, { transpiledModule }] = await Promise.all([
       import("../executors/load-module.js"),
-      import("./input-files.js"),
       import("../cache/transpiled-modules.js"),
     ]);
+    return loadModuleFile(f, { fresh: options.freshModules, root, transpile: transpiledModule });
+  };
   const { graph, diagnostics, info } = await compileFlow(source, file, {
     inputs,
     perRunInputs: options.perRunInputs,
     root,
-    loadModule: (f) => loadModuleFile(f, { fresh: options.freshModules, root, transpile: transpiledModule }),
+    loadModule,
     inputFiles: diskInputFiles(root),
   });
   const errors = diagnostics.filter((d) => d.severity !== "warning");

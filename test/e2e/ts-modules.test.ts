@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { cli, copyExample } from "../helpers/cli.js";
+import { cli, copyExample, jsonEvents, ranAndCached } from "../helpers/cli.js";
 import { tempDir } from "../helpers/procs.js";
 
 /**
@@ -135,17 +135,11 @@ describe("TypeScript modules are transpiled once per content into .tributary/tra
     const jsonRun = async () => {
       const r = await cli(["run", "--json", "pipeline.flow"], { cwd: dir });
       expect(r.code, r.stderr).toBe(0);
-      const events = r.stdout
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l) as { type: string; id?: string; cached?: boolean; outputs?: unknown });
+      const events = jsonEvents(r.stdout);
       return {
         // The record's answer starts no engine: no run-start, no step loads its module.
         fast: !events.some((e) => e.type === "run-start"),
-        ran: events
-          .filter((e) => e.type === "step-end" && !e.cached)
-          .map((e) => e.id)
-          .sort(),
+        ran: ranAndCached(events).ran,
         outputs: events.find((e) => e.type === "run-end")!.outputs,
       };
     };

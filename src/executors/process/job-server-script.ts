@@ -17,6 +17,11 @@
  * job's group, SIGKILL after the grace period; then, as the reaper does (reaper.ts), it kills every
  * process that carries the owner's mark in its environment (one that left its job's group), and exits.
  */
+import { STEP_OWNER_ENV } from "./reaper.js";
+
+/** In a server's own environment only (not its jobs'): the servers' sweeps spare each other. */
+export const SERVER_MARK = "TRIBUTARY_JOB_SERVER";
+
 export const JOB_SERVER_SCRIPT = String.raw`
 import errno, fcntl, json, os, selectors, signal, sys, time
 TAIL = 16384
@@ -59,7 +64,7 @@ def main():
         except OSError:
             pass
     base = os.environ.copy()
-    base.pop("TRIBUTARY_JOB_SERVER", None)
+    base.pop("${SERVER_MARK}", None)
     defaults = [s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)]
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
@@ -211,13 +216,13 @@ def main():
     sweep_owner()
 def sweep_owner():
     # The owner is gone or done: what carries its mark and escaped its job's group goes too (reaper.ts).
-    token = os.environ.get("TRIBUTARY_STEP_OWNER")
+    token = os.environ.get("${STEP_OWNER_ENV}")
     if not token or not os.path.exists("/proc/self/environ"):
         return
-    mark = ("TRIBUTARY_STEP_OWNER=" + token).encode()
+    mark = ("${STEP_OWNER_ENV}=" + token).encode()
     # The owner's other servers are spared: two servers sweeping at once would kill each other before
     # either reached the processes that matter. Each one sweeps on its own way out.
-    server = b"TRIBUTARY_JOB_SERVER=1"
+    server = b"${SERVER_MARK}=1"
     me = os.getpid()
     for round in range(2):
         if round:

@@ -7,11 +7,8 @@ import type { ProcessEnd } from "../../engine/outcome.js";
 import { readCaptured, TAIL_BYTES } from "./capture.js";
 import type { SpawnControl } from "./direct.js";
 import { GroupStopper, signalGroup } from "./group.js";
-import { JOB_SERVER_SCRIPT } from "./job-server-script.js";
+import { JOB_SERVER_SCRIPT, SERVER_MARK } from "./job-server-script.js";
 import { spawnFailure, type ProcessSpec } from "./spec.js";
-
-/** In a server's own environment only; job-server-script.ts reads the same name. */
-const SERVER_MARK = "TRIBUTARY_JOB_SERVER";
 
 /** How long a server may take to say it is ready before it is given up on. */
 const READY_TIMEOUT_MS = 10_000;
