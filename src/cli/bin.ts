@@ -1,6 +1,4 @@
 import { main } from "./main.js";
+import { exitWhenDrained } from "./streams.js";
 
-const code = await main(process.argv.slice(2));
-// Exit once stdout and stderr have drained: a step that never settles (an in-process promise that
-// ignored its timeout) must not keep the command alive after the run is over.
-process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
+exitWhenDrained(await main(process.argv.slice(2)));

@@ -9,5 +9,11 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
+/** The exit code of a run that ended: interrupted, every step done, or one failed. */
+export function runExitCode(result: { cancelled: boolean; ok: boolean }): number {
+  if (result.cancelled) return EXIT.interrupted;
+  return result.ok ? EXIT.ok : EXIT.stepFailed;
+}
+
 /** A user error the CLI reports without a stack trace, then exits with its `code`. */
 export { UserError as CliError } from "../engine/user-error.js";

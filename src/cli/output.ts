@@ -1,5 +1,6 @@
 import { isFileValue } from "../graph/ir.js";
 import type { ProjectRunResult } from "../project/run.js";
+import type { OutputStream } from "../reporters/types.js";
 
 /**
  * The values of the steps a run was asked for (its targets, else the flow's `out`s) on stdout: strings
@@ -10,6 +11,7 @@ import type { ProjectRunResult } from "../project/run.js";
 export function printOutputs(
   result: Pick<ProjectRunResult, "outputs" | "declaredOutputs" | "steps">,
   quiet: boolean,
+  stdout: OutputStream = process.stdout,
 ): void {
   const declared = result.declaredOutputs;
   if (quiet || declared.length === 0) return;
@@ -22,7 +24,7 @@ export function printOutputs(
       declared.length === 1
         ? [text(outputs[produced[0]!])]
         : produced.map((id) => `${id}: ${text(outputs[id])}`);
-    process.stdout.write(`${lines.join("\n")}\n`);
+    stdout.write(`${lines.join("\n")}\n`);
   }
   const missing = declared.filter((id) => !(id in outputs));
   if (missing.length > 0) {

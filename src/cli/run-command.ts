@@ -1,7 +1,7 @@
-import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { ScheduleMode } from "../engine/scheduler.js";
-import { CliError, EXIT } from "./exit-codes.js";
+import { CliError, EXIT, runExitCode } from "./exit-codes.js";
+import { checkFlowArgument } from "./flow-argument.js";
 import { cacheSettingsOf, remoteSettingsOf, type CacheFlags, type QueueFlags } from "./flag-settings.js";
 
 /**
@@ -39,21 +39,14 @@ export async function runCommand(
   flags: RunFlags,
 ): Promise<number> {
   // What the run needs, loaded here rather than with the command: `--help` and the other commands do not.
-  const [
-    values,
-    { loadReporter },
-    { printWarnings, withFlowErrors },
-    { printOutputs },
-    { DEFAULT_FLOW_FILE },
-    { openProject },
-  ] = await Promise.all([
-    import("./option-values.js"),
-    import("../reporters/choose.js"),
-    import("./flow-errors.js"),
-    import("./output.js"),
-    import("../project/flow.js"),
-    import("../project/project.js"),
-  ]);
+  const [values, { loadReporter }, { printWarnings, withFlowErrors }, { printOutputs }, { openProject }] =
+    await Promise.all([
+      import("./option-values.js"),
+      import("../reporters/choose.js"),
+      import("./flow-errors.js"),
+      import("./output.js"),
+      import("../project/project.js"),
+    ]);
   const { parseInputs, parseJobs, parseMemory, parseShuffleSeed } = values;
   const concurrency = parseJobs(flags.jobs ?? flags.parallel);
   const shuffleSeed = parseShuffleSeed(flags.shuffle);
@@ -62,7 +55,7 @@ export async function runCommand(
   // With --serial, output is worth reading as it comes: each step's as one block (nothing interleaves).
   const verbose = flags.verbose === true || (serial && flags.quiet !== true);
   const inputs = parseInputs(flags.input);
-  checkFlowArgument(fileArg, targetArgs, DEFAULT_FLOW_FILE);
+  checkFlowArgument(fileArg, targetArgs);
   const outputs = targetArgs.length > 0 ? targetArgs : undefined;
   const open = {
     flow: fileArg,
@@ -137,31 +130,18 @@ export async function runCommand(
   }
   if (!result.noOp) await printWarnings(project.sourceText, await project.warnings());
   printOutputs(result, flags.json === true || flags.quiet === true);
-  if (result.cancelled) return EXIT.interrupted;
-  if (result.remoteProblems.length > 0) {
+  if (!result.cancelled && result.remoteProblems.length > 0) {
     // --remote-cache-required: the build is not done until its results are on the remote.
     process.stderr.write(
       `the remote cache failed (--remote-cache-required):\n${result.remoteProblems.map((p) => `  ${p}`).join("\n")}\n`,
     );
   }
-  return result.ok ? EXIT.ok : EXIT.stepFailed;
+  return runExitCode(result);
 }
 
 /** Live output costs the fast job server; only pay for it when someone reads the output. */
 function streamsOutput(flags: RunFlags, verbose: boolean): boolean {
   return verbose || flags.json === true || flags.recordOutput === true || flags.report !== undefined;
-}
-
-/**
- * The first argument is the flow file; a step name there (`tributary run link`) is told how to say it,
- * when the flow it would belong to is the default one (`defaultFlow`: pipeline.flow).
- */
-function checkFlowArgument(fileArg: string | undefined, targets: string[], defaultFlow: string): void {
-  if (fileArg === undefined || fileArg.endsWith(".flow") || existsSync(fileArg)) return;
-  if (!existsSync(defaultFlow)) return;
-  throw new CliError(
-    `flow file not found: ${fileArg} (to run steps of ${defaultFlow}, name it first: tributary run ${defaultFlow} ${[fileArg, ...targets].join(" ")})`,
-  );
 }
 
 /** The seed goes to stderr before anything runs, so even a run that hangs or crashes can be repeated. */

@@ -4,13 +4,7 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import type { CacheStats, GcResult } from "../cache/maintenance.js";
 import type { Explanation } from "../cache/explain.js";
 import type { CleanResult } from "./clean.js";
-import {
-  checkSnapshot,
-  lastNoOpRun,
-  markNoOpRun,
-  type Snapshot,
-  type SnapshotKey,
-} from "../cache/run-snapshot.js";
+import { lastNoOpRun, type SnapshotKey } from "../cache/run-snapshot.js";
 import type { Listener } from "../engine/events.js";
 import type { Plan } from "../engine/plan.js";
 import type { ScheduleMode } from "../engine/scheduler.js";
@@ -21,7 +15,7 @@ import { checkCacheSettings, projectCacheDir, settleRemoteOnNoOp, type CacheSett
 import { compileProjectFlow, readFlowFile, resolveFlowFile } from "./flow.js";
 import type { RemoteSettings } from "./remote.js";
 import type { ProjectRunOptions, ProjectRunResult } from "./run.js";
-import { tributaryVersion } from "./version.js";
+import { answerNoOp, snapshotKeyOf } from "./no-op-run.js";
 
 export interface OpenProjectOptions {
   /**
@@ -113,34 +107,19 @@ export class Project {
       !opts.outputs &&
       !opts.force?.length
     ) {
-      const unchanged = checkSnapshot(this.stateDir, this.root, key, this.env());
-      const listeners = [opts.onEvent ?? []].flat() as Listener[];
-      const warn = (message: string) => {
-        for (const l of listeners) l({ type: "warning", t: 0, message });
-      };
-      // With a writable remote cache, what earlier runs could not upload is uploaded now; results it
-      // is not known to have (built without it) need a full run, which checks them.
-      const remote = unchanged
-        ? await settleRemoteOnNoOp(this.root, this.options.cache ?? {}, warn, this.env())
-        : undefined;
-      if (unchanged && remote && !("fullRun" in remote)) {
-        markNoOpRun(this.stateDir);
-        const result = noOpResult(unchanged);
-        if (remote.summary) result.summary.remoteCache = remote.summary;
-        result.remoteProblems = remote.problems;
-        result.ok = remote.problems.length === 0;
-        for (const l of listeners) l({ type: "run-end", t: 0, result });
-        if (opts.record) {
-          const { recordNoOpRun } = await import("./run-record.js");
-          const flow = this.file ? relative(this.root, this.file) : null;
-          try {
-            recordNoOpRun(this.stateDir, { flow, concurrency: opts.concurrency ?? 0 }, result);
-          } catch {
-            // The run is done and right; only its record (for `logs`) is missing.
-          }
-        }
-        return result;
-      }
+      const settings = this.options.cache ?? {};
+      const answered = await answerNoOp({
+        stateDir: this.stateDir,
+        root: this.root,
+        key,
+        env: this.env(),
+        listeners: [opts.onEvent ?? []].flat() as Listener[],
+        settleRemote: (warn) => settleRemoteOnNoOp(this.root, settings, warn, this.env()),
+        record: opts.record
+          ? { flow: this.file ? relative(this.root, this.file) : null, concurrency: opts.concurrency ?? 0 }
+          : undefined,
+      });
+      if (answered) return answered;
     }
     // Loaded here, not at the top: the no-op answer above must not pay for the engine, the executors
     // and the reporters (about 60 modules, a third of a null run's time).
@@ -341,12 +320,7 @@ export class Project {
 
   /** What identifies a run of a flow file for the no-op record: the file's bytes, inputs, version. */
   private snapshotKey(): SnapshotKey | undefined {
-    if (!this.source) return undefined;
-    const inputs: Record<string, string> = {};
-    for (const [k, v] of Object.entries(this.options.inputs ?? {})) {
-      inputs[k] = typeof v === "string" ? v : JSON.stringify(v);
-    }
-    return { flow: this.source, inputs, version: tributaryVersion() };
+    return this.source && snapshotKeyOf(this.source, this.options.inputs);
   }
 }
 
@@ -363,30 +337,4 @@ function readFlowSource(file: string, asGiven: string | undefined): Buffer {
 /** Opens a project: a flow file (read now, compiled when first needed) or a graph. */
 export function openProject(options: OpenProjectOptions = {}): Project {
   return new Project(options);
-}
-
-/** The result of a run in which every step was restored, told without running the engine. */
-function noOpResult(s: Snapshot): ProjectRunResult {
-  const steps = s.steps.map((id) => ({ id, module: "", status: "ok" as const, attempts: 0, cached: true }));
-  return {
-    ok: true,
-    cancelled: false,
-    noOp: true,
-    remoteProblems: [],
-    declaredOutputs: Object.keys(s.outputs),
-    steps,
-    outputs: s.outputs,
-    summary: {
-      total: steps.length,
-      ok: 0,
-      cached: steps.length,
-      failed: 0,
-      blocked: 0,
-      cancelled: 0,
-      wallMs: 0,
-      workMs: 0,
-      criticalPathMs: 0,
-      criticalPath: [],
-    },
-  };
 }

@@ -2,15 +2,24 @@
 import { createRequire } from "node:module";
 import type * as Picocolors from "picocolors";
 
-// picocolors is CommonJS: importing it as ESM makes Node lex its source for named exports on every start
-// (as for commander, see cli/commander.ts); require() does not.
-const pc = createRequire(import.meta.url)("picocolors") as typeof Picocolors;
+export type Colors = ReturnType<typeof Picocolors.createColors>;
 
-export type Colors = ReturnType<typeof pc.createColors>;
+/**
+ * Colours off: every colour function gives its text back, as picocolors' own `createColors(false)` does.
+ * Without loading picocolors, whose first line makes `process.stdout` (for a pipe, Node's network stack:
+ * more than the whole of a null run's answer, see cli/streams.ts).
+ */
+const NO_COLORS = new Proxy({} as Colors, {
+  get: (_, key) => (key === "isColorSupported" ? false : String),
+});
 
 /** A picocolors instance with colours explicitly on or off (never the library's own global guess). */
 export function makeColors(enabled: boolean): Colors {
-  return pc.createColors(enabled);
+  if (!enabled) return NO_COLORS;
+  // picocolors is CommonJS: importing it as ESM makes Node lex its source for named exports on every
+  // start (as for commander, see cli/commander.ts); require() does not.
+  const pc = createRequire(import.meta.url)("picocolors") as typeof Picocolors;
+  return pc.createColors(true);
 }
 
 /**

@@ -12,4 +12,10 @@ export interface Reporter {
 }
 
 /** Where reporters write: a stream, optionally with a terminal's size and TTY flag. */
-export type OutputStream = NodeJS.WritableStream & { columns?: number; rows?: number; isTTY?: boolean };
+/** What reporters write to: a stream (process.stderr), or anything with its `write`; a terminal has a size. */
+export interface OutputStream {
+  write(text: string): unknown;
+  columns?: number;
+  rows?: number;
+  isTTY?: boolean;
+}

@@ -1,11 +1,13 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadedModules } from "../../bench/startup/loaded.mjs";
 import { BIN, cli, copyExample, REPO } from "../helpers/cli.js";
 
+const ENV = { ...process.env, CI: "1", NO_COLOR: "1" };
+
 /** Our modules a command loaded, as paths under dist/ (`cli/commands/run.js`). */
-function distModules(args: string[], cwd: string): string[] {
-  const env = { ...process.env, CI: "1", NO_COLOR: "1" };
+function distModules(args: string[], cwd: string, env: NodeJS.ProcessEnv = ENV): string[] {
   return loadedModules(process.execPath, [BIN, ...args], cwd, env)
     .urls.filter((u) => u.startsWith("file:") && u.includes("/dist/") && !u.includes("/node_modules/"))
     .map((u) => u.slice(u.lastIndexOf("/dist/") + "/dist/".length))
@@ -19,9 +21,8 @@ describe("start-up: a command loads what it needs", () => {
       const r = await cli([flag]);
       expect(r).toMatchObject({ code: 0, stdout: `${version}\n`, stderr: "" });
     }
-    expect(distModules(["--version"], REPO)).toEqual(
-      ["cli/bin.js", "cli/main.js", "project/version.js"].sort(),
-    );
+    // Answered by the bundle the bin loads first (cli/fast-answer.ts), before any ES module.
+    expect(distModules(["--version"], REPO)).toEqual(["cli/fast-answer.cjs"]);
   });
 
   it("--help lists every command, each registered from its own module", async () => {
@@ -33,8 +34,10 @@ describe("start-up: a command loads what it needs", () => {
     // No helper of an action: those load when a command runs.
     expect(distModules(["--help"], REPO).filter((m) => !m.startsWith("cli/commands/"))).toEqual(
       [
+        "cli/fast-answer.cjs",
         "cli/bin.js",
         "cli/main.js",
+        "cli/streams.js",
         "cli/program.js",
         "cli/commander.js",
         "cli/exit-codes.js",
@@ -46,10 +49,24 @@ describe("start-up: a command loads what it needs", () => {
     );
   });
 
-  it("a snapshot-fresh run loads neither the language, the engine, executors, remote code nor other commands", async () => {
+  it("a snapshot-fresh run is answered by the bundle alone; a changed one loads the CLI", async () => {
     const dir = copyExample("words");
-    for (let k = 0; k < 2; k++) expect((await cli(["run"], { cwd: dir })).code).toBe(0);
-    const loaded = distModules(["run"], dir);
+    expect((await cli(["run"], { cwd: dir })).code).toBe(0);
+    expect(distModules(["run"], dir)).toEqual(["cli/fast-answer.cjs"]);
+    expect(distModules(["run", "-j", "2"], dir)).toEqual(["cli/fast-answer.cjs"]);
+    // Any other option goes to the full CLI.
+    expect(distModules(["run", "-q"], dir)).toContain("cli/commands/run.js");
+    writeFileSync(join(dir, "texts", "delta.txt"), "a changed text\n");
+    expect(distModules(["run"], dir)).toContain("engine/run.js");
+    expect(distModules(["run"], dir)).toEqual(["cli/fast-answer.cjs"]);
+  });
+
+  it("a snapshot-fresh run through the full CLI loads neither the language, the engine, executors, remote code nor other commands", async () => {
+    const dir = copyExample("words");
+    // With a remote cache, the unchanged run is answered by the full CLI (which settles the remote).
+    const env = { ...ENV, TRIBUTARY_REMOTE_CACHE: join(dir, ".remote") };
+    for (let k = 0; k < 2; k++) expect((await cli(["run"], { cwd: dir, env })).code).toBe(0);
+    const loaded = distModules(["run"], dir, env);
     expect(loaded).toContain("cache/run-snapshot.js");
     expect(loaded).toContain("reporters/plain.js");
     const unwanted = loaded.filter((m) =>
