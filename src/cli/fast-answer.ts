@@ -31,8 +31,9 @@ export async function fastAnswer(argv: readonly string[], env = process.env): Pr
   }
   if (argv[0] !== "run") return undefined;
   const quick = quickRunArgs(argv.slice(1));
-  // A remote cache is settled by the full path, which loads its stores.
-  if (!quick || remoteCacheSpec({}, env) !== undefined) return undefined;
+  // Without the cache nothing is answered from a record; a remote cache is settled by the full path,
+  // which loads its stores.
+  if (!quick || quick.flags.cache === false || remoteCacheSpec({}, env) !== undefined) return undefined;
   let concurrency: number | undefined;
   let file: string;
   let source: Buffer;
