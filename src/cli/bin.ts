@@ -1,4 +1,3 @@
-import { main } from "./main.js";
-import { exitWhenDrained } from "./streams.js";
+import { start } from "./start.js";
 
-exitWhenDrained(await main(process.argv.slice(2)));
+await start(process.argv.slice(2));

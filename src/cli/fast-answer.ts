@@ -16,8 +16,8 @@ import { directOutput } from "./streams.js";
  * The commands answered before the CLI loads: `--version`, and `run [FLOW] [-j N]` when nothing the last
  * complete run depended on changed (a build script's or a make recipe's run, hundreds of times a day).
  * The build bundles this module and the few it imports into one CommonJS file (dist/cli/fast-answer.cjs,
- * scripts/bundle-fast-answer.mjs) that the bin loads first: Node loads one such file in a fraction of
- * the time it takes to load the ES modules one by one.
+ * scripts/bundle-cli.mjs) that the bin loads first: Node loads one such file in a fraction of the time
+ * it takes to load the ES modules one by one.
  *
  * It answers only when sure, from the same functions the full command uses, and otherwise returns
  * undefined having printed nothing: the full CLI then does everything again, errors included. Nothing
@@ -63,4 +63,12 @@ export async function fastAnswer(argv: readonly string[], env = process.env): Pr
   reporter.close();
   printOutputs(result, false, directOutput(1));
   return runExitCode(result);
+}
+
+/**
+ * Whether the bundled run (dist/cli/run.cjs) takes a command line the fast answer did not answer: the
+ * quick run's command lines (quick-run.ts); any other goes to the full CLI's ES modules.
+ */
+export function takesRunBundle(argv: readonly string[]): boolean {
+  return argv[0] === "run" && quickRunArgs(argv.slice(1)) !== undefined;
 }
