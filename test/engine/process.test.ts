@@ -240,4 +240,27 @@ describe("the job shells (spawn: auto)", () => {
     const firstEnd = Math.min(...r.steps.map((s) => s.endMs!));
     expect(lastStart).toBeLessThan(firstEnd);
   });
+
+  it("more jobs at once than servers can start share them, each with its own output, exit and files", async () => {
+    const root = tempDir();
+    const t = flow();
+    // 12 at once: more than one server per core starts before the first is ready, so servers run several.
+    for (let i = 0; i < 12; i++) {
+      t.sh(
+        `s${i}`,
+      )`sleep 0.${String(i % 3)}; echo out${String(i)}; echo err${String(i)} >&2; exit ${String(i % 4 === 3 ? 7 : 0)}`;
+    }
+    const r = await t.run(undefined, { root, concurrency: 12 });
+    for (let i = 0; i < 12; i++) {
+      const s = r.steps.find((x) => x.id === `s${i}`)!;
+      if (i % 4 === 3) {
+        expect(s.status).toBe("failed");
+        expect(s.error).toMatchObject({ kind: "exit", message: expect.stringMatching(/7/) });
+        expect(s.outputTail).toMatch(new RegExp(`err${i}`));
+      } else {
+        expect(s.status).toBe("ok");
+        expect(r.outputs[`s${i}`] ?? s.value).toBe(`out${i}`);
+      }
+    }
+  });
 });

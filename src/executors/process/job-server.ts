@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { constants, tmpdir } from "node:os";
+import { availableParallelism, constants, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import type { ProcessEnd } from "../../engine/outcome.js";
@@ -24,7 +24,8 @@ type Spawner = (spec: ProcessSpec, control: SpawnControl) => Promise<ProcessEnd>
  * shell's `$?` cannot tell `exit 137` from a SIGKILL) and puts each job in a process group of its own,
  * so that a job is stopped exactly as a directly spawned process is (process/group.ts).
  *
- * One server per job running at once, reused: a step that kills its server loses only itself. It is an
+ * One server per job running at once, reused: a step that kills its server loses only itself; only when
+ * more jobs start at once than servers are ready do jobs share one for a while (see serverFor). It is an
  * optimisation, not a semantics: the first server must say it is ready (the probe), any failure to
  * start sends the jobs to the direct spawner, and the conformance suite runs every case through both.
  * Output goes through the server to files read when the job ends, so nothing streams: runs that want
@@ -33,11 +34,12 @@ type Spawner = (spec: ProcessSpec, control: SpawnControl) => Promise<ProcessEnd>
  */
 export class JobServers {
   private readonly dir: string;
-  private readonly idle: JobServer[] = [];
   private readonly all = new Set<JobServer>();
   private nextId = 0;
   /** Why the servers cannot be used; undefined while they can. */
   failure: string | undefined;
+  /** How many servers may be starting at once before any is ready: one per core. */
+  private readonly burstServers = availableParallelism();
 
   constructor(
     private readonly env: NodeJS.ProcessEnv,
@@ -49,10 +51,12 @@ export class JobServers {
 
   async run(spec: ProcessSpec, control: SpawnControl): Promise<ProcessEnd> {
     if (this.failure !== undefined) return this.fallback(spec, control);
-    let server = this.idle.pop();
-    while (server && !server.alive) server = this.idle.pop();
-    server ??= this.start();
-    if (!(await server.ready)) {
+    const server = this.serverFor();
+    // Counted as its job while it waits for the server: the jobs after it choose knowing that.
+    server.waiting++;
+    const ready = await server.ready;
+    server.waiting--;
+    if (!ready) {
       this.all.delete(server);
       // Never ready: python3 is missing or cannot run the server. Only then is the optimisation off.
       if (!server.everReady) {
@@ -62,21 +66,52 @@ export class JobServers {
     }
     const id = String(this.nextId++);
     const end = await server.run(id, join(this.dir, id), spec, control);
-    if (server.alive) this.idle.push(server);
-    else this.all.delete(server);
+    if (!server.alive) this.all.delete(server);
     return end;
   }
 
-  /** Starts servers up to `count` idle ones, without waiting for them. */
+  /**
+   * The server a job goes to: a ready one without a job, when there is one (a job alone on its server is
+   * the only one lost if it kills the server). Otherwise a job does not wait for a server to start (tens
+   * of milliseconds, more while a run's first steps all start at once): it shares the least busy ready
+   * server, while one more server starts for the jobs after it. Before any server is ready, it waits for
+   * one starting without a job, or starts one, up to one per core (what prepare starts); past that, it
+   * waits for the least busy (more starting at once would only slow those already starting).
+   */
+  private serverFor(): JobServer {
+    let idleReady: JobServer | undefined;
+    let readyLeast: JobServer | undefined;
+    let least: JobServer | undefined;
+    let starting = 0;
+    let alive = 0;
+    for (const s of this.all) {
+      if (!s.alive) continue;
+      alive++;
+      if (!s.isReady) starting++;
+      else if (s.jobs === 0) idleReady ??= s;
+      if (s.isReady && (!readyLeast || s.jobs < readyLeast.jobs)) readyLeast = s;
+      if (!least || s.jobs < least.jobs) least = s;
+    }
+    if (idleReady) return idleReady;
+    if (readyLeast) {
+      if (starting === 0) this.start();
+      return readyLeast;
+    }
+    if (least && (least.jobs === 0 || alive >= this.burstServers)) return least;
+    return this.start();
+  }
+
+  /** Starts servers up to `count` without a job, without waiting for them. */
   prestart(count: number): void {
     if (this.failure !== undefined) return;
-    for (let k = this.idle.length; k < count; k++) this.idle.push(this.start());
+    let idle = 0;
+    for (const s of this.all) if (s.alive && s.jobs === 0) idle++;
+    for (; idle < count; idle++) this.start();
   }
 
   close(): void {
     for (const s of this.all) s.close();
     this.all.clear();
-    this.idle.length = 0;
     rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -87,15 +122,16 @@ export class JobServers {
   }
 }
 
-/** One Python process, running one job at a time. */
+/** One Python process, running the jobs given to it (one at a time, but for a burst: see serverFor). */
 class JobServer {
   readonly ready: Promise<boolean>;
   everReady = false;
+  isReady = false;
   alive = true;
   /** Why it stopped being usable. */
   death = "";
   private readonly proc: ChildProcess;
-  private job: Job | undefined;
+  private readonly running = new Map<string, Job>();
   private markReady!: (ok: boolean) => void;
 
   constructor(env: NodeJS.ProcessEnv, killGraceMs: number) {
@@ -122,10 +158,19 @@ class JobServer {
     );
     timer.unref();
     // Busy until ready: a job waits for it.
-    void this.ready.then(() => {
+    void this.ready.then((ok) => {
       clearTimeout(timer);
-      if (!this.job) this.setBusy(false);
+      this.isReady = ok;
+      if (this.running.size === 0) this.setBusy(false);
     });
+  }
+
+  /** Jobs given to it that wait for it to be ready. */
+  waiting = 0;
+
+  /** Jobs it is running or will run. */
+  get jobs(): number {
+    return this.running.size + this.waiting;
   }
 
   run(id: string, base: string, spec: ProcessSpec, control: SpawnControl): Promise<ProcessEnd> {
@@ -139,7 +184,7 @@ class JobServer {
         err: `${base}.e`,
       };
       control.onStop((reason) => job.stopper.stop(reason));
-      this.job = job;
+      this.running.set(id, job);
       this.setBusy(true);
       const line = JSON.stringify({
         id,
@@ -172,14 +217,14 @@ class JobServer {
       this.everReady = true;
       return this.markReady(true);
     }
-    const job = this.job;
-    if (!job || job.id !== m.id) return;
+    const job = this.running.get(m.id);
+    if (!job) return;
     if ("pid" in m) {
       job.pid = m.pid;
       return job.stopper.started(m.pid);
     }
-    this.job = undefined;
-    this.setBusy(false);
+    this.running.delete(m.id);
+    if (this.running.size === 0) this.setBusy(false);
     // A stopped job is over once all of its process group is gone.
     void job.stopper.ended().then(() => job.resolve(endOf(job, m)));
   }
@@ -189,28 +234,30 @@ class JobServer {
     this.proc.kill("SIGKILL");
   }
 
-  /** Gone (or unusable): its job, if any, is lost; what the job started is stopped, not left unseen. */
+  /** Gone (or unusable): its jobs are lost; what they started is stopped, not left unseen. */
   private died(why: string): void {
     if (!this.alive && this.death) return;
     this.alive = false;
+    this.isReady = false;
     this.death = why;
     this.markReady(false);
-    const job = this.job;
-    this.job = undefined;
+    const jobs = [...this.running.values()];
+    this.running.clear();
     this.setBusy(false);
-    if (!job) return;
-    if (job.pid !== undefined) signalGroup(job.pid, "SIGKILL");
-    void job.stopper.ended();
-    job.resolve({
-      exitCode: null,
-      signal: null,
-      stdout: "",
-      stdoutOverflow: false,
-      stdoutLimit: job.spec.keepStdout,
-      tail: "",
-      shell: job.spec.shell,
-      lost: `${why} while ${job.spec.argv[0]} ran`,
-    });
+    for (const job of jobs) {
+      if (job.pid !== undefined) signalGroup(job.pid, "SIGKILL");
+      void job.stopper.ended();
+      job.resolve({
+        exitCode: null,
+        signal: null,
+        stdout: "",
+        stdoutOverflow: false,
+        stdoutLimit: job.spec.keepStdout,
+        tail: "",
+        shell: job.spec.shell,
+        lost: `${why} while ${job.spec.argv[0]} ran`,
+      });
+    }
   }
 
   /** A job in flight keeps Node alive; an idle server does not. */
