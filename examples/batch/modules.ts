@@ -3,7 +3,7 @@
  * sometimes fails), and summarise, keeping the failures visible instead of losing the batch.
  */
 import { z } from "zod";
-import { module } from "tributary-flow";
+import { module } from "tributary-flow/module";
 
 const Run = z.object({ id: z.string(), answer: z.string() });
 const Score = z.object({ id: z.string(), score: z.number().min(0).max(1) });

@@ -4,7 +4,7 @@
  * time. The `this` of run() is the step context: pass its signal on so that timeouts cancel the work.
  */
 import { z } from "zod";
-import { module } from "tributary-flow";
+import { module } from "tributary-flow/module";
 
 const User = z.object({ id: z.string(), name: z.string(), email: z.string() });
 const Order = z.object({ id: z.string(), total: z.number() });

@@ -265,7 +265,7 @@ it("the tributary command runs; a missing optional peer is one actionable line, 
   expect(lib.stdout).toBe(`${REMOTE_NEEDS}\n`);
 });
 
-const MODULES = `import { module } from "tributary-flow";
+const MODULES = `import { module } from "tributary-flow/module";
 import { z } from "zod";
 
 export const Double = module({
