@@ -201,13 +201,16 @@ describe("the job shells (spawn: auto)", () => {
     const saved = process.env.TMPDIR;
     process.env.TMPDIR = tmp;
     try {
-      // The files of the next job cannot be created.
+      // The files of the next jobs cannot be created: a small value does not need one, a big one does.
       const t = flow();
       const cleaned = t.sh("cleaner")`rm -rf ${tmp}/tributary-jobs-*; touch ${t.output("cleaned.txt")}`;
-      t.sh("after")`cat ${cleaned}; echo after`;
-      const r = await t.run(undefined, { root: tempDir() });
+      t.sh("small")`cat ${cleaned}; echo small`;
+      // More than the server keeps in memory (INLINE_BYTES, 64 KiB): this value needs its file.
+      t.sh("after")`cat ${cleaned}; head -c 100000 /dev/zero | tr '\\0' a`;
+      const r = await t.run(undefined, { root: tempDir(), concurrency: 1 });
       const byId = Object.fromEntries(r.steps.map((s) => [s.id, s]));
       expect(byId.cleaner!.status).toBe("ok");
+      expect(r.outputs.small).toBe("small");
       expect(byId.after!.error).toMatchObject({
         kind: "infra",
         message: expect.stringMatching(
@@ -216,7 +219,7 @@ describe("the job shells (spawn: auto)", () => {
       });
       // A job's own file goes with the directory: what it wrote is lost, not taken for "".
       const u = flow();
-      u.sh("self")`rm -rf ${tmp}/tributary-jobs-*; echo lost`;
+      u.sh("self")`head -c 100000 /dev/zero | tr '\\0' a; rm -rf ${tmp}/tributary-jobs-*`;
       const s = await u.run(undefined, { root: tempDir() });
       expect(s.steps[0]!.error).toMatchObject({
         kind: "infra",

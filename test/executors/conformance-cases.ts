@@ -184,6 +184,28 @@ export const PROCESS_CASES: ProcessCase[] = [
     }),
   },
   {
+    // The job server sends a small stream in its end message, one character per byte: UTF-8 survives.
+    name: "a value in UTF-8, and a failure's tail of raw bytes",
+    step: () => ({
+      action: EXEC,
+      argv: shell(
+        "printf 'h\\303\\251llo \\342\\234\\223 \\346\\227\\245'; printf '\\377\\376 raw tail' >&2; exit 2",
+      ),
+    }),
+    expect: () => ({
+      status: "failed",
+      attempts: 1,
+      error: { kind: "exit", message: "exited with code 2", exitCode: 2 },
+      tail: ["héllo ✓ 日", "raw tail"],
+    }),
+  },
+  {
+    // Past what the job server keeps in memory (64 KiB): the value goes through its file.
+    name: "a value of 200,000 bytes",
+    step: () => ({ action: EXEC, argv: shell("head -c 200000 /dev/zero | tr '\\0' x") }),
+    expect: () => ({ status: "ok", attempts: 1, value: "x".repeat(200000) }),
+  },
+  {
     name: "declared env var and action env reach the process",
     step: () => ({
       action: { kind: "process", env: { CONFORMANCE_ACTION_VAR: "from the action" } },

@@ -57,16 +57,28 @@ export interface Captured {
 
 /**
  * A stream the job server captured: the whole of it when it had at most `keep` bytes, else only its
- * tail; `overflow` says which. `written` is how many bytes the stream had: its file holds only the first
- * `max(keep, TAIL_BYTES)` of them and then the last TAIL_BYTES (job-server-script.ts), so the file's own
- * size is no measure of it. The file is deleted. Synchronous on purpose: these files are almost always
- * tiny, and a dozen syscalls in a row cost tens of microseconds where the same calls through libuv's
- * thread pool cost milliseconds of hand-offs.
+ * tail; `overflow` says which. `written` is how many bytes the stream had: what the server kept is only
+ * the first `max(keep, TAIL_BYTES)` of them and then the last TAIL_BYTES (job-server-script.ts), so its
+ * size is no measure of it. The kept bytes come in the end message (`inline`) or in the stream's file,
+ * read here and deleted. Synchronous on purpose: these files are small, and a dozen syscalls in a row
+ * cost tens of microseconds where the same calls through libuv's thread pool cost milliseconds of
+ * hand-offs.
  */
-export function readCaptured(path: string, keep: number, written: number): Captured {
+export function readCaptured(path: string, keep: number, written: number, inline?: Buffer): Captured {
   const overflow = written > keep && keep > 0;
   const head = Math.max(keep, TAIL_BYTES);
   const expected = written <= head ? written : head + Math.min(TAIL_BYTES, written - head);
+  if (inline !== undefined) {
+    if (inline.length !== expected) {
+      return {
+        text: "",
+        tail: "",
+        overflow,
+        missing: `its end message has ${inline.length} of its ${expected} bytes`,
+      };
+    }
+    return fromKept(inline, keep, written, overflow);
+  }
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -79,14 +91,10 @@ export function readCaptured(path: string, keep: number, written: number): Captu
       return { text: "", tail: "", overflow, missing: `${path} has ${size} of its ${expected} bytes` };
     }
     if (size === 0) return { text: "", tail: "", overflow };
-    if (written <= keep) {
-      const buf = Buffer.allocUnsafe(size);
-      const text = buf.toString("utf8", 0, readSync(fd, buf, 0, size, 0));
-      return { text, tail: text.slice(-TAIL_BYTES), overflow };
-    }
-    const n = Math.min(size, TAIL_BYTES);
+    // Only what is used is read: the whole (a value), or the tail.
+    const n = written <= keep ? size : Math.min(size, TAIL_BYTES);
     const buf = Buffer.allocUnsafe(n);
-    return { text: "", tail: buf.toString("utf8", 0, readSync(fd, buf, 0, n, size - n)), overflow };
+    return fromKept(buf.subarray(0, readSync(fd, buf, 0, n, size - n)), keep, written, overflow, size);
   } finally {
     closeSync(fd);
     try {
@@ -95,4 +103,24 @@ export function readCaptured(path: string, keep: number, written: number): Captu
       // Already gone (the directory was removed on close).
     }
   }
+}
+
+/** The value and tail of kept bytes (all of them, or their last `bytes.length` of `size`). */
+function fromKept(
+  bytes: Buffer,
+  keep: number,
+  written: number,
+  overflow: boolean,
+  size = bytes.length,
+): Captured {
+  if (size === 0) return { text: "", tail: "", overflow };
+  if (written <= keep) {
+    const text = bytes.toString("utf8");
+    return { text, tail: text.slice(-TAIL_BYTES), overflow };
+  }
+  return {
+    text: "",
+    tail: bytes.subarray(Math.max(0, bytes.length - TAIL_BYTES)).toString("utf8"),
+    overflow,
+  };
 }

@@ -4,12 +4,15 @@
  * process group of its own, with stdout and stderr on pipes it drains into the files the job names, and
  * reports on fd 3, one JSON line per event: `{"ready":1}` once; `{"id","pid"}` when a job started;
  * `{"id","exit"}` or `{"id","signal"}` when it ended (the raw wait status, so an exit status of 137 and a
- * SIGKILL stay apart), with `out` and `err`, the bytes each stream had, and `spool` when a file could not
- * be written (errno name); `{"id","error","at"}` when it could not start (errno name; at "cwd" or "exec").
+ * SIGKILL stay apart), with `out` and `err`, the bytes each stream had, `o` and `e`, what each stream
+ * kept when that fits in INLINE_BYTES (as latin-1 text: one character per byte), and `spool` when a
+ * file could not be written (errno name); `{"id","error","at"}` when it could not start (errno name; at
+ * "cwd" or "exec").
  *
- * A file keeps a stream's first `max(keep, TAIL)` bytes and, after them, its last TAIL bytes: what a
- * value (stdout up to `keep`) and a failure report (the tail) need, and never more, however much the
- * job writes (a step logging without end must not fill the disk). The pipes are read to their end
+ * A stream keeps its first `max(keep, TAIL)` bytes and, after them, its last TAIL bytes: what a value
+ * (stdout up to `keep`) and a failure report (the tail) need, and never more, however much the job
+ * writes (a step logging without end must not fill the disk). They go to the stream's file only past
+ * INLINE_BYTES: the file is made then. The pipes are read to their end
  * when the leader has exited (bounded: a grandchild still writing does not hold the job); what such a
  * grandchild writes later is read and dropped, so that it does not die of SIGPIPE.
  * Every signal is reset to its default and the mask cleared in the job, as Node's own spawn does.
@@ -19,19 +22,28 @@
  */
 import { STEP_OWNER_ENV } from "./reaper.js";
 
+/**
+ * What a stream keeps in the server's memory before it goes to its file: a job whose streams stay within
+ * it (most do) has them sent in its end message, and no file is made, read or deleted for it.
+ */
+export const INLINE_BYTES = 64 * 1024;
+
 /** In a server's own environment only (not its jobs'): the servers' sweeps spare each other. */
 export const SERVER_MARK = "TRIBUTARY_JOB_SERVER";
 
 export const JOB_SERVER_SCRIPT = String.raw`
 import errno, fcntl, json, os, selectors, signal, sys, time
 TAIL = 16384
+INLINE = ${INLINE_BYTES}
 CHUNK = 1 << 20
 DRAIN = 4 << 20
 class Capture:
     def __init__(self, path, keep):
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self.path = path
+        self.fd = None
         self.head = max(keep, TAIL)
         self.size = 0
+        self.early = bytearray()
         self.tail = bytearray()
         self.error = None
     def add(self, b):
@@ -45,6 +57,19 @@ class Capture:
             if len(self.tail) > 4 * TAIL:
                 del self.tail[:-TAIL]
     def write(self, b):
+        if self.fd is None:
+            if len(self.early) + len(b) <= INLINE:
+                self.early += b
+                return
+            try:
+                self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            except OSError as e:
+                self.error = errno.errorcode.get(e.errno, "EIO")
+                self.fd = -1
+            early, self.early = bytes(self.early), bytearray()
+            self.write_fd(early)
+        self.write_fd(b)
+    def write_fd(self, b):
         view = memoryview(b)
         while view and self.error is None:
             try:
@@ -52,8 +77,14 @@ class Capture:
             except OSError as e:
                 self.error = errno.errorcode.get(e.errno, "EIO")
     def close(self):
-        self.write(bytes(self.tail[-TAIL:]))
-        os.close(self.fd)
+        """The bytes kept, when they fit in the end message; None when they are in the file."""
+        rest = bytes(self.tail[-TAIL:])
+        if self.fd is None and len(self.early) + len(rest) <= INLINE:
+            return bytes(self.early) + rest
+        self.write(rest)
+        if self.fd >= 0:
+            os.close(self.fd)
+        return None
 def main():
     grace = float(sys.argv[1])
     os.set_inheritable(3, False)
@@ -114,15 +145,7 @@ def main():
         if j.get("env"):
             env = dict(base)
             env.update(j["env"])
-        caps = []
-        try:
-            caps.append(Capture(j["out"], j["keep"]))
-            caps.append(Capture(j["err"], 0))
-        except OSError as e:
-            for c in caps:
-                c.close()
-            send({"id": jid, "error": errno.errorcode.get(e.errno, "EIO"), "at": "spool"})
-            return
+        caps = [Capture(j["out"], j["keep"]), Capture(j["err"], 0)]
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         actions = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
@@ -134,8 +157,6 @@ def main():
         except OSError as e:
             for fd in (out_r, err_r):
                 os.close(fd)
-            for c in caps:
-                c.close()
             send({"id": jid, "error": errno.errorcode.get(e.errno, "EIO"), "at": "exec"})
             return
         finally:
@@ -152,9 +173,11 @@ def main():
                     break
                 left -= n
             p.cap = None
-        for cap in caps:
-            cap.close()
         end["id"] = jid
+        for cap, name in zip(caps, ("o", "e")):
+            kept = cap.close()
+            if kept is not None:
+                end[name] = kept.decode("latin-1")
         end["out"] = caps[0].size
         end["err"] = caps[1].size
         spool = caps[0].error or caps[1].error

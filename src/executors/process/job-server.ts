@@ -280,10 +280,15 @@ interface Job {
   err: string;
 }
 
-/** `out` and `err`: how many bytes each stream had (its file keeps the head and the tail). */
+/**
+ * `out` and `err`: how many bytes each stream had (what is kept is its head and its tail); `o` and `e`:
+ * the kept bytes, one character per byte, when they came in the message rather than in the file.
+ */
 interface Written {
   out: number;
   err: number;
+  o?: string;
+  e?: string;
   /** The errno name, when the server could not write a stream's file. */
   spool?: string;
 }
@@ -295,9 +300,10 @@ type Message = { ready: 1 } | { id: string; pid: number } | Ended;
 
 function endOf(job: Job, m: Ended): ProcessEnd {
   const { spec } = job;
-  const written = "error" in m ? { out: 0, err: 0 } : m;
-  const out = readCaptured(job.out, spec.keepStdout, written.out);
-  const err = readCaptured(job.err, 0, written.err);
+  const written: Written = "error" in m ? { out: 0, err: 0, o: "", e: "" } : m;
+  const inline = (text: string | undefined) => (text === undefined ? undefined : Buffer.from(text, "latin1"));
+  const out = readCaptured(job.out, spec.keepStdout, written.out, inline(written.o));
+  const err = readCaptured(job.err, 0, written.err, inline(written.e));
   const base = {
     exitCode: null,
     signal: null,
