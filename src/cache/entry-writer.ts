@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { isFileValue, type StepId } from "../graph/ir.js";
 import { digestBytes } from "../graph/digest.js";
@@ -7,6 +7,7 @@ import type { IndexLog } from "./index-log.js";
 import {
   decodeAcEntry,
   encodeAcEntry,
+  INLINE_OUTPUT_LIMIT,
   INLINE_VALUE_LIMIT,
   parseManifest,
   type Manifest,
@@ -43,7 +44,12 @@ export class EntryWriter {
       const abs = resolve(this.root, path);
       const clock = this.stat.clock();
       const before = statSync(abs);
-      const { digest, size } = await this.store.putFile(abs);
+      // A small file goes into the manifest itself (see INLINE_OUTPUT_LIMIT); the digest is of the bytes read.
+      const small = before.size <= INLINE_OUTPUT_LIMIT ? readFileSync(abs) : undefined;
+      const { digest, size } =
+        small && small.length <= INLINE_OUTPUT_LIMIT
+          ? { digest: digestBytes(small), size: small.length }
+          : await this.store.putFile(abs);
       const after = statSync(abs);
       const want = expected.get(path);
       if (want !== undefined && want !== digest) {
@@ -53,7 +59,9 @@ export class EntryWriter {
         return;
       }
       if (sameStats(before, after)) this.stat.note(abs, after, digest, clock);
-      outputs.push({ path, digest, size, mode: before.mode & 0o777 });
+      const record: OutputRecord = { path, digest, size, mode: before.mode & 0o777 };
+      if (small && small.length <= INLINE_OUTPUT_LIMIT) record.inline = small.toString("base64");
+      outputs.push(record);
     }
 
     const manifest: Manifest = { format: 1, outputs };

@@ -264,7 +264,8 @@ export class LocalCache implements StepCache {
     for (const o of outs) {
       const abs = this.absolute(o.path);
       const placed = await this.stat.digest(abs).catch(() => undefined);
-      if (placed !== o.digest && !(await this.store.has("cas", o.digest).catch(() => false))) {
+      if (placed === o.digest || o.inline !== undefined) continue;
+      if (!(await this.store.has("cas", o.digest).catch(() => false))) {
         return { hit: false, key, reason: `the blob of ${o.path} is missing from the cache` };
       }
     }

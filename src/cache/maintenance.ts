@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { isHex64, Layout } from "./layout.js";
 import { tempName } from "./temp-name.js";
 import { readLastRun, type LastRun } from "./run-tally.js";
-import { decodeAcEntry, parseManifest } from "./manifest.js";
+import { blobsOf, decodeAcEntry, parseManifest } from "./manifest.js";
 import { openAcEntry } from "./stores/signing.js";
 import { LocalDirStore } from "./store.js";
 
@@ -94,9 +94,7 @@ export async function gc(dir: string, options: GcOptions): Promise<GcResult> {
       const opened = openAcEntry(f.name, await readFile(p), undefined);
       const d = "entry" in opened ? decodeAcEntry(opened.entry) : opened;
       if ("json" in d) {
-        const m = parseManifest(d.json);
-        blobs = m.outputs.map((o) => o.digest);
-        if (m.valueBlob) blobs.push(m.valueBlob.digest);
+        blobs = blobsOf(parseManifest(d.json)).map((b) => b.digest);
       }
     } catch {
       blobs = undefined;

@@ -8,6 +8,24 @@ export interface OutputRecord {
   size: number;
   /** Permission bits (0o777 mask), restored with the file. */
   mode: number;
+  /** A small file's content (base64), kept in the manifest instead of a cas blob. */
+  inline?: string;
+}
+
+/**
+ * Output files up to this size are kept in their manifest rather than as blobs: a blob costs a temp
+ * file, a link and an unlink when saved, file-system metadata work that dominates a short step's
+ * save (stamps, checksums, small text). Kept small: the project's index holds every manifest.
+ */
+export const INLINE_OUTPUT_LIMIT = 512;
+
+/** The cas blobs a manifest names: what must be stored, uploaded and kept with it. */
+export function blobsOf(m: Manifest): { digest: string; size: number }[] {
+  const blobs = m.outputs
+    .filter((o) => o.inline === undefined)
+    .map((o) => ({ digest: o.digest, size: o.size }));
+  if (m.valueBlob) blobs.push(m.valueBlob);
+  return blobs;
 }
 
 /** What the action cache holds for a step key. */
@@ -57,7 +75,8 @@ export function parseManifest(json: string): Manifest {
       typeof o.path !== "string" ||
       !isHex64(o.digest) ||
       !Number.isInteger(o.size) ||
-      !Number.isInteger(o.mode)
+      !Number.isInteger(o.mode) ||
+      (o.inline !== undefined && (typeof o.inline !== "string" || o.size > INLINE_OUTPUT_LIMIT))
     ) {
       throw new Error("malformed output record");
     }

@@ -90,9 +90,11 @@ export class OutputRestorer {
     const link = o.mode === 0o444;
     mkdirSync(this.tmp, { recursive: true });
     const fill = async (tmp: string): Promise<string | undefined> => {
-      let got: boolean;
+      let got = true;
       try {
-        got = await this.store.getFile(o.digest, tmp, { link });
+        // A small file is in the manifest itself (manifest.ts INLINE_OUTPUT_LIMIT), else a blob.
+        if (o.inline !== undefined) syncFsOps.writeNew(tmp, Buffer.from(o.inline, "base64"), 0o600);
+        else got = await this.store.getFile(o.digest, tmp, { link });
       } catch (err) {
         this.warn(
           `cannot read cache blob ${o.digest.slice(0, 12)} (${o.path} of ${id}): ${(err as Error).message}`,
@@ -104,10 +106,10 @@ export class OutputRestorer {
       const d = await digestFile(tmp);
       if (d !== o.digest) {
         this.warn(`cache blob ${o.digest.slice(0, 12)} (${o.path} of ${id}) is damaged; running the step`);
-        await this.store.delete("cas", o.digest).catch(() => {});
+        if (o.inline === undefined) await this.store.delete("cas", o.digest).catch(() => {});
         return `the blob of ${o.path} was damaged`;
       }
-      if (!link) chmodSync(tmp, o.mode);
+      if (!link || o.inline !== undefined) chmodSync(tmp, o.mode);
       // Across file systems (the cache elsewhere than the project) the copy is staged beside `abs`.
       await moveIntoPlace(tmp, abs, { io: syncFsOps });
       this.stat.note(abs, statSync(abs), d, clock);

@@ -203,33 +203,66 @@ describe("the cache through the real engine", () => {
   });
 
   it("treats a damaged cas blob as a miss with a warning, never a wrong result, and repairs it", async () => {
-    await write("src/a.txt", "alpha\n");
+    // Past INLINE_OUTPUT_LIMIT (512 bytes): the output is a cas blob, not part of its manifest.
+    const times = 100;
+    await write("src/a.txt", "alpha\n".repeat(times));
     const g: Graph = { steps: [sh("a", ["tr a-z A-Z < ", file("src/a.txt"), " > ", out("out/a.txt")])] };
     const first = await runWithCache(g, dir);
     const digest = (first.result.outputs.a as { digest: string }).digest;
     const blob = join(dir, ".tributary/cache/cas", digest.slice(0, 2), digest);
     await chmod(blob, 0o644);
-    await writeFile(blob, "ALPHX\n"); // same size, wrong content
+    await writeFile(blob, "ALPHX\n".repeat(times)); // same size, wrong content
     await rm(join(dir, "out/a.txt"));
 
     const r = await runWithCache(g, dir);
     expect(r.ran).toEqual(["a"]);
     expect(r.warnings.join("\n")).toMatch(/blob .* is damaged/);
-    expect(await read("out/a.txt")).toBe("ALPHA\n");
-    expect(await readFile(blob, "utf8")).toBe("ALPHA\n"); // repaired by the save
+    expect(await read("out/a.txt")).toBe("ALPHA\n".repeat(times));
+    expect(await readFile(blob, "utf8")).toBe("ALPHA\n".repeat(times)); // repaired by the save
 
     await truncate(blob, 2);
     await rm(join(dir, "out/a.txt"));
     const r2 = await runWithCache(g, dir);
     expect(r2.ran).toEqual(["a"]);
     expect(r2.warnings.join("\n")).toMatch(/damaged/);
-    expect(await read("out/a.txt")).toBe("ALPHA\n");
+    expect(await read("out/a.txt")).toBe("ALPHA\n".repeat(times));
 
     await rm(join(dir, "out/a.txt"));
     const r3 = await runWithCache(g, dir);
     expect(r3.ran).toEqual([]);
     expect(r3.warnings).toEqual([]);
+    expect(await read("out/a.txt")).toBe("ALPHA\n".repeat(times));
+  });
+
+  it("keeps a small output in its manifest, not as a blob: restored with its content and mode", async () => {
+    await write("src/a.txt", "alpha\n");
+    const g: Graph = {
+      steps: [
+        sh("a", [
+          "tr a-z A-Z < ",
+          file("src/a.txt"),
+          " > ",
+          out("out/a.txt"),
+          "; chmod 640 ",
+          out("out/a.txt"),
+        ]),
+        // Just past the limit (512 bytes): a blob.
+        sh("big", ["head -c 513 /dev/zero | tr '\\0' b > ", out("out/big.txt")]),
+      ],
+    };
+    const first = await runWithCache(g, dir);
+    expect(first.ran.sort()).toEqual(["a", "big"]);
+    const digestOf = (id: string) => (first.result.outputs[id] as { digest: string }).digest;
+    const blob = (d: string) => join(dir, ".tributary/cache/cas", d.slice(0, 2), d);
+    await expect(stat(blob(digestOf("a")))).rejects.toThrow(/ENOENT/);
+    expect((await stat(blob(digestOf("big")))).size).toBe(513);
+
+    await rm(join(dir, "out"), { recursive: true });
+    const r = await runWithCache(g, dir);
+    expect(r.ran).toEqual([]);
     expect(await read("out/a.txt")).toBe("ALPHA\n");
+    expect((await stat(join(dir, "out/a.txt"))).mode & 0o777).toBe(0o640);
+    expect(await read("out/big.txt")).toBe("b".repeat(513));
   });
 
   it("treats a truncated or tampered action-cache entry as a miss with a warning, and repairs it", async () => {

@@ -39,6 +39,9 @@ export function big(n: number): string {
 }
 `;
 
+const INPUT = "hello remote cache\n".repeat(30);
+const UPPER = INPUT.toUpperCase();
+
 interface Project {
   root: string;
   ranLog: string;
@@ -50,7 +53,8 @@ function project(): Project {
   dirs.push(root);
   writeFileSync(join(root, "pipeline.flow"), FLOW + "\n");
   writeFileSync(join(root, "modules.ts"), MODULES);
-  writeFileSync(join(root, "in.txt"), "hello remote cache\n");
+  // Past INLINE_OUTPUT_LIMIT (512 bytes): upper's and both's outputs are blobs on the server.
+  writeFileSync(join(root, "in.txt"), INPUT);
   return { root, ranLog: join(root, "..", `${root.split("/").pop()}.ran`) };
 }
 
@@ -106,7 +110,7 @@ describe("projects sharing an nginx cache", () => {
     for (const f of ["out/upper.txt", "out/both.txt", "out/rand.txt", "bin/tool"]) {
       expect(readFileSync(join(b.root, f)).equals(readFileSync(join(a.root, f))), f).toBe(true);
     }
-    expect(readFileSync(join(b.root, "out/both.txt"), "utf8")).toBe("HELLO REMOTE CACHE\n".repeat(2));
+    expect(readFileSync(join(b.root, "out/both.txt"), "utf8")).toBe(UPPER.repeat(2));
     expect(statSync(join(b.root, "bin/tool")).mode & 0o777).toBe(0o755);
     // The local cache has everything now: the next run needs no server.
     await nginx.shutdown();
@@ -135,7 +139,7 @@ describe("projects sharing an nginx cache", () => {
     );
     expect(second.ran).toEqual(["upper"]); // its output could not be restored: it ran
     expect(second.cached).toEqual(["both", "rand", "report", "tool"]); // same content: early cutoff
-    expect(readFileSync(join(b.root, "out/upper.txt"), "utf8")).toBe("HELLO REMOTE CACHE\n");
+    expect(readFileSync(join(b.root, "out/upper.txt"), "utf8")).toBe(UPPER);
     expect(sha(readFileSync(blob))).toBe(digest); // re-uploaded over the bad bytes
   });
 

@@ -11,7 +11,7 @@
  * known to have (built while it was not configured).
  */
 import type { PendingUploads } from "../pending-uploads.js";
-import { decodeAcEntry, parseManifest } from "../manifest.js";
+import { blobsOf as blobsOfManifest, decodeAcEntry, parseManifest } from "../manifest.js";
 import type { LocalDirStore } from "../store.js";
 import { short, type RemoteStore } from "./remote.js";
 import type { AcSigner } from "./signing.js";
@@ -198,10 +198,7 @@ function blobsOf(entry: Buffer): { digest: string; size: number }[] {
   try {
     const d = decodeAcEntry(entry);
     if (!("json" in d)) return [];
-    const m = parseManifest(d.json);
-    const blobs = m.outputs.map((o) => ({ digest: o.digest, size: o.size }));
-    if (m.valueBlob) blobs.push(m.valueBlob);
-    return blobs;
+    return blobsOfManifest(parseManifest(d.json));
   } catch {
     return [];
   }
