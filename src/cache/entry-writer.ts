@@ -44,12 +44,10 @@ export class EntryWriter {
       const abs = resolve(this.root, path);
       const clock = this.stat.clock();
       const before = statSync(abs);
-      // A small file goes into the manifest itself (see INLINE_OUTPUT_LIMIT); the digest is of the bytes read.
-      const small = before.size <= INLINE_OUTPUT_LIMIT ? readFileSync(abs) : undefined;
-      const { digest, size } =
-        small && small.length <= INLINE_OUTPUT_LIMIT
-          ? { digest: digestBytes(small), size: small.length }
-          : await this.store.putFile(abs);
+      const small = smallContent(abs, before.size);
+      const { digest, size } = small
+        ? { digest: digestBytes(small), size: small.length }
+        : await this.store.putFile(abs);
       const after = statSync(abs);
       const want = expected.get(path);
       if (want !== undefined && want !== digest) {
@@ -60,7 +58,7 @@ export class EntryWriter {
       }
       if (sameStats(before, after)) this.stat.note(abs, after, digest, clock);
       const record: OutputRecord = { path, digest, size, mode: before.mode & 0o777 };
-      if (small && small.length <= INLINE_OUTPUT_LIMIT) record.inline = small.toString("base64");
+      if (small) record.inline = small.toString("base64");
       outputs.push(record);
     }
 
@@ -106,4 +104,14 @@ export class EntryWriter {
     }
     await this.store.put("ac", key, data, { mode: "create" });
   }
+}
+
+/**
+ * A small output's bytes, which go into its manifest rather than the cas (INLINE_OUTPUT_LIMIT), or
+ * undefined; the digest is then of the bytes read, whatever the size is by then.
+ */
+function smallContent(abs: string, size: number): Buffer | undefined {
+  if (size > INLINE_OUTPUT_LIMIT) return undefined;
+  const bytes = readFileSync(abs);
+  return bytes.length <= INLINE_OUTPUT_LIMIT ? bytes : undefined;
 }

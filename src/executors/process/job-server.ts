@@ -295,7 +295,7 @@ interface Written {
 type Ended =
   | ({ id: string; exit: number } & Written)
   | ({ id: string; signal: number } & Written)
-  | { id: string; error: string; at: "cwd" | "exec" | "spool" };
+  | { id: string; error: string; at: "cwd" | "exec" };
 type Message = { ready: 1 } | { id: string; pid: number } | Ended;
 
 function endOf(job: Job, m: Ended): ProcessEnd {
@@ -317,9 +317,7 @@ function endOf(job: Job, m: Ended): ProcessEnd {
   // Output that was written but cannot be read back: the step's value and tail are not known.
   const lost =
     "error" in m
-      ? m.at === "spool"
-        ? `${m.error} in ${dirname(job.out)}`
-        : undefined
+      ? undefined
       : m.spool !== undefined
         ? `${m.spool} in ${dirname(job.out)}`
         : (out.missing ?? err.missing);
