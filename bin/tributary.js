@@ -2,7 +2,7 @@
 // CommonJS (bin/package.json says so), as are the bundles it loads first: Node starts a CommonJS file
 // faster than an ES module. `--version` and a run in which nothing changed are answered by the first
 // bundle in little more than Node's own start-up; the quick run's command lines (`run [FLOW] [-j N]
-// [--no-cache]`) run from the second; anything else loads the full CLI (scripts/bundle-cli.mjs).
+// [--no-cache] [-q]`) run from the second; anything else loads the full CLI (scripts/bundle-cli.mjs).
 "use strict";
 // Node 22.1+ keeps the compiled code of our modules on disk (in the OS temp dir), so later starts skip
 // parsing and compiling them: most of a short command's own start-up. A no-op on Node 20.

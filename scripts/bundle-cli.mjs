@@ -8,7 +8,7 @@
  *   It must stay small, being parsed on every start: the build fails when it takes in the language,
  *   the engine's scheduler, the executors or the cache's store.
  * - dist/cli/run.cjs (src/cli/start.ts): the command lines quick-run.ts parses (`run [FLOW] [-j N]
- *   [--no-cache]`). What those never reach is left out, each replaced by a module that throws: commander
+ *   [--no-cache] [-q]`). What those never reach is left out, each replaced by a module that throws: commander
  *   and the other commands, remote execution (whose top-level await CommonJS cannot hold) and the HTML
  *   report. Every one of those must be imported dynamically only (checked here), so that leaving it
  *   out changes nothing until it is called.

@@ -58,10 +58,11 @@ export async function fastAnswer(argv: readonly string[], env = process.env): Pr
   });
   if (!result) return undefined;
   // Told only now that the run is answered: a reporter may draw on the terminal as it starts.
-  const reporter = await loadReporter({ stream: directOutput(2) });
+  const quiet = quick.flags.quiet === true;
+  const reporter = await loadReporter({ quiet, stream: directOutput(2) });
   for (const e of events) reporter.onEvent(e);
   reporter.close();
-  printOutputs(result, false, directOutput(1));
+  printOutputs(result, quiet, directOutput(1));
   return runExitCode(result);
 }
 

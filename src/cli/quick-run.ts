@@ -1,21 +1,26 @@
 import type { RunFlags } from "./run-command.js";
 
 /**
- * `tributary run [FLOW] [-j N] [--no-cache]`, the command line a build script or a make recipe repeats
- * all day, parsed without commander: loading commander and building the program costs more than
- * answering a run whose every step is cached. Only that shape is taken, and it means exactly what commander makes of it
- * (test/e2e/quick-run.test.ts runs both); any other option, a target, or a -j value that is not a
- * number goes to commander, which owns the command line's rules, help and errors.
+ * `tributary run [FLOW] [-j N] [--no-cache] [-q]`, the command line a build script or a make recipe
+ * repeats all day, parsed without commander: loading commander and building the program costs more
+ * than answering a run whose every step is cached. Only that shape is taken, and it means exactly what
+ * commander makes of it (test/e2e/quick-run.test.ts runs both); any other option, a target, or a -j
+ * value that is not a number goes to commander, which owns the command line's rules, help and errors.
  */
 export function quickRunArgs(args: readonly string[]): { file?: string; flags: RunFlags } | undefined {
   let file: string | undefined;
   let jobs: string | undefined;
   let cache: false | undefined;
+  let quiet: true | undefined;
   for (let k = 0; k < args.length; k++) {
     const arg = args[k]!;
-    // Commander's negated option: given twice it is still just off.
+    // Flags without a value: given twice, they are still just set.
     if (arg === "--no-cache") {
       cache = false;
+      continue;
+    }
+    if (arg === "-q" || arg === "--quiet") {
+      quiet = true;
       continue;
     }
     const attached = /^(?:-j|--jobs=|--parallel=)(\d+)$/.exec(arg);
@@ -35,5 +40,8 @@ export function quickRunArgs(args: readonly string[]): { file?: string; flags: R
     jobs = value;
   }
   // No schedule: the engine's default, which is what commander's default for --schedule names.
-  return { file, flags: cache === false ? { jobs, cache } : { jobs } };
+  const flags: RunFlags = { jobs };
+  if (cache === false) flags.cache = cache;
+  if (quiet) flags.quiet = quiet;
+  return { file, flags };
 }

@@ -6,7 +6,7 @@ import { BIN, cli, copyExample, type CliResult } from "../helpers/cli.js";
 import { tempDir } from "../helpers/procs.js";
 
 /**
- * `tributary run [FLOW] [-j N] [--no-cache]` is parsed without commander (cli/quick-run.ts). The same command line
+ * `tributary run [FLOW] [-j N] [--no-cache] [-q]` is parsed without commander (cli/quick-run.ts). The same command line
  * with one more option that changes nothing (`--schedule eager`, the default) goes through commander:
  * both must give the same outputs, messages and exit codes.
  */
@@ -46,7 +46,7 @@ function project(flow: string): () => string {
   };
 }
 
-describe("run [FLOW] [-j N] [--no-cache] without commander", () => {
+describe("run [FLOW] [-j N] [--no-cache] [-q] without commander", () => {
   it("runs, then answers the unchanged rerun, as the full command line does", async () => {
     for (const args of [
       ["run"],
@@ -54,12 +54,17 @@ describe("run [FLOW] [-j N] [--no-cache] without commander", () => {
       ["run", "-j2"],
       ["run", "--jobs=3", "pipeline.flow"],
       ["run", "--no-cache", "-j", "2"],
+      ["run", "-q", "pipeline.flow"],
+      ["run", "--quiet", "-j2"],
     ]) {
       const [quick, full] = await bothWays(() => copyExample("words"), args, 2);
       expect(quick).toEqual(full);
       expect(quick[0]!.code).toBe(0);
-      // Without the cache, the rerun runs every step again.
-      expect(quick[1]!.stderr).toMatch(args.includes("--no-cache") ? /4 ok · 0 cached/ : /0 ok · 4 cached/);
+      // Without the cache, the rerun runs every step again; quiet, a run that went well says nothing.
+      const quiet = args.includes("-q") || args.includes("--quiet");
+      if (quiet) expect(quick[1]!.stderr).toBe("");
+      else
+        expect(quick[1]!.stderr).toMatch(args.includes("--no-cache") ? /4 ok · 0 cached/ : /0 ok · 4 cached/);
     }
   });
 
@@ -90,7 +95,8 @@ describe("run [FLOW] [-j N] [--no-cache] without commander", () => {
       }).urls.some((u) => u.includes("/node_modules/commander/"));
     expect(commander(["run", "pipeline.flow", "-j", "2"])).toBe(false);
     expect(commander(["run", "--no-cache", "pipeline.flow"])).toBe(false);
-    expect(commander(["run", "pipeline.flow", "-q"])).toBe(true);
+    expect(commander(["run", "pipeline.flow", "-q"])).toBe(false);
+    expect(commander(["run", "pipeline.flow", "--json"])).toBe(true);
     // Commander's own message for a -j without a value.
     const r = await cli(["run", "pipeline.flow", "-j"], { cwd: dir });
     expect(r.code).toBe(2);
