@@ -13,8 +13,9 @@ import { quickRunArgs } from "./quick-run.js";
 import { directOutput } from "./streams.js";
 
 /**
- * The commands answered before the CLI loads: `--version`, and `run [FLOW] [-j N]` when nothing the last
- * complete run depended on changed (a build script's or a make recipe's run, hundreds of times a day).
+ * The commands answered before the CLI loads: `--version`, and `run [FLOW] [-j N] [-q]` when nothing the
+ * last complete run depended on changed (a build script's or a make recipe's run, hundreds of times a
+ * day).
  * The build bundles this module and the few it imports into one CommonJS file (dist/cli/fast-answer.cjs,
  * scripts/bundle-cli.mjs) that the bin loads first: Node loads one such file in a fraction of the time
  * it takes to load the ES modules one by one.
