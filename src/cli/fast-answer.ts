@@ -9,7 +9,7 @@ import { runExitCode } from "./exit-codes.js";
 import { checkFlowArgument } from "./flow-argument.js";
 import { parseJobs } from "./option-values.js";
 import { printOutputs } from "./output.js";
-import { quickRunArgs } from "./quick-run.js";
+import { quickRun } from "./quick-run.js";
 import { directOutput } from "./streams.js";
 
 /**
@@ -30,8 +30,7 @@ export async function fastAnswer(argv: readonly string[], env = process.env): Pr
     directOutput(1).write(`${tributaryVersion()}\n`);
     return 0;
   }
-  if (argv[0] !== "run") return undefined;
-  const quick = quickRunArgs(argv.slice(1));
+  const quick = quickRun(argv);
   // Without the cache nothing is answered from a record; a remote cache is settled by the full path,
   // which loads its stores.
   if (!quick || quick.flags.cache === false || remoteCacheSpec({}, env) !== undefined) return undefined;
@@ -72,5 +71,5 @@ export async function fastAnswer(argv: readonly string[], env = process.env): Pr
  * quick run's command lines (quick-run.ts); any other goes to the full CLI's ES modules.
  */
 export function takesRunBundle(argv: readonly string[]): boolean {
-  return argv[0] === "run" && quickRunArgs(argv.slice(1)) !== undefined;
+  return quickRun(argv) !== undefined;
 }

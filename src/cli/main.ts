@@ -3,13 +3,11 @@ import { keepGoingWhenReadersLeave } from "./streams.js";
 export async function main(argv: string[]): Promise<number> {
   keepGoingWhenReadersLeave();
   try {
-    if (argv[0] === "run") {
-      const { quickRunArgs } = await import("./quick-run.js");
-      const quick = quickRunArgs(argv.slice(1));
-      if (quick) {
-        const { runCommand } = await import("./run-command.js");
-        return await runCommand(quick.file, [], quick.flags);
-      }
+    // Its parser only for a `run`: other commands (`--help` too) do not load it.
+    const quick = argv[0] === "run" ? (await import("./quick-run.js")).quickRun(argv) : undefined;
+    if (quick) {
+      const { runCommand } = await import("./run-command.js");
+      return await runCommand(quick.file, [], quick.flags);
     }
     const { runProgram } = await import("./program.js");
     return await runProgram(argv);

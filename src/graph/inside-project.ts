@@ -7,8 +7,8 @@ import { basename, dirname, isAbsolute, relative, resolve, sep } from "node:path
  * projectPath); this catches what only the file system knows: `out/` a symlink to `/etc`, or an output
  * file that is itself a link out (also a dangling one). Writes (a step's declared outputs, a cache
  * restore) go through it; reading inputs from outside the project stays allowed (they are hashed like
- * any other input). `realpathSync.native`: one system call, where Node's own walks every component
- * (this runs for every output of every step).
+ * any other input). `realpathSync.native`: the C library's walk of the path, where Node's own walks it
+ * in JavaScript with a call per component (this runs for every output of every step).
  */
 export function writablePathInside(root: string, rel: string): string | undefined {
   const landed = landing(resolve(root, rel), 0);

@@ -226,6 +226,9 @@ async function remoteSummaryOf(
   return { fetched: c.remoteEntries, uploaded: c.uploadedEntries, refused: c.refused, pending };
 }
 
+/** What the remote cache says about answering a run without running it (see no-op-run.ts). */
+export type RemoteOnNoOp = { fullRun: true } | { summary?: RemoteCacheSummary; problems: string[] };
+
 /**
  * For a run answered without the engine (nothing changed), with a remote cache: uploads what earlier runs
  * could not (see pending-uploads.ts). `fullRun`: the remote is not known to have this project's results
@@ -237,7 +240,7 @@ export async function settleRemoteOnNoOp(
   settings: CacheSettings,
   onWarning: (message: string) => void,
   env: NodeJS.ProcessEnv,
-): Promise<{ fullRun: true } | { summary?: RemoteCacheSummary; problems: string[] }> {
+): Promise<RemoteOnNoOp> {
   const spec = remoteCacheSpec(settings, env);
   if (spec === undefined) return { problems: [] };
   const [stores, pending, { Layout }, { LocalDirStore }] = await Promise.all([

@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import type { Executor, PrepareHint } from "../engine/executor.js";
+import { DEFAULT_KILL_GRACE_MS, type RunOptions } from "../engine/run-options.js";
 import type { Graph } from "../graph/ir.js";
 import { InlineExecutor } from "../executors/inline.js";
 import { loadFunction } from "../executors/load-module.js";
@@ -28,8 +29,21 @@ export function localExecutors(settings: ExecutorSettings = {}): Executor[] {
   ];
 }
 
-/** Tells each executor that has steps in `graph` (a map's items count) that the run is about to start. */
-export function prepareExecutors(executors: readonly Executor[], graph: Graph, hint: PrepareHint): void {
+/**
+ * Tells each executor that has steps in `graph` (a map's items count) that a run with these options is
+ * about to start (see Executor.prepare).
+ */
+export function prepareExecutors(
+  executors: readonly Executor[],
+  graph: Graph,
+  run: Pick<RunOptions, "env" | "killGraceMs" | "serial" | "concurrency" | "liveOutput">,
+): void {
+  const hint: PrepareHint = {
+    env: run.env ?? process.env,
+    killGraceMs: run.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+    slots: run.serial ? 1 : run.concurrency,
+    liveOutput: run.liveOutput === true,
+  };
   const actions = graph.steps.map((s) => (s.action.kind === "map" ? s.action.item : s.action));
   for (const e of executors) if (e.prepare && actions.some((a) => e.accepts(a))) e.prepare(hint);
 }

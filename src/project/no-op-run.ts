@@ -1,6 +1,6 @@
 import { checkSnapshot, markNoOpRun, type Snapshot, type SnapshotKey } from "../cache/run-snapshot.js";
 import type { Listener } from "../engine/events.js";
-import type { RemoteCacheSummary } from "../engine/result.js";
+import type { RemoteOnNoOp } from "./cache.js";
 import type { ProjectRunResult } from "./run.js";
 import { tributaryVersion } from "./version.js";
 
@@ -10,9 +10,6 @@ import { tributaryVersion } from "./version.js";
  * Project.run asks it first; so does the CLI's fast answer (cli/fast-answer.ts), which is this module and
  * a few others bundled into one file so that the answer loads almost nothing.
  */
-
-/** What the remote cache says about answering without a full run (project/cache.ts settleRemoteOnNoOp). */
-export type RemoteOnNoOp = { fullRun: true } | { summary?: RemoteCacheSummary; problems: string[] };
 
 export interface NoOpQuestion {
   stateDir: string;

@@ -2,7 +2,6 @@ import type { Executor } from "../engine/executor.js";
 import type { RunResult } from "../engine/result.js";
 import { runGraph as runWith, type RunOptions as EngineRunOptions } from "../engine/run.js";
 import type { Graph } from "../graph/ir.js";
-import { DEFAULT_KILL_GRACE_MS } from "../engine/run-options.js";
 import { closeExecutors, localExecutors, prepareExecutors } from "./executors.js";
 
 export interface RunOptions extends Omit<EngineRunOptions, "executors"> {
@@ -25,12 +24,7 @@ export async function runGraph(graph: Graph, options: RunOptions = {}): Promise<
   const local = localExecutors({ concurrency: options.concurrency, spawn: options.spawn });
   const given = [...(options.remote ? [options.remote] : []), ...(options.executors ?? [])];
   try {
-    prepareExecutors(local, graph, {
-      env: options.env ?? process.env,
-      killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
-      slots: options.serial ? 1 : options.concurrency,
-      liveOutput: options.liveOutput === true,
-    });
+    prepareExecutors(local, graph, options);
     return await runWith(graph, { ...options, executors: [...given, ...local] });
   } finally {
     await closeExecutors(local);

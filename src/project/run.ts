@@ -7,7 +7,6 @@ import type { EngineEvent, Listener } from "../engine/events.js";
 import type { Executor } from "../engine/executor.js";
 import type { RunResult } from "../engine/result.js";
 import { runGraph } from "../engine/run.js";
-import { DEFAULT_KILL_GRACE_MS } from "../engine/run-options.js";
 import type { ScheduleMode } from "../engine/scheduler.js";
 import { UserError } from "../engine/user-error.js";
 import type { Graph, StepId } from "../graph/ir.js";
@@ -170,12 +169,7 @@ async function runLocked(
   let cache: Awaited<ReturnType<typeof openProjectCache>>;
   try {
     // Servers and pools start while the history and the cache load.
-    prepareExecutors(local, ctx.graph, {
-      env: ctx.env,
-      killGraceMs: DEFAULT_KILL_GRACE_MS,
-      slots: opts.serial ? 1 : opts.concurrency,
-      liveOutput: opts.liveOutput === true,
-    });
+    prepareExecutors(local, ctx.graph, { ...opts, env: ctx.env });
     history = await DurationHistory.load(join(ctx.stateDir, "history.json"));
     cache =
       ctx.cache === false ? undefined : await openProjectCache(ctx.root, ctx.cache, warn, ctx.env, ctx.force);

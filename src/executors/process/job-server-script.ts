@@ -1,7 +1,7 @@
 /**
  * The job server, run by `python3 -I -S -c`. It reads one JSON job per line on stdin, starts each with
  * posix_spawn (vfork: its cost does not grow with the parent's memory, unlike a fork of Node) in a
- * process group of its own, with stdout and stderr on pipes it drains into the files the job names, and
+ * process group of its own, with stdout and stderr on pipes it drains (see below for where to), and
  * reports on fd 3, one JSON line per event: `{"ready":1}` once; `{"id","pid"}` when a job started;
  * `{"id","exit"}` or `{"id","signal"}` when it ended (the raw wait status, so an exit status of 137 and a
  * SIGKILL stay apart), with `out` and `err`, the bytes each stream had, `o` and `e`, what each stream
@@ -11,10 +11,10 @@
  *
  * A stream keeps its first `max(keep, TAIL)` bytes and, after them, its last TAIL bytes: what a value
  * (stdout up to `keep`) and a failure report (the tail) need, and never more, however much the job
- * writes (a step logging without end must not fill the disk). They go to the stream's file only past
- * INLINE_BYTES: the file is made then. The pipes are read to their end
- * when the leader has exited (bounded: a grandchild still writing does not hold the job); what such a
- * grandchild writes later is read and dropped, so that it does not die of SIGPIPE.
+ * writes (a step logging without end must not fill the disk). They go to the file the job names only
+ * past INLINE_BYTES: the file is made then. The pipes are read to their end when the leader has exited
+ * (bounded: a grandchild still writing does not hold the job); what such a grandchild writes later is
+ * read and dropped, so that it does not die of SIGPIPE.
  * Every signal is reset to its default and the mask cleared in the job, as Node's own spawn does.
  * When stdin closes (the orchestrator ended, or was killed) it stops what still runs: SIGTERM to each
  * job's group, SIGKILL after the grace period; then, as the reaper does (reaper.ts), it kills every
