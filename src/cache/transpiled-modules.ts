@@ -138,7 +138,6 @@ async function transpile(
           "import.meta.dirname": JSON.stringify(dirname(plan.source)),
         },
         banner: header(plan.key),
-        footer: footer(plan.key),
       })
     ).code;
   } catch {
@@ -169,7 +168,10 @@ async function transpile(
     rewritten += code.slice(at, imp.start) + (imp.type === "dynamic" ? JSON.stringify(rel) : rel);
     at = imp.end;
   }
-  return rewritten + code.slice(at);
+  // The footer goes last, after the inline source map esbuild appends (its own `footer` option would put
+  // it before, and the file would never count as complete: transpiled again on every run).
+  const body = rewritten + code.slice(at);
+  return `${body}${body.endsWith("\n") ? "" : "\n"}${footer(plan.key)}\n`;
 }
 
 /**

@@ -7,18 +7,27 @@ import { tempDir } from "../helpers/procs.js";
 
 /**
  * A resolve hook, loaded with --import into the CLI process, that appends every URL resolved inside the
- * tsx package to a file: the honest observable of "this run loaded TypeScript through tsx".
+ * tsx package to a file, and every one inside esbuild's to another: the honest observables of "this run
+ * loaded TypeScript through tsx" and "this run transpiled".
  */
-function tsxMarker(): { env: NodeJS.ProcessEnv; tsxLoads: () => string[] } {
+function tsxMarker(): {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  tsxLoads: () => string[];
+  esbuildLoads: () => string[];
+} {
   const dir = tempDir();
   const marker = join(dir, "tsx-loads.txt");
+  const esbuildMarker = join(dir, "esbuild-loads.txt");
   writeFileSync(marker, "");
+  writeFileSync(esbuildMarker, "");
   writeFileSync(
     join(dir, "hooks.mjs"),
     `import { appendFileSync } from "node:fs";
 export async function resolve(specifier, context, next) {
   const r = await next(specifier, context);
   if (r.url.includes("/node_modules/tsx/")) appendFileSync(${JSON.stringify(marker)}, r.url + "\\n");
+  if (r.url.includes("/node_modules/esbuild/")) appendFileSync(${JSON.stringify(esbuildMarker)}, r.url + "\\n");
   return r;
 }
 `,
@@ -28,8 +37,10 @@ export async function resolve(specifier, context, next) {
     `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(join(dir, "hooks.mjs")).href)});\n`,
   );
   return {
+    dir,
     env: { NODE_OPTIONS: `--import ${pathToFileURL(join(dir, "register.mjs")).href}` },
     tsxLoads: () => readFileSync(marker, "utf8").split("\n").filter(Boolean),
+    esbuildLoads: () => readFileSync(esbuildMarker, "utf8").split("\n").filter(Boolean),
   };
 }
 
@@ -83,12 +94,16 @@ describe("TypeScript modules are transpiled once per content into .tributary/tra
     const hook = tsxMarker();
     const first = await cli(["run", "--no-cache", "profile.flow"], { cwd: dir, env: hook.env });
     expect(first.code, first.stderr).toBe(0);
+    // The first run pays the transform; the second reads its file and does not load esbuild at all.
+    expect(hook.esbuildLoads().length).toBeGreaterThan(0);
+    writeFileSync(join(hook.dir, "esbuild-loads.txt"), "");
     const second = await cli(["run", "--no-cache", "profile.flow"], { cwd: dir, env: hook.env });
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toBe(first.stdout);
     expect(second.stdout).toContain('"name": "User 42"');
     expect(transpiled(dir)).toEqual([expect.stringMatching(/^modules\.[0-9a-f]{32}\.mjs$/)]);
     expect(hook.tsxLoads()).toEqual([]);
+    expect(hook.esbuildLoads()).toEqual([]);
 
     // The control: a JSON import is not transpiled (the graph holds a file esbuild does not turn into a
     // module), so this module goes through tsx, and the hook sees it.
