@@ -5,7 +5,8 @@
 // [--no-cache] [-q]`) run from the second; anything else loads the full CLI (scripts/bundle-cli.mjs).
 "use strict";
 // Node 22.1+ keeps the compiled code of our modules on disk (in the OS temp dir), so later starts skip
-// parsing and compiling them: most of a short command's own start-up. A no-op on Node 20.
+// parsing and compiling them: most of a short command's own start-up. On Node 20 the run bundle gets
+// V8's code cache from requireCompiled (src/project/compiled-code.ts) instead.
 require("node:module").enableCompileCache?.();
 const argv = process.argv.slice(2);
 const fast = require("../dist/cli/fast-answer.cjs");
@@ -14,7 +15,8 @@ fast.fastAnswer(argv).then(
   (code) => {
     // Answered: nothing is left running, so the process ends as soon as its output is written.
     if (code !== undefined) process.exitCode = code;
-    else if (fast.takesRunBundle(argv)) require("../dist/cli/run.cjs").start(argv);
+    else if (fast.takesRunBundle(argv))
+      fast.requireCompiled(require.resolve("../dist/cli/run.cjs")).start(argv);
     else full();
   },
   // The fast answer prints nothing before it is sure; whatever went wrong, the full CLI starts over.

@@ -1,10 +1,12 @@
 /**
  * Preloaded by bench/startup-profile.mjs (`node --import ./count-modules.mjs …`): appends the URL of
- * every module the command loads, ESM through a load hook (module.register) and CommonJS through
- * Module._load, one per line to $TRIBUTARY_MODULE_LOG. Not used when timing: the hooks cost time.
+ * every module the command loads, ESM through a load hook (module.register), CommonJS through
+ * Module._load, and a bundle compiled with its code cache (src/project/compiled-code.ts) through vm.Script, one
+ * per line to $TRIBUTARY_MODULE_LOG. Not used when timing: the hooks cost time.
  */
 import { appendFileSync } from "node:fs";
 import Module, { register } from "node:module";
+import vm from "node:vm";
 import { pathToFileURL } from "node:url";
 
 const log = process.env.TRIBUTARY_MODULE_LOG;
@@ -23,5 +25,12 @@ if (log) {
     }
     appendFileSync(log, `cjs ${url}\n`);
     return out;
+  };
+  vm.Script = class extends vm.Script {
+    constructor(code, options) {
+      super(code, options);
+      const file = typeof options === "string" ? options : options?.filename;
+      if (file?.endsWith(".cjs")) appendFileSync(log, `cjs ${pathToFileURL(file).href}\n`);
+    }
   };
 }

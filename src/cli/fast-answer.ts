@@ -10,6 +10,7 @@ import { checkFlowArgument } from "./flow-argument.js";
 import { parseJobs } from "./option-values.js";
 import { printOutputs } from "./output.js";
 import { quickRun } from "./quick-run.js";
+export { requireCompiled } from "../project/compiled-code.js";
 import { directOutput } from "./streams.js";
 
 /**

@@ -1,0 +1,123 @@
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import nodeModule, { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { constants as vmConstants, Script } from "node:vm";
+import { writeFileAtomicSync } from "../cache/atomic-write.js";
+
+/**
+ * Loads one of the CLI's CommonJS bundles with V8's code cache, on the Node versions that have no
+ * `module.enableCompileCache()` (Node 20): parsing and compiling the run bundle (420 kB) is about 15 ms
+ * of every start, and the cache also holds the functions the last run compiled lazily. Node 22.1+ keeps
+ * its own cache (bin/tributary.js turns it on), so there this is a plain `require`.
+ *
+ * The cache is a file per bundle in a directory of the user's own (`$NODE_COMPILE_CACHE`, else the OS
+ * temp dir): the key (the bundle's path, size and mtime, Node's version), the SHA-256 of the data, the
+ * data. V8 rejects data made by another V8 or with other flags. A missing, foreign, truncated, damaged
+ * or rejected file is a miss: the bundle
+ * is compiled from source and the file is written anew when the process exits. A directory that another
+ * user owns or can write is not used at all: cached code runs as whoever loads it.
+ * `NODE_DISABLE_COMPILE_CACHE=1` (Node's own switch) turns it off.
+ */
+export function requireCompiled(file: string, env: NodeJS.ProcessEnv = process.env): unknown {
+  const require = createRequire(file);
+  const nodeHasItsOwn =
+    typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache === "function";
+  if (
+    nodeHasItsOwn ||
+    env.NODE_DISABLE_COMPILE_CACHE === "1" ||
+    vmConstants?.USE_MAIN_CONTEXT_DEFAULT_LOADER === undefined
+  ) {
+    return require(file);
+  }
+  const source = readFileSync(file, "utf8");
+  const st = statSync(file);
+  const key = `${file}\0${st.size}\0${st.mtimeMs}\0${process.version}\0${process.arch}\n`;
+  const dir = ownCacheDir(env);
+  const cacheFile = dir && join(dir, `${basename(file)}-${fnv1a(key)}.v8`);
+  const cachedData = cacheFile ? readEntry(cacheFile, key) : undefined;
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: file,
+    cachedData,
+    // The bundle's import() calls (esbuild, piscina, a flow's modules) go to Node's own ESM loader.
+    importModuleDynamically: vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  if (cacheFile && (cachedData === undefined || script.cachedDataRejected === true)) {
+    // At exit, so that the functions this run compiled lazily are in it too.
+    process.once("exit", () => writeEntry(cacheFile, key, script));
+  }
+  const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
+  const module = { exports: {} as unknown, filename: file, id: file, loaded: false };
+  wrapper.call(module.exports, module.exports, require, module, file, dirname(file));
+  module.loaded = true;
+  return module.exports;
+}
+
+/** The cache directory, made if missing; undefined when it is not this user's alone. */
+function ownCacheDir(env: NodeJS.ProcessEnv): string | undefined {
+  const uid = process.getuid?.();
+  if (uid === undefined) return undefined;
+  const dir = join(env.NODE_COMPILE_CACHE || tmpdir(), `tributary-code-cache-${uid}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = statSync(dir);
+    return st.isDirectory() && st.uid === uid && (st.mode & 0o022) === 0 ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The cached data, when the file starts with this key (a truncated or foreign file does not). */
+function readEntry(path: string, key: string): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const st = fstatSync(fd);
+    if (st.uid !== process.getuid?.()) return undefined;
+    const data = Buffer.allocUnsafe(st.size);
+    let at = 0;
+    while (at < data.length) {
+      const n = readSync(fd, data, at, data.length - at, at);
+      if (n === 0) return undefined;
+      at += n;
+    }
+    const head = Buffer.from(key);
+    if (data.length <= head.length + DIGEST_BYTES || !data.subarray(0, head.length).equals(head))
+      return undefined;
+    // V8 checks the data's length, its own version and flags, but (outside debug builds) not its bytes.
+    const payload = data.subarray(head.length + DIGEST_BYTES);
+    return digestOf(payload).equals(data.subarray(head.length, head.length + DIGEST_BYTES))
+      ? payload
+      : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function writeEntry(path: string, key: string, script: Script): void {
+  try {
+    const payload = script.createCachedData();
+    writeFileAtomicSync(path, Buffer.concat([Buffer.from(key), digestOf(payload), payload]), 0o600);
+  } catch {
+    // A full or read-only disk: the next start compiles from source again, as this one did.
+  }
+}
+
+const DIGEST_BYTES = 32;
+
+function digestOf(payload: Uint8Array): Buffer {
+  return createHash("sha256").update(payload).digest();
+}
+
+/** A short name for the key (the key itself is checked at the head of the file). */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, "0");
+}

@@ -1,0 +1,106 @@
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import nodeModule from "node:module";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { cli } from "../helpers/cli.js";
+import { tempDir } from "../helpers/procs.js";
+
+/**
+ * The run bundle's code cache (src/project/compiled-code.ts), on Node versions without
+ * `module.enableCompileCache()`: a start reuses V8's compiled code, and a damaged, foreign or unsafe
+ * cache is never used, never fatal, and replaced once.
+ */
+const nodeHasItsOwn =
+  typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache === "function";
+
+function project(): string {
+  const dir = tempDir();
+  writeFileSync(join(dir, "pipeline.flow"), 'a = sh("echo hi > ${output("a.txt")}")\nout a\n');
+  return dir;
+}
+
+/** One quick run (the run bundle's command line) with the cache under `cacheRoot`; it must succeed. */
+async function quickRun(dir: string, cacheRoot: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  const r = await cli(["run", "--no-cache", "-q"], {
+    cwd: dir,
+    env: { NODE_COMPILE_CACHE: cacheRoot, ...env },
+  });
+  expect(r.code, r.stderr).toBe(0);
+  expect(readFileSync(join(dir, "a.txt"), "utf8")).toBe("hi\n");
+}
+
+function cacheDir(cacheRoot: string): string {
+  return join(cacheRoot, `tributary-code-cache-${process.getuid!()}`);
+}
+
+function entries(cacheRoot: string): string[] {
+  const dir = cacheDir(cacheRoot);
+  return existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : [];
+}
+
+/** What tells a rewritten file from the one that was there: its inode (written beside, then renamed). */
+function identity(file: string): string {
+  const st = statSync(file);
+  return `${st.ino}:${st.size}`;
+}
+
+describe.runIf(!nodeHasItsOwn)("the run bundle's code cache (Node without enableCompileCache)", () => {
+  it("is written by the first start and read, not rewritten, by the next", async () => {
+    const dir = project();
+    const root = tempDir();
+    await quickRun(dir, root);
+    const [entry, ...more] = entries(root);
+    expect(more).toEqual([]);
+    expect(entry).toMatch(/run\.cjs-[0-9a-f]{8}\.v8$/);
+    expect(readFileSync(entry!, "latin1")).toMatch(/^\/.*run\.cjs\0/);
+    expect(statSync(entry!).mode & 0o777).toBe(0o600);
+    const before = identity(entry!);
+    await quickRun(dir, root);
+    expect(identity(entry!)).toBe(before);
+  });
+
+  it("a truncated, damaged or foreign entry is a miss: the run is right and the entry written once more", async () => {
+    const dir = project();
+    const root = tempDir();
+    await quickRun(dir, root);
+    const [entry] = entries(root);
+    const good = readFileSync(entry!);
+    const damaged = Buffer.from(good);
+    damaged[damaged.length - 100] = damaged[damaged.length - 100]! ^ 0xff; // V8's data: its length still fits
+    const foreign = Buffer.concat([Buffer.from("/elsewhere/run.cjs\0"), good.subarray(good.indexOf(10) + 1)]);
+    for (const bad of [good.subarray(0, good.length >> 1), damaged, foreign, Buffer.from("garbage")]) {
+      writeFileSync(entry!, bad);
+      const badOne = identity(entry!);
+      await quickRun(dir, root);
+      const rewritten = identity(entry!);
+      expect(rewritten).not.toBe(badOne);
+      expect(readFileSync(entry!).length).toBeGreaterThan(1000);
+      // Rewritten once: the next start takes it as it is.
+      await quickRun(dir, root);
+      expect(identity(entry!)).toBe(rewritten);
+    }
+  });
+
+  it("a directory others can write is not used, and NODE_DISABLE_COMPILE_CACHE=1 turns the cache off", async () => {
+    const dir = project();
+    const root = tempDir();
+    await quickRun(dir, root);
+    const [entry] = entries(root);
+    rmSync(entry!);
+    chmodSync(cacheDir(root), 0o777);
+    await quickRun(dir, root);
+    expect(entries(root)).toEqual([]);
+
+    const off = tempDir();
+    await quickRun(dir, off, { NODE_DISABLE_COMPILE_CACHE: "1" });
+    expect(existsSync(cacheDir(off))).toBe(false);
+  });
+});
+
+describe.runIf(nodeHasItsOwn)("the run bundle on Node with enableCompileCache", () => {
+  it("leaves the cache to Node: no cache of ours is made", async () => {
+    const root = tempDir();
+    await quickRun(project(), root);
+    expect(existsSync(cacheDir(root))).toBe(false);
+  });
+});
