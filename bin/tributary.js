@@ -5,8 +5,8 @@
 // [--no-cache] [-q]`) run from the second; anything else loads the full CLI (scripts/bundle-cli.mjs).
 "use strict";
 // Node 22.1+ keeps the compiled code of our modules on disk (in the OS temp dir), so later starts skip
-// parsing and compiling them: most of a short command's own start-up. On Node 20 the run bundle gets
-// V8's code cache from requireCompiled (src/project/compiled-code.ts) instead.
+// parsing and compiling them: most of a short command's own start-up. The run bundle has a code cache
+// of its own on every version (requireCompiled, src/project/compiled-code.ts): Node 20 has no such API.
 require("node:module").enableCompileCache?.();
 const argv = process.argv.slice(2);
 const fast = require("../dist/cli/fast-answer.cjs");

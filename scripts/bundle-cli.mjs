@@ -18,7 +18,7 @@
  * thread worker, the report's page) are found from the bundle too.
  */
 import { build } from "esbuild";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -59,7 +59,38 @@ function leaveOut(patterns, bundle) {
   };
 }
 
-async function bundle({ entry, out, forbidden, leftOut = [] }) {
+/**
+ * V8's code cache loses what Node needs to run a dynamic `import()` (Node 20: "A dynamic import callback
+ * was not specified" from any function compiled from the cache). A bundle loaded by requireCompiled
+ * (src/project/compiled-code.ts) therefore calls `__tributary_import` instead: the loader passes in an
+ * `import()` of its own; under a plain `require` it is one declared here. es-module-lexer finds each
+ * dynamic import, not text in a string or a comment.
+ */
+const IMPORT_BANNER =
+  'const __tributary_import = typeof __tributaryImport === "function" ? __tributaryImport : (s) => import(s);\n';
+
+async function routeDynamicImports(file) {
+  const { init, parse } = await import("es-module-lexer");
+  await init();
+  let code = await readFile(file, "utf8");
+  const bannerEnd = code.indexOf(IMPORT_BANNER) + IMPORT_BANNER.length;
+  if (bannerEnd < IMPORT_BANNER.length) throw new Error(`${file}: the import banner is missing`);
+  const [imports] = parse(code);
+  let out = "";
+  let at = 0;
+  for (const imp of imports) {
+    // importStart: the `import` keyword; the banner's own one stays.
+    if (imp.type !== "dynamic" || imp.importStart < bannerEnd) continue;
+    out += `${code.slice(at, imp.importStart)}__tributary_import`;
+    at = imp.importStart + "import".length;
+  }
+  code = out + code.slice(at);
+  const left = parse(code)[0].filter((imp) => imp.type === "dynamic").length;
+  if (left !== 1) throw new Error(`${file}: ${left - 1} dynamic import() left after routing them`);
+  await writeFile(file, code);
+}
+
+async function bundle({ entry, out, forbidden, leftOut = [], codeCache = false }) {
   const name = relative(repo, out);
   const result = await build({
     entryPoints: [join(src, entry)],
@@ -75,10 +106,13 @@ async function bundle({ entry, out, forbidden, leftOut = [] }) {
     minifyWhitespace: true,
     minifySyntax: true,
     banner: {
-      js: 'const __tributary_dist = require("node:url").pathToFileURL(require("node:path").join(__dirname, "..") + "/");',
+      js:
+        'const __tributary_dist = require("node:url").pathToFileURL(require("node:path").join(__dirname, "..") + "/");\n' +
+        (codeCache ? IMPORT_BANNER : ""),
     },
     plugins: [leaveOut(leftOut, name), ownUrls],
   });
+  if (codeCache) await routeDynamicImports(out);
   const problems = [];
   // What the output holds: esbuild lists every module an import reaches, also those tree-shaking dropped.
   const held = Object.values(result.metafile.outputs)
@@ -119,6 +153,7 @@ await bundle({
 await bundle({
   entry: "cli/start.ts",
   out: join(repo, "dist", "cli", "run.cjs"),
+  codeCache: true,
   leftOut: [
     /^cli\/program\.ts$/,
     /^cli\/commands\//,

@@ -1,55 +1,48 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { createHash } from "node:crypto";
-import nodeModule, { createRequire } from "node:module";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { constants as vmConstants, Script } from "node:vm";
+import { Script } from "node:vm";
 import { writeFileAtomicSync } from "../cache/atomic-write.js";
 
 /**
- * Loads one of the CLI's CommonJS bundles with V8's code cache, on the Node versions that have no
- * `module.enableCompileCache()` (Node 20): parsing and compiling the run bundle (420 kB) is about 15 ms
- * of every start, and the cache also holds the functions the last run compiled lazily. Node 22.1+ keeps
- * its own cache (bin/tributary.js turns it on), so there this is a plain `require`.
+ * Loads one of the CLI's CommonJS bundles with V8's code cache: parsing and compiling the run bundle
+ * (420 kB) is about 15 ms of every start, and the cache also holds the functions the last run compiled
+ * lazily. Node 22.1+ has `module.enableCompileCache()` (bin/tributary.js turns it on, for the other
+ * files), but Node 20 has nothing, and one way on every version is one way to test.
  *
  * The cache is a file per bundle in a directory of the user's own (`$NODE_COMPILE_CACHE`, else the OS
  * temp dir): the key (the bundle's path, size and mtime, Node's version), the SHA-256 of the data, the
- * data. V8 rejects data made by another V8 or with other flags. A missing, foreign, truncated, damaged
- * or rejected file is a miss: the bundle
- * is compiled from source and the file is written anew when the process exits. A directory that another
- * user owns or can write is not used at all: cached code runs as whoever loads it.
- * `NODE_DISABLE_COMPILE_CACHE=1` (Node's own switch) turns it off.
+ * data. V8 rejects data made by another V8 or with other flags, but does not check the data's bytes: a
+ * damaged file it accepted crashed the process. A missing, foreign, truncated, damaged or rejected file
+ * is a miss: the bundle is compiled from source and the file is written anew when the process exits. A
+ * directory that another user owns or can write is not used at all: cached code runs as whoever loads
+ * it. `NODE_DISABLE_COMPILE_CACHE=1` (Node's own switch) turns it off.
  */
 export function requireCompiled(file: string, env: NodeJS.ProcessEnv = process.env): unknown {
   const require = createRequire(file);
-  const nodeHasItsOwn =
-    typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache === "function";
-  if (
-    nodeHasItsOwn ||
-    env.NODE_DISABLE_COMPILE_CACHE === "1" ||
-    vmConstants?.USE_MAIN_CONTEXT_DEFAULT_LOADER === undefined
-  ) {
-    return require(file);
-  }
+  if (env.NODE_DISABLE_COMPILE_CACHE === "1") return require(file);
   const source = readFileSync(file, "utf8");
   const st = statSync(file);
   const key = `${file}\0${st.size}\0${st.mtimeMs}\0${process.version}\0${process.arch}\n`;
   const dir = ownCacheDir(env);
   const cacheFile = dir && join(dir, `${basename(file)}-${fnv1a(key)}.v8`);
   const cachedData = cacheFile ? readEntry(cacheFile, key) : undefined;
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-    filename: file,
-    cachedData,
-    // The bundle's import() calls (esbuild, piscina, a flow's modules) go to Node's own ESM loader.
-    importModuleDynamically: vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  const script = new Script(
+    `(function (exports, require, module, __filename, __dirname, __tributaryImport) {${source}\n})`,
+    { filename: file, cachedData },
+  );
   if (cacheFile && (cachedData === undefined || script.cachedDataRejected === true)) {
     // At exit, so that the functions this run compiled lazily are in it too.
     process.once("exit", () => writeEntry(cacheFile, key, script));
   }
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
   const module = { exports: {} as unknown, filename: file, id: file, loaded: false };
-  wrapper.call(module.exports, module.exports, require, module, file, dirname(file));
+  // Code from the cache cannot run import() itself on Node 20 (scripts/bundle-cli.mjs routes the
+  // bundle's calls here); this module's own import() resolves from the same directory (dist/cli/).
+  const importHere = (specifier: string): Promise<unknown> => import(specifier);
+  wrapper.call(module.exports, module.exports, require, module, file, dirname(file), importHere);
   module.loaded = true;
   return module.exports;
 }
