@@ -1,9 +1,8 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync } from "node:fs";
-import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { Script } from "node:vm";
+import type { Script } from "node:vm";
 import { writeFileAtomicSync } from "../cache/atomic-write.js";
 
 /**
@@ -29,7 +28,10 @@ export function requireCompiled(file: string, env: NodeJS.ProcessEnv = process.e
   const dir = ownCacheDir(env);
   const cacheFile = dir && join(dir, `${basename(file)}-${fnv1a(key)}.v8`);
   const cachedData = cacheFile ? readEntry(cacheFile, key) : undefined;
-  const script = new Script(
+  // Loaded here, not at the top: the fast answer's bundle holds this module, and `--version` must not
+  // pay for node:crypto and node:vm (a tenth of Node's own start-up).
+  const { Script: CompiledScript } = process.getBuiltinModule("node:vm");
+  const script = new CompiledScript(
     `(function (exports, require, module, __filename, __dirname, __tributaryImport) {${source}\n})`,
     { filename: file, cachedData },
   );
@@ -102,7 +104,7 @@ function writeEntry(path: string, key: string, script: Script): void {
 const DIGEST_BYTES = 32;
 
 function digestOf(payload: Uint8Array): Buffer {
-  return createHash("sha256").update(payload).digest();
+  return process.getBuiltinModule("node:crypto").createHash("sha256").update(payload).digest();
 }
 
 /** A short name for the key (the key itself is checked at the head of the file). */
