@@ -23,6 +23,10 @@ import type { BlobStore } from "./store.js";
  * writer wins) unless the cache is not read (a forced rerun); a damaged one is repaired.
  */
 export class EntryWriter {
+  /** Action-cache writes of entries the index already holds, in the order they were saved. */
+  private readonly behind: (() => Promise<void>)[] = [];
+  private writing: Promise<void> | undefined;
+
   constructor(
     private readonly root: string,
     /** False for a step forced to rerun: its existing entry is replaced, not trusted. */
@@ -75,9 +79,39 @@ export class EntryWriter {
       }
     }
     const json = JSON.stringify(manifest);
-    await this.writeAc(key, json, id);
-    this.index.add(key, id, json, Date.now());
+    if (!this.index.add(key, id, json, Date.now())) {
+      await this.writeAc(key, json, id);
+      this.counters.saved++;
+      return;
+    }
+    // Saved once the index has it on disk: one append, where ac/ takes a new file (a file creation, up
+    // to a millisecond on some disks). The step's dependents start first; ac/ follows at the end of this
+    // turn of the event loop (a run killed in between finds the entry in the index), and the cache's
+    // flush waits for it.
+    this.index.writePending();
     this.counters.saved++;
+    this.behind.push(() => this.writeAc(key, json, id));
+    if (this.behind.length === 1) setImmediate(() => void this.writeBehind());
+  }
+
+  /** Writes the action-cache entries saved so far (see save); resolves when none is left. */
+  async drain(): Promise<void> {
+    await this.writing;
+    if (this.behind.length > 0) await this.writeBehind();
+  }
+
+  private writeBehind(): Promise<void> {
+    this.writing ??= (async () => {
+      for (let task = this.behind[0]; task; task = this.behind[0]) {
+        try {
+          await task();
+        } catch (err) {
+          this.warn(`could not write a cache entry to the action cache: ${(err as Error).message}`);
+        }
+        this.behind.shift();
+      }
+    })().finally(() => (this.writing = undefined));
+    return this.writing;
   }
 
   private async writeAc(key: string, json: string, id: StepId): Promise<void> {

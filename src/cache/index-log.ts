@@ -65,12 +65,16 @@ export class IndexLog {
     return parsed;
   }
 
-  /** Records an entry (kept in memory now, written with the next block). */
-  add(key: string, stepId: string, manifestJson: string, t: number): void {
-    if (/[\t\n\r]/.test(stepId) || /[\n\r]/.test(manifestJson)) return; // not representable: ac/ has it
+  /**
+   * Records an entry (kept in memory now, written with the next block); false when it cannot be
+   * represented here (a tab or newline in it), and only ac/ will have it.
+   */
+  add(key: string, stepId: string, manifestJson: string, t: number): boolean {
+    if (/[\t\n\r]/.test(stepId) || /[\n\r]/.test(manifestJson)) return false;
     this.entries.set(key, { stepId, t, json: manifestJson });
     this.pending.push(`P\t${key}\t${t}\t${stepId}\t${manifestJson}\n`);
     if (this.pending.length >= BLOCK_RECORDS) this.writePending();
+    return true;
   }
 
   /** Records that entries were used at time t. */

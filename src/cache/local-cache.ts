@@ -300,6 +300,7 @@ export class LocalCache implements StepCache {
    * explain state and the run's counters. Call it once at the end of a run (again is harmless).
    */
   async flush(): Promise<void> {
+    await this.writer.drain();
     try {
       await this.stat.settle();
       await this.stat.flush();
