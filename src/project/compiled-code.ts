@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -63,33 +63,25 @@ function ownCacheDir(env: NodeJS.ProcessEnv): string | undefined {
   }
 }
 
-/** The cached data, when the file starts with this key (a truncated or foreign file does not). */
+/**
+ * The cached data, when the file starts with this key and its data has its digest (a truncated,
+ * foreign or damaged file does not). Only this user can have written it: the directory is theirs alone.
+ */
 function readEntry(path: string, key: string): Buffer | undefined {
-  let fd: number | undefined;
+  let data: Buffer;
   try {
-    fd = openSync(path, "r");
-    const st = fstatSync(fd);
-    if (st.uid !== process.getuid?.()) return undefined;
-    const data = Buffer.allocUnsafe(st.size);
-    let at = 0;
-    while (at < data.length) {
-      const n = readSync(fd, data, at, data.length - at, at);
-      if (n === 0) return undefined;
-      at += n;
-    }
-    const head = Buffer.from(key);
-    if (data.length <= head.length + DIGEST_BYTES || !data.subarray(0, head.length).equals(head))
-      return undefined;
-    // V8 checks the data's length, its own version and flags, but (outside debug builds) not its bytes.
-    const payload = data.subarray(head.length + DIGEST_BYTES);
-    return digestOf(payload).equals(data.subarray(head.length, head.length + DIGEST_BYTES))
-      ? payload
-      : undefined;
+    data = readFileSync(path);
   } catch {
     return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
+  const head = Buffer.from(key);
+  if (data.length <= head.length + DIGEST_BYTES || !data.subarray(0, head.length).equals(head))
+    return undefined;
+  // V8 checks the data's length, its own version and flags, but (outside debug builds) not its bytes.
+  const payload = data.subarray(head.length + DIGEST_BYTES);
+  return digestOf(payload).equals(data.subarray(head.length, head.length + DIGEST_BYTES))
+    ? payload
+    : undefined;
 }
 
 function writeEntry(path: string, key: string, script: Script): void {
