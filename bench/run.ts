@@ -2,7 +2,7 @@
  * `npm run bench`: Tributary beside make, ninja and xargs -P on the shared workloads, in one invocation.
  * Prints markdown to stdout (progress goes to stderr).
  *
- *     tsx bench/run.ts [--only stg,inprocess,spawn,fanout,w1-peers,w4-peers,w3-peers,w2-peers,language,exec,startup,hashing,remote,remote-cache,serve,jobserver,report]
+ *     tsx bench/run.ts [--only stg,inprocess,spawn,fanout,w1-peers,chain-peers,w4-peers,w3-peers,w2-peers,language,exec,startup,hashing,remote,remote-cache,serve,jobserver,report]
  *                      [--reps N] [--quick]
  *                      [--tools make,ninja,xargs,tributary]
  *
@@ -20,7 +20,7 @@ import { inprocessSection } from "./sections/inprocess.js";
 import { jobserverSection } from "./sections/jobserver.js";
 import { spawnSection } from "./sections/spawn.js";
 import { stgSection } from "./sections/stg.js";
-import { w1Section, w2Section, w3Section, w4Section } from "./sections/workloads.js";
+import { chainSection, w1Section, w2Section, w3Section, w4Section } from "./sections/workloads.js";
 import { formatRows, hashingBench } from "./hashing.js";
 import { remoteCacheBench } from "./remote-cache.js";
 import { remoteBench } from "./remote.js";
@@ -52,6 +52,7 @@ const SECTIONS: Record<string, (o: SectionOptions) => string | Promise<string>> 
   spawn: spawnSection,
   fanout: fanoutSection,
   "w1-peers": (o) => w1Section(o),
+  "chain-peers": (o) => chainSection(o),
   "w4-peers": (o) => w4Section(o),
   "w3-peers": (o) => w3Section(o),
   "w2-peers": (o) => w2Section(o),

@@ -21,7 +21,7 @@ import {
   type ToolRunner,
 } from "../peers.js";
 import { fmt, heading, median, mustTime, progress, table } from "../util.js";
-import { loadWorkload, type Workload } from "../workloads.js";
+import { chainWorkload, loadWorkload, type Workload } from "../workloads.js";
 import { check, repsOf, type SectionOptions } from "./common.js";
 
 const toolList = (tools: ToolRunner[]): string => tools.map((t) => t.name).join(", ");
@@ -367,5 +367,41 @@ export function w4Section(o: SectionOptions, w: Workload = loadWorkload("w4")): 
       ],
       rows,
     ),
+  ].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Chain: per-hop latency
+
+/**
+ * A chain of trivial tasks, each reading its predecessor's output: one task ready at a time, so wall / n
+ * is what one step costs on a critical path (W1 measures throughput instead).
+ */
+export function chainSection(o: SectionOptions, n = o.quick ? 100 : 300): string {
+  const w = chainWorkload(n);
+  const tools = o.tools.flatMap((t) => (t.withoutCache ? [t, t.withoutCache] : [t]));
+  const reps = repsOf(o, 5, 3);
+  const dirs = tools.map((t) => materialize(w, t, 1));
+  const walls = new Map<string, number[]>(tools.map((t) => [t.name, []]));
+  for (let rep = 0; rep < reps; rep++) {
+    progress(`chain: ${n} tasks, rep ${rep + 1}/${reps}`);
+    tools.forEach((tool, k) => walls.get(tool.name)!.push(cleanBuild(tool, w, dirs[k]!, 1).ms));
+  }
+  const mk = findMake(o.tools);
+  const wall = (name: string): number => median(walls.get(name)!);
+  const rows = tools.map((t) => [
+    t.name,
+    fmt.ms(wall(t.name)),
+    (wall(t.name) / n).toFixed(2),
+    mk ? fmt.ratio(wall(t.name) / wall(mk.name)) : "–",
+  ]);
+  return [
+    heading(
+      `Chain: ${n} trivial tasks, each reading the one before (clean build, -j1)`,
+      `Median of ${reps} reps; ${toolList(tools)} ran in this invocation, interleaved. Outputs and tool state ` +
+        `are deleted before each run (untimed). Wall includes each tool's start-up; ms/hop = wall / ${n}, ` +
+        `the latency of one step on a critical path (a task's end to the next one's end).`,
+    ),
+    table(["tool", "wall", "ms/hop", "÷ make"], rows),
   ].join("\n");
 }
