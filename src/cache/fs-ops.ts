@@ -22,6 +22,7 @@ import {
   type Stats,
 } from "node:fs";
 import { chmod, copyFile, link, mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 
 type Maybe<T> = T | Promise<T>;
 
@@ -38,6 +39,52 @@ export interface FsOps {
   chmod(path: string, mode: number): Maybe<void>;
 }
 
+/**
+ * `mkdir -p` that cannot hang. Node's `mkdir(p, { recursive: true })` loops forever where mkdir answers
+ * ENOENT inside a directory that exists (/proc, /sys: `--cache-dir /proc/x` hung the CLI), so this makes
+ * one level at a time from the deepest existing ancestor, and such an answer is an error.
+ */
+export function makeDirsSync(path: string): void {
+  const missing: string[] = [];
+  for (let p = resolve(path); ; p = dirname(p)) {
+    try {
+      if (statSync(p).isDirectory()) break;
+      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${path}'`), { code: "ENOTDIR" });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || p === dirname(p)) throw err;
+      missing.push(p);
+    }
+  }
+  for (const p of missing.reverse()) {
+    try {
+      mkdirSync(p);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  }
+}
+
+/** {@link makeDirsSync} through the thread pool. */
+export async function makeDirs(path: string): Promise<void> {
+  const missing: string[] = [];
+  for (let p = resolve(path); ; p = dirname(p)) {
+    try {
+      if ((await stat(p)).isDirectory()) break;
+      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${path}'`), { code: "ENOTDIR" });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || p === dirname(p)) throw err;
+      missing.push(p);
+    }
+  }
+  for (const p of missing.reverse()) {
+    try {
+      await mkdir(p);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  }
+}
+
 export const syncFsOps: FsOps = {
   readFile: (p) => readFileSync(p),
   stat: (p) => statSync(p),
@@ -45,7 +92,7 @@ export const syncFsOps: FsOps = {
   rename: renameSync,
   link: linkSync,
   unlink: unlinkSync,
-  mkdirs: (p) => mkdirSync(p, { recursive: true }),
+  mkdirs: makeDirsSync,
   copyFile: copyFileSync,
   chmod: chmodSync,
 };
@@ -57,7 +104,7 @@ export const threadPoolFsOps: FsOps = {
   rename,
   link,
   unlink,
-  mkdirs: (p) => mkdir(p, { recursive: true }),
+  mkdirs: makeDirs,
   copyFile,
   chmod,
 };

@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { StepId } from "../graph/ir.js";
 import { ExplainState, type Explanation } from "./explain.js";
+import { makeDirs } from "./fs-ops.js";
 import { IndexLog } from "./index-log.js";
 import { defaultCacheDir, Layout } from "./layout.js";
 import { LocalCache, type OpenCacheOptions } from "./local-cache.js";
@@ -17,7 +18,7 @@ export async function openCache(options: OpenCacheOptions): Promise<LocalCache> 
   const dir = resolve(options.dir ?? defaultCacheDir(root));
   const layout = new Layout(dir);
   const stateDir = layout.state(root);
-  await Promise.all([layout.ac, layout.cas, layout.tmp, stateDir].map((d) => mkdir(d, { recursive: true })));
+  await Promise.all([layout.ac, layout.cas, layout.tmp, stateDir].map((d) => makeDirs(d)));
   await writeFile(join(dir, "CACHEDIR.TAG"), CACHEDIR_TAG, { flag: "wx" }).catch(() => {});
   const store = options.store ?? new LocalDirStore(dir);
   if (store instanceof LocalDirStore) await store.sweepTemps();

@@ -53,9 +53,18 @@ export function requireCompiled(file: string, env: NodeJS.ProcessEnv = process.e
 function ownCacheDir(env: NodeJS.ProcessEnv): string | undefined {
   const uid = process.getuid?.();
   if (uid === undefined) return undefined;
-  const dir = join(env.NODE_COMPILE_CACHE || tmpdir(), `tributary-code-cache-${uid}`);
+  const base = env.NODE_COMPILE_CACHE || tmpdir();
+  const dir = join(base, `tributary-code-cache-${uid}`);
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // One level at a time, not `recursive`: Node's recursive mkdir spins forever where mkdir answers
+    // ENOENT in a directory that exists (/proc, /sys): a start must never hang on its cache.
+    for (const d of [base, dir]) {
+      try {
+        mkdirSync(d, { mode: 0o700 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") return undefined;
+      }
+    }
     const st = statSync(dir);
     return st.isDirectory() && st.uid === uid && (st.mode & 0o022) === 0 ? dir : undefined;
   } catch {

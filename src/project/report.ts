@@ -1,6 +1,7 @@
-import { closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { writeFileAtomicSync } from "../cache/atomic-write.js";
+import { makeDirsSync } from "../cache/fs-ops.js";
 import type { EngineEvent } from "../engine/events.js";
 import { UserError } from "../engine/user-error.js";
 import {
@@ -104,7 +105,7 @@ export function checkReportFile(file: string): void {
 function writeReport(model: ReportModel, file: string): RunReport {
   const html = renderReport(model);
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeDirsSync(dirname(file));
     writeFileAtomicSync(file, html);
   } catch (err) {
     if (err instanceof UserError) throw err;

@@ -94,4 +94,16 @@ describe("the run bundle's code cache", () => {
     await quickRun(dir, off, { NODE_DISABLE_COMPILE_CACHE: "1" });
     expect(existsSync(cacheDir(off))).toBe(false);
   });
+
+  it("a cache directory that cannot be made is no cache, never a hang or an error", async () => {
+    const dir = project();
+    // /proc answers ENOENT to mkdir (Node's recursive mkdir spins on that); a file where the
+    // directory would be; a parent that does not exist.
+    const file = tempDir();
+    writeFileSync(cacheDir(file), "not a directory");
+    for (const root of ["/proc/tributary-test", file, join(tempDir(), "missing", "deeper")]) {
+      await quickRun(dir, root);
+    }
+    expect(readFileSync(cacheDir(file), "utf8")).toBe("not a directory");
+  });
 });

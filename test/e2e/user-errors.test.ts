@@ -27,6 +27,23 @@ describe("user errors", () => {
     );
   });
 
+  it("a cache directory or report path in /proc: a warning or an error, never a hang", async () => {
+    // mkdir answers ENOENT there; Node's own recursive mkdir loops forever on that answer.
+    const dir = tempDir();
+    writeFileSync(join(dir, "pipeline.flow"), 'a = sh("echo hi")\nout a\n');
+    const cached = await cli(["run", "--cache-dir", "/proc/tributary-test/cache"], { cwd: dir });
+    expect(cached.code, cached.stderr).toBe(0);
+    expect(cached.stdout).toBe("hi\n");
+    expect(cached.stderr).toMatch(
+      /^warning: cannot open the cache at \/proc\/tributary-test\/cache \(ENOENT.*\); running without it$/m,
+    );
+    const report = await cli(["run", "--report", "/proc/tributary-test/r.html"], { cwd: dir });
+    expect(report.code).toBe(2);
+    expect(report.stderr).toMatch(
+      /^cannot write the report to \/proc\/tributary-test\/r\.html \(ENOENT\); name another file with -o FILE$/m,
+    );
+  });
+
   it("a flow file that cannot be read", async () => {
     const dir = tempDir();
     // A socket where the flow file should be: it exists, but reading it fails (also for root).
