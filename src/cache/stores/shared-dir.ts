@@ -13,7 +13,7 @@
  * their own host's sweep (or `tributary cache gc` after a day).
  */
 import { constants } from "node:fs";
-import { access, copyFile, mkdir, unlink, writeFile } from "node:fs/promises";
+import { access, copyFile, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { withTempFile } from "../atomic-write.js";
 import { digestBytes, digestFile } from "../../graph/digest.js";
@@ -38,9 +38,7 @@ export class SharedDirStore extends LocalDirStore implements RemoteStore {
   /** Creates the layout (and CACHEDIR.TAG) once. */
   private ensure(): Promise<void> {
     return (this.ready ??= (async () => {
-      await Promise.all(
-        [this.layout.ac, this.layout.cas, this.layout.tmp].map((d) => mkdir(d, { recursive: true })),
-      );
+      await Promise.all([this.layout.ac, this.layout.cas, this.layout.tmp].map((d) => this.io.mkdirs(d)));
       await writeFile(join(this.dir, "CACHEDIR.TAG"), CACHEDIR_TAG, { flag: "wx" }).catch(() => {});
       // This host's leftovers only (and anything older than a day): other hosts' pids mean nothing here.
       await this.sweepTemps().catch(() => 0);
