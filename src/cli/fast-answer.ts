@@ -10,8 +10,10 @@ import { checkFlowArgument } from "./flow-argument.js";
 import { parseJobs } from "./option-values.js";
 import { printOutputs } from "./output.js";
 import { quickRun } from "./quick-run.js";
-export { requireCompiled } from "../project/compiled-code.js";
 import { directOutput } from "./streams.js";
+
+/** The bin loads the run bundle with this (its code cache): from this bundle, already loaded. */
+export { requireCompiled } from "../project/compiled-code.js";
 
 /**
  * The commands answered before the CLI loads: `--version`, and `run [FLOW] [-j N] [-q]` when nothing the
