@@ -1,4 +1,3 @@
-import { keepYoungGenerationSmall } from "../engine/young-generation.js";
 import { main } from "./main.js";
 import { exitWhenDrained } from "./streams.js";
 
@@ -7,7 +6,5 @@ import { exitWhenDrained } from "./streams.js";
  * and bundled for the quick run's command lines (dist/cli/run.cjs, see scripts/bundle-cli.mjs).
  */
 export async function start(argv: string[]): Promise<void> {
-  // Before the flow is compiled: see young-generation.ts for why, and for when it is undone.
-  keepYoungGenerationSmall();
   exitWhenDrained(await main(argv));
 }
