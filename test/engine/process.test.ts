@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { EngineEvent } from "../../src/engine/events.js";
 import type { Graph } from "../../src/graph/ir.js";
+import { ProcessExecutor } from "../../src/executors/process/index.js";
 import { flow, runGraph } from "../../src/index.js";
 import { eventually, processesMatching, tempDir, uniqueSleep } from "../helpers/procs.js";
 
@@ -267,5 +268,35 @@ describe("the job shells (spawn: auto)", () => {
         expect(r.outputs[`s${i}`] ?? s.value).toBe(`out${i}`);
       }
     }
+  });
+
+  it("prepare starts the servers a run wants, one first and the rest once it is ready, and none after close", async () => {
+    // The servers' environment carries a mark of this test's own: /proc/PID/environ finds exactly them.
+    const mark = `PREPARE_MARK=${process.pid}-${Date.now()}`;
+    const ours = (): number[] =>
+      processesMatching("TRIBUTARY_JOB_SERVER").filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(mark);
+        } catch {
+          return false;
+        }
+      });
+    const hint = (env: NodeJS.ProcessEnv) => ({ env, killGraceMs: 2000, slots: 3, liveOutput: false });
+    const [key, value] = mark.split("=") as [string, string];
+    const started = new ProcessExecutor();
+    started.prepare(hint({ ...process.env, [key]: value }));
+    // -j3 on this machine's cores: as many servers as both allow, and no more.
+    const cores = Math.min(3, (await import("node:os")).availableParallelism());
+    expect(await eventually(() => ours().length === cores)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ours()).toHaveLength(cores);
+    await started.close();
+    expect(await eventually(() => ours().length === 0)).toBe(true);
+    // Closed before its first server said it was ready: the servers it meant to start next never start.
+    const closed = new ProcessExecutor();
+    closed.prepare(hint({ ...process.env, [key]: value }));
+    await closed.close();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(ours()).toHaveLength(0);
   });
 });

@@ -36,6 +36,7 @@ export class JobServers {
   private readonly dir: string;
   private readonly all = new Set<JobServer>();
   private nextId = 0;
+  private closed = false;
   /** Why the servers cannot be used; undefined while they can. */
   failure: string | undefined;
   /** How many servers may be starting at once before any is ready: one per core. */
@@ -101,15 +102,33 @@ export class JobServers {
     return this.start();
   }
 
-  /** Starts servers up to `count` without a job, without waiting for them. */
+  /**
+   * Starts servers up to `count` without a job, without waiting for them: one now, the others once it
+   * is ready. Starting a server forks this process, which costs its main thread several milliseconds a
+   * server (more as the heap grows), and prepare runs ahead of the run's first step; the first server
+   * takes the first jobs, and a job that finds no idle server starts one itself (serverFor).
+   */
   prestart(count: number): void {
-    if (this.failure !== undefined) return;
+    if (this.failure !== undefined || this.closed) return;
     let idle = 0;
     for (const s of this.all) if (s.alive && s.jobs === 0) idle++;
-    for (; idle < count; idle++) this.start();
+    if (idle >= count) return;
+    let alive = 0;
+    for (const s of this.all) if (s.alive) alive++;
+    const wanted = alive + count - idle;
+    const first = this.start();
+    if (alive + 1 < wanted) void first.ready.then((ok) => ok && this.startUpTo(wanted));
+  }
+
+  private startUpTo(total: number): void {
+    if (this.closed) return;
+    let alive = 0;
+    for (const s of this.all) if (s.alive) alive++;
+    for (; alive < total; alive++) this.start();
   }
 
   close(): void {
+    this.closed = true;
     for (const s of this.all) s.close();
     this.all.clear();
     rmSync(this.dir, { recursive: true, force: true });
