@@ -1,6 +1,5 @@
 import { join, resolve } from "node:path";
 import type { ScheduleMode } from "../engine/scheduler.js";
-import { keepHeapLean, LARGE_FLOW_BYTES } from "../engine/lean-heap.js";
 import { CliError, EXIT, runExitCode } from "./exit-codes.js";
 import { checkFlowArgument } from "./flow-argument.js";
 import { cacheSettingsOf, remoteSettingsOf, type CacheFlags, type QueueFlags } from "./flag-settings.js";
@@ -65,8 +64,6 @@ export async function runCommand(
     remote: flags.remote === undefined ? undefined : remoteSettingsOf(flags.remote, "--remote", flags),
   };
   const project = openProject(open);
-  // Before the flow is compiled: see lean-heap.ts for why, and for when it is undone.
-  if ((project.sourceBytes ?? 0) >= LARGE_FLOW_BYTES) keepHeapLean();
   if (flags.report !== undefined && (flags.dryRun || flags.watch)) {
     throw new CliError(
       `--report cannot be combined with ${flags.dryRun ? "--dry-run (nothing runs)" : "--watch"}: run \`tributary report\` for the last run's report`,

@@ -1,6 +1,5 @@
 import type { Attempt, Executor } from "../engine/executor.js";
 import { thrownError, type Outcome } from "../engine/outcome.js";
-import { letHeapGrow } from "../engine/lean-heap.js";
 import type { ModuleRef, StepAction, StepFn } from "../graph/ir.js";
 
 type FunctionAction = Extract<StepAction, { kind: "function" }>;
@@ -24,8 +23,6 @@ export class InlineExecutor implements Executor {
   }
 
   run(attempt: Attempt): Outcome | PromiseLike<Outcome> {
-    // The user's code allocates as it likes: V8's own heap policy suits it (one check).
-    letHeapGrow();
     const action = attempt.step.action as FunctionAction;
     if (action.fn) return call(action.fn, attempt);
     if (!action.ref) {

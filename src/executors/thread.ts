@@ -4,7 +4,6 @@ import { fileURLToPath } from "node:url";
 import type { Piscina } from "piscina";
 import type { Attempt, Executor } from "../engine/executor.js";
 import { stoppedError, thrownError, type Outcome } from "../engine/outcome.js";
-import { letHeapGrow } from "../engine/lean-heap.js";
 import type { StepAction } from "../graph/ir.js";
 import { importedTranspiledUrl } from "./load-module.js";
 import type { ThreadResult, ThreadTask } from "./thread-worker.js";
@@ -81,8 +80,6 @@ export class ThreadExecutor implements Executor {
   }
 
   private async create(): Promise<Piscina> {
-    // Before any worker starts: the user's code in them allocates as it likes (see lean-heap.ts).
-    letHeapGrow();
     const { Piscina } = await import("piscina");
     const here = import.meta.url;
     // Under a TS runner (tests) the worker is the .ts source and needs tsx's loader too.

@@ -70,11 +70,6 @@ export class Project {
     this.stateDir = resolve(options.stateDir ?? join(this.root, ".tributary"));
   }
 
-  /** The flow file's size in bytes (undefined for a graph). */
-  get sourceBytes(): number | undefined {
-    return this.source?.length;
-  }
-
   /** The flow file's text (undefined for a graph). */
   get sourceText(): string | undefined {
     return this.source?.toString("utf8");
