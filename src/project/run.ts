@@ -168,11 +168,12 @@ async function runLocked(
   let history: DurationHistory;
   let cache: Awaited<ReturnType<typeof openProjectCache>>;
   try {
-    // Servers and pools start while the history and the cache load.
+    // Servers and pools start while the history and the cache load, each while the other waits on a file.
     prepareExecutors(local, ctx.graph, { ...opts, env: ctx.env });
-    history = await DurationHistory.load(join(ctx.stateDir, "history.json"));
-    cache =
-      ctx.cache === false ? undefined : await openProjectCache(ctx.root, ctx.cache, warn, ctx.env, ctx.force);
+    [history, cache] = await Promise.all([
+      DurationHistory.load(join(ctx.stateDir, "history.json")),
+      ctx.cache === false ? undefined : openProjectCache(ctx.root, ctx.cache, warn, ctx.env, ctx.force),
+    ]);
   } catch (err) {
     // A cache that refuses to open (a required remote without one) leaves no prepared server running.
     await closeExecutors(local);
