@@ -176,4 +176,24 @@ describe("run --watch", () => {
     w.child.kill("SIGINT");
     expect(await w.exit).toBe(130);
   });
+
+  it("waits for an input whose directory does not exist yet, and runs once it is created", async () => {
+    // chokidar never reports a path that was missing when it was given: the watcher watches the nearest
+    // directory that exists instead. Without that, this run waited forever.
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, "pipeline.flow"),
+      'n = sh("cat ${file("in/data.txt")} > ${output("out/all.txt")}")\nout n\n',
+    );
+    const w = startWatch(dir, ["--json"]);
+    expect(await eventually(() => runs(w.stdout()).length >= 1, WAIT)).toBe(true);
+    expect(w.stderr()).toContain("input file not found: in/data.txt");
+    mkdirSync(join(dir, "in"));
+    writeFileSync(join(dir, "in", "data.txt"), "data\n");
+    expect(await eventually(() => runs(w.stdout()).length >= 2, 20_000)).toBe(true);
+    expect(ranAndCached(runs(w.stdout())[1]!)).toEqual({ ran: ["n"], cached: [] });
+    expect(readFileSync(join(dir, "out", "all.txt"), "utf8")).toBe("data\n");
+    w.child.kill("SIGINT");
+    expect(await w.exit).toBe(130);
+  });
 });
