@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { projectOutputs } from "../graph/eval.js";
 import { forEachFileInput } from "../graph/file-inputs.js";
@@ -129,7 +130,19 @@ export function isInside(path: string, dir: string): boolean {
   return r === "" || (!r.startsWith(`..${sep}`) && r !== ".." && !isAbsolute(r));
 }
 
-/** The directories to give the watcher: the files' own and the globs' bases. */
+/**
+ * The paths to give the watcher: the files and the globs' directories, each that does not exist yet (a
+ * missing input, the directory of an empty glob) replaced by its nearest existing ancestor. chokidar
+ * never reports the creation of a path that was missing when it was given (40 of 40 tries, chokidar 5),
+ * and given one beside its directory it drops the directory's event for it too; a directory it watches
+ * from the start reports it. What else appears there is ignored (Watcher.ignored in watch.ts).
+ */
 export function watchRoots(set: WatchSet): string[] {
-  return [...new Set([...[...set.files].map((f) => dirname(f)), ...set.globs.map((g) => g.base)])];
+  const roots = new Set<string>();
+  for (const p of [...set.files, ...set.globs.map((g) => g.base)]) {
+    let dir = p;
+    while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+    roots.add(dir);
+  }
+  return [...roots];
 }

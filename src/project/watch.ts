@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, relative, resolve, sep } from "node:path";
 import type { FSWatcher } from "chokidar";
 import type { Listener } from "../engine/events.js";
@@ -8,7 +8,7 @@ import { parseFlow, type Diagnostic } from "../language/index.js";
 import { InvalidFlowError, resolveFlowFile } from "./flow.js";
 import { openProject, type OpenProjectOptions, type Project } from "./project.js";
 import type { ProjectRunOptions, ProjectRunResult } from "./run.js";
-import { globMatches, isInside, watchSet, type WatchSet } from "./watch-set.js";
+import { globMatches, isInside, watchRoots, watchSet, type WatchSet } from "./watch-set.js";
 
 /**
  * `run --watch`: run the flow, then run it again whenever a file it reads changes, until stopped.
@@ -213,24 +213,6 @@ function displayed(abs: string, root: string): string {
 }
 
 /**
- * The paths to watch, each that does not exist yet (a missing input, the directory of an empty glob)
- * replaced by its nearest existing ancestor. chokidar never reports the creation of a path that was
- * missing when it was given (40 of 40 times here, chokidar 5), and given one beside its directory it
- * drops the directory's event for it too; a directory it watches from the start reports the creation.
- * What else appears there is ignored (Watcher.ignored). Before this, `run --watch` waited forever for
- * a missing input to be created, in about one test run of eight (it was seen only through other events).
- */
-function withExistingAncestors(paths: string[]): string[] {
-  const all = new Set<string>();
-  for (const p of paths) {
-    let dir = p;
-    while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
-    all.add(dir);
-  }
-  return [...all];
-}
-
-/**
  * The file watcher (chokidar, loaded only by a watch): the files of a watch set and the directories of
  * its globs, with every event collected until the files have been quiet for the debounce time.
  */
@@ -252,7 +234,7 @@ class Watcher {
   /** Watches this set (a new watcher only when the directories to watch changed), ready when it resolves. */
   async watch(set: WatchSet): Promise<void> {
     this.set = set;
-    const roots = withExistingAncestors([...set.files, ...set.globs.map((g) => g.base)]).sort();
+    const roots = watchRoots(set).sort();
     const key = JSON.stringify([roots, set.globs.map((g) => [g.pattern, g.depth])]);
     if (this.fs && key === this.roots) return;
     await this.fs?.close();
@@ -301,8 +283,10 @@ class Watcher {
         continue;
       if (g.depth === undefined || parts.length <= g.depth + 1) return false;
     }
-    // Neither a watched file nor where a glob may match: only a watched file's own directory is looked at.
-    return ![...set.files].some((f) => dirname(f) === path);
+    // Neither a watched file nor where a glob may match: only a watched file's own directory is looked
+    // at, and the directories on the way to a file or glob directory that does not exist yet (watchRoots).
+    for (const f of set.files) if (dirname(f) === path || isInside(f, path)) return false;
+    return !set.globs.some((g) => isInside(g.base, path));
   }
 
   /**

@@ -177,19 +177,20 @@ describe("run --watch", () => {
     expect(await w.exit).toBe(130);
   });
 
-  it("waits for an input whose directory does not exist yet, and runs once it is created", async () => {
+  it("waits for an input whose directories do not exist yet, and runs once it is created", async () => {
     // chokidar never reports a path that was missing when it was given: the watcher watches the nearest
-    // directory that exists instead. Without that, this run waited forever.
+    // directory that exists instead, and looks into the directories on the way. Without either, this run
+    // waited forever.
     const dir = tempDir();
     writeFileSync(
       join(dir, "pipeline.flow"),
-      'n = sh("cat ${file("in/data.txt")} > ${output("out/all.txt")}")\nout n\n',
+      'n = sh("cat ${file("in/deep/data.txt")} > ${output("out/all.txt")}")\nout n\n',
     );
     const w = startWatch(dir, ["--json"]);
     expect(await eventually(() => runs(w.stdout()).length >= 1, WAIT)).toBe(true);
-    expect(w.stderr()).toContain("input file not found: in/data.txt");
-    mkdirSync(join(dir, "in"));
-    writeFileSync(join(dir, "in", "data.txt"), "data\n");
+    expect(w.stderr()).toContain("input file not found: in/deep/data.txt");
+    mkdirSync(join(dir, "in", "deep"), { recursive: true });
+    writeFileSync(join(dir, "in", "deep", "data.txt"), "data\n");
     expect(await eventually(() => runs(w.stdout()).length >= 2, 20_000)).toBe(true);
     expect(ranAndCached(runs(w.stdout())[1]!)).toEqual({ ran: ["n"], cached: [] });
     expect(readFileSync(join(dir, "out", "all.txt"), "utf8")).toBe("data\n");
