@@ -131,18 +131,24 @@ export function isInside(path: string, dir: string): boolean {
 }
 
 /**
- * The paths to give the watcher: the files and the globs' directories, each that does not exist yet (a
- * missing input, the directory of an empty glob) replaced by its nearest existing ancestor. chokidar
- * never reports the creation of a path that was missing when it was given (40 of 40 tries, chokidar 5),
- * and given one beside its directory it drops the directory's event for it too; a directory it watches
- * from the start reports it. What else appears there is ignored (Watcher.ignored in watch.ts).
+ * What the watcher is given: the files and the globs' directories, each that does not exist yet (a
+ * missing input, the directory of an empty glob) replaced by its nearest existing ancestor (`roots`);
+ * and, beyond a glob's directory, the directories it looks into (`lookInto`): each file's own, and those
+ * on the way from such an ancestor to what is missing. chokidar never reports the creation of a path
+ * that was missing when it was given (40 of 40 tries, chokidar 5), and given one beside its directory it
+ * drops the directory's event for it too; a directory it watches from the start reports it.
  */
-export function watchRoots(set: WatchSet): string[] {
+export function watchPlan(set: WatchSet): { roots: string[]; lookInto: Set<string> } {
   const roots = new Set<string>();
+  const lookInto = new Set<string>();
+  for (const f of set.files) lookInto.add(dirname(f));
   for (const p of [...set.files, ...set.globs.map((g) => g.base)]) {
     let dir = p;
-    while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+    while (!existsSync(dir) && dirname(dir) !== dir) {
+      dir = dirname(dir);
+      lookInto.add(dir);
+    }
     roots.add(dir);
   }
-  return [...roots];
+  return { roots: [...roots], lookInto };
 }

@@ -8,7 +8,7 @@ import { parseFlow, type Diagnostic } from "../language/index.js";
 import { InvalidFlowError, resolveFlowFile } from "./flow.js";
 import { openProject, type OpenProjectOptions, type Project } from "./project.js";
 import type { ProjectRunOptions, ProjectRunResult } from "./run.js";
-import { globMatches, isInside, watchRoots, watchSet, type WatchSet } from "./watch-set.js";
+import { globMatches, isInside, watchPlan, watchSet, type WatchSet } from "./watch-set.js";
 
 /**
  * `run --watch`: run the flow, then run it again whenever a file it reads changes, until stopped.
@@ -220,6 +220,8 @@ class Watcher {
   private fs: FSWatcher | undefined;
   private roots = "";
   private set: WatchSet | undefined;
+  /** Directories looked into beyond the globs' (see watchPlan). */
+  private lookInto = new Set<string>();
   private readonly pending = new Set<string>();
   private events = 0;
   private wake: (() => void) | undefined;
@@ -234,7 +236,9 @@ class Watcher {
   /** Watches this set (a new watcher only when the directories to watch changed), ready when it resolves. */
   async watch(set: WatchSet): Promise<void> {
     this.set = set;
-    const roots = watchRoots(set).sort();
+    const plan = watchPlan(set);
+    this.lookInto = plan.lookInto;
+    const roots = plan.roots.sort();
     const key = JSON.stringify([roots, set.globs.map((g) => [g.pattern, g.depth])]);
     if (this.fs && key === this.roots) return;
     await this.fs?.close();
@@ -284,9 +288,8 @@ class Watcher {
       if (g.depth === undefined || parts.length <= g.depth + 1) return false;
     }
     // Neither a watched file nor where a glob may match: only a watched file's own directory is looked
-    // at, and the directories on the way to a file or glob directory that does not exist yet (watchRoots).
-    for (const f of set.files) if (dirname(f) === path || isInside(f, path)) return false;
-    return !set.globs.some((g) => isInside(g.base, path));
+    // at, and those on the way to a file or glob directory that does not exist yet (watchPlan).
+    return !this.lookInto.has(path);
   }
 
   /**
