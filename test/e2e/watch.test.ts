@@ -191,7 +191,7 @@ describe("run --watch", () => {
     expect(w.stderr()).toContain("input file not found: in/deep/data.txt");
     mkdirSync(join(dir, "in", "deep"), { recursive: true });
     writeFileSync(join(dir, "in", "deep", "data.txt"), "data\n");
-    expect(await eventually(() => runs(w.stdout()).length >= 2, 20_000)).toBe(true);
+    expect(await eventually(() => runs(w.stdout()).length >= 2, WAIT)).toBe(true);
     expect(ranAndCached(runs(w.stdout())[1]!)).toEqual({ ran: ["n"], cached: [] });
     expect(readFileSync(join(dir, "out", "all.txt"), "utf8")).toBe("data\n");
     w.child.kill("SIGINT");

@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { EngineEvent } from "../../src/engine/events.js";
@@ -270,7 +271,7 @@ describe("the job shells (spawn: auto)", () => {
     }
   });
 
-  it("prepare starts the servers a run wants, one first and the rest once it is ready, and none after close", async () => {
+  it("prepare starts as many servers as a run wants and no more, and none once closed", async () => {
     // The servers' environment carries a mark of this test's own: /proc/PID/environ finds exactly them.
     const mark = `PREPARE_MARK=${process.pid}-${Date.now()}`;
     const ours = (): number[] =>
@@ -286,7 +287,7 @@ describe("the job shells (spawn: auto)", () => {
     const started = new ProcessExecutor();
     started.prepare(hint({ ...process.env, [key]: value }));
     // -j3 on this machine's cores: as many servers as both allow, and no more.
-    const cores = Math.min(3, (await import("node:os")).availableParallelism());
+    const cores = Math.min(3, availableParallelism());
     expect(await eventually(() => ours().length === cores)).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
     expect(ours()).toHaveLength(cores);
