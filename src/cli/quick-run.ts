@@ -7,12 +7,12 @@ import type { RunFlags } from "./run-command.js";
  * commander makes of it (test/e2e/quick-run.test.ts runs both); any other option, a target, or a -j
  * value that is not a number goes to commander, which owns the command line's rules, help and errors.
  */
-/** The quick run a whole command line (`run …`) is, or undefined: any other command goes to commander. */
 export function quickRun(argv: readonly string[]): { file?: string; flags: RunFlags } | undefined {
   return argv[0] === "run" ? quickRunArgs(argv.slice(1)) : undefined;
 }
 
-export function quickRunArgs(args: readonly string[]): { file?: string; flags: RunFlags } | undefined {
+/** The quick run that the arguments after `run` are, or undefined. */
+function quickRunArgs(args: readonly string[]): { file?: string; flags: RunFlags } | undefined {
   let file: string | undefined;
   let jobs: string | undefined;
   let cache: false | undefined;
