@@ -1,10 +1,29 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadedModules } from "../../bench/startup/loaded.mjs";
 import { BIN, cli, copyExample, REPO } from "../helpers/cli.js";
 
 const ENV = { ...process.env, CI: "1", NO_COLOR: "1" };
+
+/**
+ * The built-in modules among `names` that a command had loaded when it exited, however they were
+ * loaded (an import, `process.getBuiltinModule`, or Node itself), read from `process.moduleLoadList`.
+ */
+function builtinsLoaded(args: string[], cwd: string, names: string[]): string[] {
+  const preload = join(mkdtempSync(join(tmpdir(), "tributary-builtins-")), "report.cjs");
+  writeFileSync(
+    preload,
+    `process.on("exit", () => require("node:fs").writeSync(2, "\\nLOADED " + JSON.stringify(process.moduleLoadList) + "\\n"));\n`,
+  );
+  const r = spawnSync(process.execPath, ["-r", preload, BIN, ...args], { cwd, env: ENV, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+  const line = r.stderr.split("\n").find((l) => l.startsWith("LOADED "));
+  const loaded = JSON.parse(line!.slice("LOADED ".length)) as string[];
+  return names.filter((n) => loaded.includes(`NativeModule ${n}`));
+}
 
 /** Our modules a command loaded, as paths under dist/ (`cli/commands/run.js`). */
 function distModules(args: string[], cwd: string, env: NodeJS.ProcessEnv = ENV): string[] {
@@ -78,5 +97,16 @@ describe("start-up: a command loads what it needs", () => {
       ),
     );
     expect(unwanted).toEqual([]);
+  });
+
+  it("a run whose steps are all TS functions spawns nothing and loads none of what spawning needs", async () => {
+    const dir = copyExample("profile");
+    const spawning = ["child_process", "dgram", "readline"];
+    // The first run transpiles the module, and esbuild is a process of its own.
+    expect((await cli(["run", "profile.flow", "-q"], { cwd: dir })).code).toBe(0);
+    expect(builtinsLoaded(["run", "profile.flow", "--no-cache", "-q"], dir, spawning)).toEqual([]);
+    // The same check sees them where a step does spawn.
+    writeFileSync(join(dir, "sh.flow"), 'greeting = sh("echo hi")\nout greeting\n');
+    expect(builtinsLoaded(["run", "sh.flow", "--no-cache", "-q"], dir, spawning)).toEqual(spawning);
   });
 });

@@ -1,9 +1,9 @@
-import { spawn } from "node:child_process";
 import type { Attempt } from "../../engine/executor.js";
 import type { ProcessEnd } from "../../engine/outcome.js";
 import { KeptStdout, Tail } from "./capture.js";
 import { GroupStopper } from "./group.js";
 import { envOf, spawnFailure, type ProcessSpec } from "./spec.js";
+import { childProcess } from "./builtins.js";
 
 /** What a spawner needs of the attempt: to learn when it is stopped, and where live output goes. */
 export type SpawnControl = Pick<Attempt, "onStop" | "onOutput">;
@@ -26,7 +26,7 @@ export function spawnDirect(spec: ProcessSpec, control: SpawnControl): Promise<P
     let settled = false;
     let gone: Promise<void> | undefined;
 
-    const child = spawn(spec.file, spec.argv.slice(1), {
+    const child = childProcess().spawn(spec.file, spec.argv.slice(1), {
       argv0: spec.argv[0],
       cwd: spec.cwd,
       env: envOf(spec),

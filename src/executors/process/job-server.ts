@@ -1,14 +1,14 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, constants, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
 import type { ProcessEnd } from "../../engine/outcome.js";
 import { readCaptured, TAIL_BYTES } from "./capture.js";
 import type { SpawnControl } from "./direct.js";
 import { GroupStopper, signalGroup } from "./group.js";
 import { JOB_SERVER_SCRIPT, SERVER_MARK } from "./job-server-script.js";
 import { spawnFailure, type ProcessSpec } from "./spec.js";
+import { childProcess, readline } from "./builtins.js";
 
 /** How long a server may take to say it is ready before it is given up on. */
 const READY_TIMEOUT_MS = 10_000;
@@ -156,12 +156,16 @@ class JobServer {
   constructor(env: NodeJS.ProcessEnv, killGraceMs: number) {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
     // Its own process group: a terminal's Ctrl-C reaches Node, which stops the jobs itself.
-    this.proc = spawn(pythonPath(env), ["-I", "-S", "-c", JOB_SERVER_SCRIPT, String(killGraceMs / 1000)], {
-      // Marked as a server (not passed on to its jobs): the servers' sweeps spare each other (see the script).
-      env: { ...env, [SERVER_MARK]: "1" },
-      stdio: ["pipe", "ignore", "pipe", "pipe"],
-      detached: true,
-    });
+    this.proc = childProcess().spawn(
+      pythonPath(env),
+      ["-I", "-S", "-c", JOB_SERVER_SCRIPT, String(killGraceMs / 1000)],
+      {
+        // Marked as a server (not passed on to its jobs): the servers' sweeps spare each other (see the script).
+        env: { ...env, [SERVER_MARK]: "1" },
+        stdio: ["pipe", "ignore", "pipe", "pipe"],
+        detached: true,
+      },
+    );
     let stderr = "";
     this.proc.stderr!.on("data", (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
     this.proc.on("error", (err) => this.died(`cannot start python3: ${err.message}`));
@@ -169,7 +173,7 @@ class JobServer {
       this.died(`the job server exited (${sig ?? code})${stderr ? `: ${stderr.trim()}` : ""}`),
     );
     this.proc.stdin!.on("error", () => {});
-    const lines = createInterface({ input: this.proc.stdio[3] as NodeJS.ReadableStream });
+    const lines = readline().createInterface({ input: this.proc.stdio[3] as NodeJS.ReadableStream });
     lines.on("line", (line) => this.onMessage(line));
     const timer = setTimeout(
       () => this.kill(`it did not start within ${READY_TIMEOUT_MS / 1000} s`),

@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, statSync, writeSync, type Stats } from "node:fs";
-import { Socket, type ConnectOpts, type SocketConstructorOpts } from "node:net";
+import type { ConnectOpts, Socket, SocketConstructorOpts } from "node:net";
 import { NO_TOKEN, type SlotSource, type SlotToken } from "../../engine/slots.js";
+import { net } from "./builtins.js";
 
 /** Where a GNU make jobserver's tokens are, as MAKEFLAGS names it. */
 export type JobserverAuth = { kind: "fifo"; path: string } | { kind: "pipe"; read: number; write: number };
@@ -176,7 +177,7 @@ export class JobserverClient implements SlotSource {
         writable: false,
         onread: { buffer: Buffer.alloc(1), callback: (n, buf) => this.onRead(n, buf) },
       };
-      this.socket = new Socket(options);
+      this.socket = new (net().Socket)(options);
       // Waiting for a token must not keep the process alive: the steps that run do.
       this.socket.unref();
       this.socket.on("end", () => this.giveUp("make closed it (end of file)"));

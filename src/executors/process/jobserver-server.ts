@@ -1,8 +1,8 @@
-import { execFile } from "node:child_process";
 import { closeSync, constants, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkPipe, jobserverAuth } from "./jobserver-client.js";
+import { childProcess } from "./builtins.js";
 
 /** The fds a step's jobserver is passed on as (make's pipe form names fds, make 4.3 knows no other). */
 const READ_FD = 3;
@@ -65,7 +65,7 @@ async function stepJobserver(cpus: number, env: NodeJS.ProcessEnv): Promise<Step
   let fd: number;
   try {
     await new Promise<void>((resolve, reject) =>
-      execFile("mkfifo", ["-m", "600", path], (err) => (err ? reject(err) : resolve())),
+      childProcess().execFile("mkfifo", ["-m", "600", path], (err) => (err ? reject(err) : resolve())),
     );
     // O_RDWR on a fifo never waits for the other end (Linux): this one description is both.
     fd = openSync(path, constants.O_RDWR);

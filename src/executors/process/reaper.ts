@@ -10,9 +10,9 @@
  * processes Node spawns itself.
  * Linux only (/proc); elsewhere it does nothing.
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { childProcess } from "./builtins.js";
 
 export const STEP_OWNER_ENV = "TRIBUTARY_STEP_OWNER";
 
@@ -99,7 +99,7 @@ export function ownerEnv(token: string): Record<string, string> {
 /** Starts the reaper for this process; undefined where there is no /proc to find processes in. */
 export function startReaper(token: string = ownerToken()): Reaper | undefined {
   if (!canReap()) return undefined;
-  const child = spawn(process.execPath, ["-e", REAPER, token], {
+  const child = childProcess().spawn(process.execPath, ["-e", REAPER, token], {
     detached: true,
     stdio: ["pipe", "ignore", "ignore"],
     env: { PATH: process.env.PATH ?? "" },
