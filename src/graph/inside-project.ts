@@ -1,16 +1,56 @@
 import { lstatSync, readlinkSync, realpathSync, type Stats } from "node:fs";
-import { basename, dirname, isAbsolute, relative, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 
 /**
- * The absolute path a project-relative path writes to, after following every symbolic link on the way;
- * undefined when that lands outside the project. A path is checked lexically when it is declared (see
+ * An absolute path a write to a project-relative path lands at (the path itself when no symbolic link
+ * lies between the root and it, else resolved through every link); undefined when that is outside the
+ * project. A path is checked lexically when it is declared (see
  * projectPath); this catches what only the file system knows: `out/` a symlink to `/etc`, or an output
  * file that is itself a link out (also a dangling one). Writes (a step's declared outputs, a cache
  * restore) go through it; reading inputs from outside the project stays allowed (they are hashed like
- * any other input). `realpathSync.native`: the C library's walk of the path, where Node's own walks it
- * in JavaScript with a call per component (this runs for every output of every step).
+ * any other input).
+ *
+ * This runs for every output of every step, so the common case is a walk of `lstat`s: when no component
+ * between the root and the file is a symbolic link, the write lands at the path itself, inside the root
+ * whatever the root's own path resolves to (two `lstat`s for `out/x.txt`, where resolving both paths
+ * took a dozen calls). Only a link on the way takes the full resolution below.
  */
 export function writablePathInside(root: string, rel: string): string | undefined {
+  const base = resolve(root);
+  const abs = resolve(base, rel);
+  const parts = relative(base, abs).split(sep);
+  if (parts[0] !== "" && parts[0] !== ".." && !isAbsolute(parts[0]!) && linkFree(base, parts)) return abs;
+  return resolvedLanding(root, rel);
+}
+
+/**
+ * true when no component of `base/parts…` is a symbolic link: each existing one is looked at, and the
+ * first missing one ends the walk (the write creates it and what is below). A component that cannot be
+ * looked at (ENOTDIR, EACCES) ends it too, as the full resolution treats it: the write will say what is
+ * wrong.
+ */
+function linkFree(base: string, parts: readonly string[]): boolean {
+  let at = base;
+  for (const part of parts) {
+    at = join(at, part);
+    let st: Stats | undefined;
+    try {
+      st = lstatSync(at, { throwIfNoEntry: false });
+    } catch {
+      return true;
+    }
+    if (st === undefined) return true;
+    if (st.isSymbolicLink()) return false;
+  }
+  return true;
+}
+
+/**
+ * The full resolution: the deepest existing part of the path resolved with `realpathSync.native` (the C
+ * library's walk, where Node's own walks it in JavaScript with a call per component), against the
+ * root's own real path.
+ */
+function resolvedLanding(root: string, rel: string): string | undefined {
   const landed = landing(resolve(root, rel), 0);
   if (landed === undefined) return undefined;
   const r = relative(realpathOr(root), landed);
