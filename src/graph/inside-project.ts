@@ -16,33 +16,47 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "nod
  * took a dozen calls). Only a link on the way takes the full resolution below.
  */
 export function writablePathInside(root: string, rel: string): string | undefined {
-  const base = resolve(root);
-  const abs = resolve(base, rel);
-  const parts = relative(base, abs).split(sep);
-  if (parts[0] !== "" && parts[0] !== ".." && !isAbsolute(parts[0]!) && linkFree(base, parts)) return abs;
-  return resolvedLanding(root, rel);
+  return outputLanding(root, rel)?.path;
 }
 
 /**
- * true when no component of `base/parts…` is a symbolic link: each existing one is looked at, and the
- * first missing one ends the walk (the write creates it and what is below). A component that cannot be
- * looked at (ENOTDIR, EACCES) ends it too, as the full resolution treats it: the write will say what is
- * wrong.
+ * {@link writablePathInside}, and whether the file's directory is known to exist already (no `mkdir`
+ * needed before writing there; false when unknown).
  */
-function linkFree(base: string, parts: readonly string[]): boolean {
+export function outputLanding(root: string, rel: string): { path: string; dirExists: boolean } | undefined {
+  const base = resolve(root);
+  const abs = resolve(base, rel);
+  const parts = relative(base, abs).split(sep);
+  if (parts[0] !== "" && parts[0] !== ".." && !isAbsolute(parts[0]!)) {
+    const existing = linkFreeDepth(base, parts);
+    if (existing !== undefined) return { path: abs, dirExists: existing >= parts.length - 1 };
+  }
+  const path = resolvedLanding(root, rel);
+  return path === undefined ? undefined : { path, dirExists: false };
+}
+
+/**
+ * How many leading components of `base/parts…` exist (directories, but for the last), when none of
+ * them is a symbolic link (undefined when one is). The first missing one ends the walk (the write creates it and what is below); so does
+ * one that cannot be looked at (ENOTDIR, EACCES), as the full resolution treats it: the write will say
+ * what is wrong.
+ */
+function linkFreeDepth(base: string, parts: readonly string[]): number | undefined {
   let at = base;
-  for (const part of parts) {
-    at = join(at, part);
+  for (let k = 0; k < parts.length; k++) {
+    at = join(at, parts[k]!);
     let st: Stats | undefined;
     try {
       st = lstatSync(at, { throwIfNoEntry: false });
     } catch {
-      return true;
+      return k;
     }
-    if (st === undefined) return true;
-    if (st.isSymbolicLink()) return false;
+    if (st === undefined) return k;
+    if (st.isSymbolicLink()) return undefined;
+    // A file where a directory should be: the write fails there, inside the project.
+    if (k < parts.length - 1 && !st.isDirectory()) return k;
   }
-  return true;
+  return parts.length;
 }
 
 /**

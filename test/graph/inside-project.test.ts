@@ -1,7 +1,7 @@
 import { mkdirSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { writablePathInside } from "../../src/graph/inside-project.js";
+import { outputLanding, writablePathInside } from "../../src/graph/inside-project.js";
 import { tempDir } from "../helpers/procs.js";
 
 /** A project directory and, beside it, a directory outside the project. */
@@ -58,5 +58,22 @@ describe("writablePathInside: where a write to a project path lands", () => {
     const { root } = layout();
     writeFileSync(join(root, "afile"), "x");
     expect(writablePathInside(root, "afile/x.txt")).toBe(join(root, "afile", "x.txt"));
+  });
+  it("says whether the file's directory exists already, so that a step's output needs no mkdir", () => {
+    const { root, outside } = layout();
+    mkdirSync(join(root, "out"));
+    writeFileSync(join(root, "afile"), "x");
+    symlinkSync(join(root, "out"), join(root, "alias"));
+    symlinkSync(outside, join(root, "away"));
+    expect(outputLanding(root, "out/x.txt")).toEqual({ path: join(root, "out", "x.txt"), dirExists: true });
+    expect(outputLanding(root, "top.txt")?.dirExists).toBe(true);
+    expect(outputLanding(root, "gen/x.txt")?.dirExists).toBe(false);
+    expect(outputLanding(root, "afile/x.txt")?.dirExists).toBe(false);
+    // Through a link: resolved, and not vouched for.
+    expect(outputLanding(root, "alias/x.txt")).toEqual({
+      path: join(realpathSync(root), "out", "x.txt"),
+      dirExists: false,
+    });
+    expect(outputLanding(root, "away/x.txt")).toBeUndefined();
   });
 });

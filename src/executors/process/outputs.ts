@@ -3,7 +3,7 @@ import { dirname, resolve } from "node:path";
 import type { Attempt } from "../../engine/executor.js";
 import type { Outcome } from "../../engine/outcome.js";
 import type { FileValue } from "../../graph/ir.js";
-import { writablePathInside } from "../../graph/inside-project.js";
+import { outputLanding } from "../../graph/inside-project.js";
 
 /**
  * Creates the directories of a step's declared outputs before it runs; an output that would be written
@@ -11,7 +11,8 @@ import { writablePathInside } from "../../graph/inside-project.js";
  */
 export function prepareOutputs(root: string, outputs: readonly string[]): Outcome | undefined {
   for (const o of outputs) {
-    if (writablePathInside(root, o) === undefined) {
+    const landing = outputLanding(root, o);
+    if (landing === undefined) {
       return {
         ok: false,
         error: {
@@ -21,7 +22,7 @@ export function prepareOutputs(root: string, outputs: readonly string[]): Outcom
       };
     }
     // Synchronous: a syscall or two, against a thread-pool hand-off per output.
-    mkdirSync(dirname(resolve(root, o)), { recursive: true });
+    if (!landing.dirExists) mkdirSync(dirname(resolve(root, o)), { recursive: true });
   }
   return undefined;
 }
