@@ -1,4 +1,13 @@
-import { mkdirSync, readFileSync, statSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -15,7 +24,8 @@ import { writeFileAtomicSync } from "../cache/atomic-write.js";
  * temp dir): the key (the bundle's path, size and mtime, Node's version), the SHA-256 of the data, the
  * data. V8 rejects data made by another V8 or with other flags, but does not check the data's bytes: a
  * damaged file it accepted crashed the process. A missing, foreign, truncated, damaged or rejected file
- * is a miss: the bundle is compiled from source and the file is written anew when the process exits. A
+ * is a miss: the bundle is compiled from source and the file is written anew when the process exits
+ * (deleting the entry it replaces, when the bundle was rebuilt or upgraded in place). A
  * directory that another user owns or can write is not used at all: cached code runs as whoever loads
  * it. `NODE_DISABLE_COMPILE_CACHE=1` (Node's own switch) turns it off.
  */
@@ -99,6 +109,50 @@ function writeEntry(path: string, key: string, script: Script): void {
     writeFileAtomicSync(path, Buffer.concat([Buffer.from(key), digestOf(payload), payload]), 0o600);
   } catch {
     // A full or read-only disk: the next start compiles from source again, as this one did.
+    return;
+  }
+  dropReplaced(path, key);
+}
+
+/**
+ * Deletes the entries this one replaces: the same bundle file on the same Node, at another size or
+ * mtime (a rebuild or an upgrade in place), which no start can use again. Without this, each one stayed
+ * (half a megabyte apiece) for as long as the directory did. Entries of other installs or other Node
+ * versions are kept: they are still someone's.
+ */
+function dropReplaced(written: string, key: string): void {
+  const [file, , , version, arch] = key.slice(0, -1).split("\0");
+  const dir = dirname(written);
+  const prefix = `${basename(file!)}-`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const path = join(dir, name);
+    if (!name.startsWith(prefix) || !name.endsWith(".v8") || path === written) continue;
+    const other = readKey(path);
+    if (other === undefined) continue;
+    const [otherFile, , , otherVersion, otherArch] = other.split("\0");
+    if (otherFile === file && otherVersion === version && otherArch === arch) rmSync(path, { force: true });
+  }
+}
+
+/** The key at the head of an entry (without its newline), or undefined when it has none. */
+function readKey(path: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const head = Buffer.alloc(8192);
+    const n = readSync(fd, head, 0, head.length, 0);
+    const end = head.subarray(0, n).indexOf(10);
+    return end < 0 ? undefined : head.toString("utf8", 0, end);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -1,7 +1,17 @@
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { cli } from "../helpers/cli.js";
+import { cli, REPO } from "../helpers/cli.js";
 import { tempDir } from "../helpers/procs.js";
 
 /**
@@ -41,6 +51,22 @@ function entries(cacheRoot: string): string[] {
 function identity(file: string): string {
   const st = statSync(file);
   return `${st.ino}:${st.size}`;
+}
+
+/** Loads `bundle` (a CommonJS file) the way the CLI loads its run bundle, in a process of its own. */
+function loadCompiled(bundle: string, cacheRoot: string): void {
+  const loader = join(REPO, "dist", "project", "compiled-code.js");
+  const r = spawnSync(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `(await import(${JSON.stringify(loader)})).requireCompiled(process.argv[1])`,
+      bundle,
+    ],
+    { env: { ...process.env, NODE_COMPILE_CACHE: cacheRoot }, encoding: "utf8" },
+  );
+  expect(r.status, r.stderr).toBe(0);
 }
 
 describe("the run bundle's code cache", () => {
@@ -105,5 +131,36 @@ describe("the run bundle's code cache", () => {
       await quickRun(dir, root);
     }
     expect(readFileSync(cacheDir(file), "utf8")).toBe("not a directory");
+  });
+  it("an entry replaced by a rebuilt bundle is deleted; other installs' and other Node versions' are kept", () => {
+    const root = tempDir();
+    const installs = tempDir();
+    const [mine, theirs] = ["a", "b"].map((d) => {
+      mkdirSync(join(installs, d));
+      const bundle = join(installs, d, "run.cjs");
+      writeFileSync(bundle, "module.exports = function twice(x) {\n  return 2 * x;\n};\n");
+      return bundle;
+    });
+    loadCompiled(mine!, root);
+    loadCompiled(theirs!, root);
+    expect(entries(root)).toHaveLength(2);
+    // An entry of the same bundle made by another Node: its key names another version.
+    const other = join(cacheDir(root), "run.cjs-00000000.v8");
+    writeFileSync(
+      other,
+      `${mine}\0${statSync(mine!).size}\0${statSync(mine!).mtimeMs}\0v0.0.1\0${process.arch}\nDATA`,
+    );
+    const keyed = (bundle: string) =>
+      entries(root).find((e) => e !== other && readFileSync(e, "latin1").startsWith(`${bundle}\0`))!;
+    const [replaced, kept] = [keyed(mine!), keyed(theirs!)];
+
+    writeFileSync(mine!, "module.exports = function thrice(x) {\n  return 3 * x;\n};\n"); // rebuilt in place
+    loadCompiled(mine!, root);
+    const after = entries(root);
+    expect(after).toHaveLength(3);
+    expect(after).toContain(other);
+    expect(after).toContain(keyed(mine!));
+    expect(after).not.toContain(replaced);
+    expect(after).toContain(kept);
   });
 });
