@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync, type Stats } from "node:fs";
 import { resolve } from "node:path";
 import { isFileValue, type StepId } from "../graph/ir.js";
 import { digestBytes } from "../graph/digest.js";
@@ -46,23 +46,20 @@ export class EntryWriter {
     const outputs: OutputRecord[] = [];
     for (const path of request.outputs) {
       const abs = resolve(this.root, path);
-      const clock = this.stat.clock();
       const before = statSync(abs);
-      const small = smallContent(abs, before.size);
-      const { digest, size } = small
-        ? { digest: digestBytes(small), size: small.length }
-        : await this.store.putFile(abs);
-      const after = statSync(abs);
+      // Read and hashed for the step's value moments ago, and unchanged since: not read again.
+      const recent = this.stat.recentBytes(abs, before);
+      const content = recent ? { ...recent, size: recent.bytes.length } : await this.readOutput(abs, before);
       const want = expected.get(path);
-      if (want !== undefined && want !== digest) {
+      if (want !== undefined && want !== content.digest) {
         this.warn(
           `${path} (output of ${id}) changed while it was being saved; ${id} is not cached this time`,
         );
         return;
       }
-      if (sameStats(before, after)) this.stat.note(abs, after, digest, clock);
+      const { digest, size, bytes } = content;
       const record: OutputRecord = { path, digest, size, mode: before.mode & 0o777 };
-      if (small) record.inline = small.toString("base64");
+      if (bytes) record.inline = bytes.toString("base64");
       outputs.push(record);
     }
 
@@ -92,6 +89,25 @@ export class EntryWriter {
     this.counters.saved++;
     this.behind.push(() => this.writeAc(key, json, id));
     if (this.behind.length === 1) setImmediate(() => void this.writeBehind());
+  }
+
+  /**
+   * An output's digest: a small one's bytes (for its manifest), a larger one stored in the cas. The stat
+   * cache notes the digest when the file did not change while it was read.
+   */
+  private async readOutput(
+    abs: string,
+    before: Stats,
+  ): Promise<{ digest: string; bytes?: Buffer; size: number }> {
+    // Before the read: see StatCache.note.
+    const clock = this.stat.clock();
+    const small = smallContent(abs, before.size);
+    const read = small
+      ? { digest: digestBytes(small), bytes: small, size: small.length }
+      : await this.store.putFile(abs);
+    const after = statSync(abs);
+    if (sameStats(before, after)) this.stat.note(abs, after, read.digest, clock);
+    return read;
   }
 
   /** Writes the action-cache entries saved so far (see save); resolves when none is left. */

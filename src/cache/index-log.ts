@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
 import { writeFileAtomic } from "./atomic-write.js";
@@ -31,6 +31,8 @@ export class IndexLog {
   private torn = 0;
   /** Entries the file had when it was last compacted (from its `C` record): growth is measured from it. */
   private compactedTo = 0;
+  /** The file open for appending, between blocks (see appendFd). */
+  private fd: number | undefined;
 
   private constructor(private readonly file: string) {}
 
@@ -97,14 +99,40 @@ export class IndexLog {
     const block = Buffer.concat([body, Buffer.from(`#\t${body.length}\t${crc32(body).toString(16)}\n`)]);
     this.lines += this.pending.length;
     this.pending = [];
-    mkdirSync(dirname(this.file), { recursive: true }); // (after a concurrent `clean`)
-    const fd = openSync(this.file, "a");
-    try {
-      let off = 0;
-      while (off < block.length) off += writeSync(fd, block, off);
-    } finally {
-      closeSync(fd);
+    const fd = this.appendFd();
+    let off = 0;
+    while (off < block.length) off += writeSync(fd, block, off);
+  }
+
+  /**
+   * The file, open for appending. The descriptor is kept from one block to the next (a run appends a
+   * block per step it saves) while it is still the file at its name: a compaction, here or in another
+   * process, renames a new file over it, and a `clean` deletes it; either leaves it without a link, and
+   * the file is opened (its directory made) again.
+   */
+  private appendFd(): number {
+    if (this.fd !== undefined) {
+      try {
+        if (fstatSync(this.fd).nlink > 0) return this.fd;
+      } catch {
+        // Closed under us: open again.
+      }
+      this.close();
     }
+    mkdirSync(dirname(this.file), { recursive: true });
+    this.fd = openSync(this.file, "a");
+    return this.fd;
+  }
+
+  /** Closes the file if it is open (a later block opens it again). */
+  close(): void {
+    if (this.fd === undefined) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // Already closed: nothing to release.
+    }
+    this.fd = undefined;
   }
 
   /**

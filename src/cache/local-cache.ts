@@ -318,6 +318,8 @@ export class LocalCache implements StepCache {
       await this.index.compactIfNeeded(this.counters.lookups);
     } catch (err) {
       this.warn(`could not write the cache index: ${(err as Error).message}`);
+    } finally {
+      this.index.close();
     }
     if (this.counters.lookups === 0 && this.counters.saved === 0) return;
     try {

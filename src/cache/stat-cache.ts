@@ -9,10 +9,14 @@ import {
   READ_WHOLE_LIMIT,
   readWholeSync,
 } from "../graph/digest.js";
+import { INLINE_OUTPUT_LIMIT } from "./manifest.js";
 import { ClockProbe, MARGIN, trusted, type Clock, type StatEntry } from "./racy-clean.js";
 import { StoredEntries } from "./stat-cache-file.js";
 
 export type { Clock } from "./racy-clean.js";
+
+/** How many small files' bytes recentBytes can answer from: more than run at once on any machine. */
+const SMALL_READS_KEPT = 256;
 
 /**
  * Remembers the content digest of files by (device, inode, size, mtime, ctime), so that unchanged files
@@ -39,6 +43,12 @@ export class StatCache {
   private readonly probe: ClockProbe;
   /** Files read (hashed) by this object: for tests and benchmarks. */
   hashed = 0;
+  /**
+   * The bytes of the small files read last (a step's outputs, small enough to go into its manifest),
+   * with their stat after the read: saving the entry a moment later takes them instead of reading the
+   * file again (see recentBytes). A few, not all: a step whose outputs are not saved leaves its own.
+   */
+  private readonly smallReads = new Map<string, { st: Stats; bytes: Buffer; digest: string }>();
 
   private constructor(
     private readonly file: string,
@@ -171,6 +181,24 @@ export class StatCache {
     this.record(abs, st, digest, st.dev === clock.dev ? clock.fs : clock.wall);
   }
 
+  /**
+   * The bytes and digest of a small file this object has just read, when `st` (a stat taken now) is the
+   * stat the file had after that read; once only. The digest is what the read returned, so a cache
+   * entry made from them says what the step's value said.
+   */
+  recentBytes(abs: string, st: Stats): { bytes: Buffer; digest: string } | undefined {
+    const read = this.smallReads.get(abs);
+    if (read === undefined) return undefined;
+    this.smallReads.delete(abs);
+    return sameStats(read.st, st) ? { bytes: read.bytes, digest: read.digest } : undefined;
+  }
+
+  private keepSmallRead(abs: string, st: Stats, bytes: Buffer, digest: string): void {
+    this.smallReads.delete(abs);
+    this.smallReads.set(abs, { st, bytes, digest });
+    if (this.smallReads.size > SMALL_READS_KEPT) this.smallReads.delete(this.smallReads.keys().next().value!);
+  }
+
   private hash(abs: string): Promise<string> {
     let p = this.inflight.get(abs);
     if (!p) {
@@ -207,9 +235,13 @@ export class StatCache {
       if (before.isDirectory()) throw isDirectoryError(abs);
       if (before.size > READ_WHOLE_LIMIT || !before.isFile()) return undefined;
       fsClock = this.probe.freshIfRecent(before, fsClock);
-      const digest = createHash(DIGEST_ALGORITHM).update(readWholeSync(fd, before.size)).digest("hex");
+      const bytes = readWholeSync(fd, before.size);
+      const digest = createHash(DIGEST_ALGORITHM).update(bytes).digest("hex");
       this.hashed++;
-      return { digest, stable: this.keepIfUnchanged(abs, before, fstatSync(fd), digest, fsClock, wall) };
+      const after = fstatSync(fd);
+      const stable = this.keepIfUnchanged(abs, before, after, digest, fsClock, wall);
+      if (stable && bytes.length <= INLINE_OUTPUT_LIMIT) this.keepSmallRead(abs, after, bytes, digest);
+      return { digest, stable };
     } finally {
       closeSync(fd);
     }

@@ -328,6 +328,36 @@ describe("the cache through the real engine", () => {
     expect(r2.cache.stat.hashed).toBe(0);
   });
 
+  it("keeps the index whole when it is deleted or replaced while a run appends to it", async () => {
+    const state = ".tributary/cache/state/*";
+    // Between two of the run's saves, a step plays `tributary clean` (deletes the index) or another
+    // process's compaction (renames a new file over it).
+    const graph = (how: string): Graph => ({
+      steps: [
+        sh("a", ["echo a > ", out("out/a.txt")]),
+        sh("b", [`${how}; cat `, ref("a"), " > ", out("out/b.txt")]),
+        sh("c", ["cat ", ref("b"), " > ", out("out/c.txt")]),
+      ],
+    });
+    const indexText = async () => {
+      const stateRoot = join(dir, ".tributary/cache/state");
+      const [project] = await readdir(stateRoot);
+      return readFile(join(stateRoot, project!, "index.log"), "utf8");
+    };
+    for (const how of [
+      `rm ${state}/index.log`,
+      `cp ${state}/index.log x.tmp && mv x.tmp ${state}/index.log`,
+    ]) {
+      await rm(join(dir, ".tributary"), { recursive: true, force: true });
+      const r = await runWithCache(graph(how), dir);
+      expect(r.ran).toEqual(["a", "b", "c"]);
+      // The blocks saved after the swap are in the file at the index's name, not in the one it replaced.
+      const text = await indexText();
+      for (const id of ["b", "c"]) expect(text, how).toMatch(new RegExp(`\\t${id}\\t\\{`));
+      expect((await runWithCache(graph(how), dir)).ran).toEqual([]);
+    }
+  });
+
   it("keys function steps by their module's code, local imports included", async () => {
     const modDir = join(dir, "lib");
     await mkdir(modDir);

@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { statSync } from "node:fs";
 import { mkdir, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -42,6 +43,28 @@ describe("stat cache", () => {
       for (const w of writers)
         if (w.exitCode === null && w.signalCode === null) process.kill(-w.pid!, "SIGKILL");
     }
+  });
+
+  it("hands the bytes of a small file it just read to the next reader once, while the file is unchanged", async () => {
+    await mkdir(join(dir, "state"));
+    const sc = StatCache.load(state(), () => {});
+    const [small, rewritten, large] = ["small.txt", "rewritten.txt", "large.txt"].map((f) => join(dir, f));
+    await writeFile(small!, "out\n");
+    await writeFile(rewritten!, "before\n");
+    await writeFile(large!, "x".repeat(4096));
+    for (const f of [small!, rewritten!, large!]) await sc.digest(f);
+
+    const now = statSync(small!);
+    expect(sc.recentBytes(small!, now)).toEqual({
+      bytes: Buffer.from("out\n"),
+      digest: digestBytes("out\n"),
+    });
+    expect(sc.recentBytes(small!, now)).toBeUndefined(); // once
+
+    await writeFile(rewritten!, "after, longer\n");
+    expect(sc.recentBytes(rewritten!, statSync(rewritten!))).toBeUndefined();
+    // Too large for a manifest: its bytes were not kept.
+    expect(sc.recentBytes(large!, statSync(large!))).toBeUndefined();
   });
 
   it("does not read an unchanged file again, also in the next process", async () => {
