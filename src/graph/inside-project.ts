@@ -4,9 +4,9 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "nod
 /**
  * An absolute path a write to a project-relative path lands at (the path itself when no symbolic link
  * lies between the root and it, else resolved through every link); undefined when that is outside the
- * project. A path is checked lexically when it is declared (see
- * projectPath); this catches what only the file system knows: `out/` a symlink to `/etc`, or an output
- * file that is itself a link out (also a dangling one). Writes (a step's declared outputs, a cache
+ * project. A path is checked lexically when it is declared (see projectPath); this catches what only
+ * the file system knows: `out/` a symlink to `/etc`, or an output file that is itself a link out (also
+ * a dangling one). Writes (a step's declared outputs, a cache
  * restore) go through it; reading inputs from outside the project stays allowed (they are hashed like
  * any other input).
  *
@@ -37,9 +37,9 @@ export function outputLanding(root: string, rel: string): { path: string; dirExi
 
 /**
  * How many leading components of `base/parts…` exist (directories, but for the last), when none of
- * them is a symbolic link (undefined when one is). The first missing one ends the walk (the write creates it and what is below); so does
- * one that cannot be looked at (ENOTDIR, EACCES), as the full resolution treats it: the write will say
- * what is wrong.
+ * them is a symbolic link (undefined when one is). The first missing one ends the walk (the write
+ * creates it and what is below); so does one that cannot be looked at (ENOTDIR, EACCES), as the full
+ * resolution treats it: the write will say what is wrong.
  */
 function linkFreeDepth(base: string, parts: readonly string[]): number | undefined {
   let at = base;

@@ -136,7 +136,12 @@ function dropReplaced(written: string, key: string): void {
     const other = readKey(path);
     if (other === undefined) continue;
     const [otherFile, , , otherVersion, otherArch] = other.split("\0");
-    if (otherFile === file && otherVersion === version && otherArch === arch) rmSync(path, { force: true });
+    if (otherFile !== file || otherVersion !== version || otherArch !== arch) continue;
+    try {
+      rmSync(path, { force: true });
+    } catch {
+      // Not ours to delete after all (this runs as the process exits: nothing may throw).
+    }
   }
 }
 
