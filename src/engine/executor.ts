@@ -54,6 +54,8 @@ export interface PrepareHint {
   readonly killGraceMs: number;
   /** How many steps may run at once (-j); undefined: the engine's default, more than the cores. */
   readonly slots: number | undefined;
+  /** How many of the run's steps this executor is for (Infinity when a map's items are among them). */
+  readonly steps: number;
   /** Step output is read as it happens (RunOptions.liveOutput). */
   readonly liveOutput: boolean;
 }

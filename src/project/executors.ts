@@ -1,5 +1,5 @@
 import { availableParallelism } from "node:os";
-import type { Executor, PrepareHint } from "../engine/executor.js";
+import type { Executor } from "../engine/executor.js";
 import { DEFAULT_KILL_GRACE_MS, type RunOptions } from "../engine/run-options.js";
 import type { Graph } from "../graph/ir.js";
 import { InlineExecutor } from "../executors/inline.js";
@@ -38,14 +38,22 @@ export function prepareExecutors(
   graph: Graph,
   run: Pick<RunOptions, "env" | "killGraceMs" | "serial" | "concurrency" | "liveOutput">,
 ): void {
-  const hint: PrepareHint = {
+  const base = {
     env: run.env ?? process.env,
     killGraceMs: run.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
     slots: run.serial ? 1 : run.concurrency,
     liveOutput: run.liveOutput === true,
   };
-  const actions = graph.steps.map((s) => (s.action.kind === "map" ? s.action.item : s.action));
-  for (const e of executors) if (e.prepare && actions.some((a) => e.accepts(a))) e.prepare(hint);
+  for (const e of executors) {
+    if (!e.prepare) continue;
+    // A map's items are known only when it runs: as many as there may be.
+    let steps = 0;
+    for (const s of graph.steps) {
+      if (s.action.kind === "map") steps += e.accepts(s.action.item) ? Infinity : 0;
+      else if (e.accepts(s.action)) steps++;
+    }
+    if (steps > 0) e.prepare({ ...base, steps });
+  }
 }
 
 /** Closes executors, all of them even when one fails. */

@@ -271,7 +271,7 @@ describe("the job shells (spawn: auto)", () => {
     }
   });
 
-  it("prepare starts as many servers as a run wants and no more, and none once closed", async () => {
+  it("prepare starts as many servers as a run can use (slots, cores, its steps) and no more, and none once closed", async () => {
     // The servers' environment carries a mark of this test's own: /proc/PID/environ finds exactly them.
     const mark = `PREPARE_MARK=${process.pid}-${Date.now()}`;
     const ours = (): number[] =>
@@ -282,7 +282,13 @@ describe("the job shells (spawn: auto)", () => {
           return false;
         }
       });
-    const hint = (env: NodeJS.ProcessEnv) => ({ env, killGraceMs: 2000, slots: 3, liveOutput: false });
+    const hint = (env: NodeJS.ProcessEnv, steps = Infinity) => ({
+      env,
+      killGraceMs: 2000,
+      slots: 3,
+      liveOutput: false,
+      steps,
+    });
     const [key, value] = mark.split("=") as [string, string];
     const started = new ProcessExecutor();
     started.prepare(hint({ ...process.env, [key]: value }));
@@ -292,6 +298,14 @@ describe("the job shells (spawn: auto)", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(ours()).toHaveLength(cores);
     await started.close();
+    expect(await eventually(() => ours().length === 0)).toBe(true);
+    // A run with one process step: one server, whatever -j and the cores allow.
+    const single = new ProcessExecutor();
+    single.prepare(hint({ ...process.env, [key]: value }, 1));
+    expect(await eventually(() => ours().length === 1)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ours()).toHaveLength(1);
+    await single.close();
     expect(await eventually(() => ours().length === 0)).toBe(true);
     // Closed before its first server said it was ready: the servers it meant to start next never start.
     const closed = new ProcessExecutor();

@@ -134,7 +134,8 @@ export class ProcessExecutor implements Executor {
     // A live run spawns every process directly: the servers cannot stream output.
     if (!this.useServer || hint.liveOutput || this.server) return;
     const cores = availableParallelism();
-    this.servers(hint.env, hint.killGraceMs).prestart(Math.min(hint.slots ?? cores, cores));
+    // One server per job that can run at once: no more than the slots, the cores or the steps.
+    this.servers(hint.env, hint.killGraceMs).prestart(Math.min(hint.slots ?? cores, cores, hint.steps));
   }
 
   /** The job servers, started for the first environment asked for (they serve that one only). */

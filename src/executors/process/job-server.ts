@@ -117,7 +117,8 @@ export class JobServers {
     for (const s of this.all) if (s.alive) alive++;
     const wanted = alive + count - idle;
     const first = this.start();
-    if (alive + 1 < wanted) void first.ready.then((ok) => ok && this.startUpTo(wanted));
+    // After the jobs waiting for the first server have gone to it: a start forks this process.
+    if (alive + 1 < wanted) void first.ready.then((ok) => ok && setImmediate(() => this.startUpTo(wanted)));
   }
 
   private startUpTo(total: number): void {
