@@ -21,6 +21,46 @@ export function toJsonSafe(value: unknown): unknown {
   return safe(value, [], 0);
 }
 
+/**
+ * true when JSON.stringify gives `value` the very text it gives its toJsonSafe copy: strings, finite
+ * numbers, booleans, null, and arrays and plain objects of them (no undefined, no toJSON, not too deep).
+ * Such a value, most of what steps return and every run's outputs, is written without being copied.
+ */
+function isPlainJson(value: unknown): boolean {
+  try {
+    return plain(value, 0);
+  } catch {
+    return false; // a getter or a proxy that throws: the careful copy says what it is
+  }
+}
+
+function plain(v: unknown, depth: number): boolean {
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(v);
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (v === null) return true;
+  if (depth >= MAX_DEPTH) return false; // a cycle ends here too
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (proto === Array.prototype) {
+    const a = v as unknown[];
+    for (let i = 0; i < a.length; i++) if (!(i in a) || !plain(a[i], depth + 1)) return false;
+    return true;
+  }
+  if (proto !== Object.prototype && proto !== null) return false;
+  // An own toJSON is a function, which is not plain; an inherited one is on another prototype.
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!plain(o[k], depth + 1)) return false;
+  return true;
+}
+
 function safe(v: unknown, stack: object[], depth: number): unknown {
   try {
     switch (typeof v) {
@@ -224,17 +264,37 @@ function stepResult(
   return out;
 }
 
-function capped(value: unknown, maxBytes = 1024 * 1024): unknown {
-  const v = toJsonSafe(value);
+function capped(value: unknown, maxBytes = DEFAULT_MAX_VALUE_BYTES): unknown {
+  const v = isPlainJson(value) ? value : toJsonSafe(value);
   const text = JSON.stringify(v) ?? "null";
   return text.length > maxBytes ? { $truncated: true, bytes: Buffer.byteLength(text) } : v;
+}
+
+/** JSON.stringify(capped(value, maxBytes)), serializing the value once. */
+function cappedText(value: unknown, maxBytes = DEFAULT_MAX_VALUE_BYTES): string {
+  const text = JSON.stringify(isPlainJson(value) ? value : toJsonSafe(value)) ?? "null";
+  return text.length > maxBytes ? JSON.stringify({ $truncated: true, bytes: Buffer.byteLength(text) }) : text;
+}
+
+const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+
+/** What a line ends with, when it carries a value (see stepResult and run-end in eventToJson). */
+function lineValue(e: EngineEvent): { key: string; value: unknown } | undefined {
+  if (e.type === "run-end") return { key: "outputs", value: e.result.outputs };
+  if (e.type === "step-end" && e.result.status === "ok" && "value" in e.result)
+    return { key: "value", value: e.result.value };
+  return undefined;
 }
 
 /** One line of JSON for an event; never throws. */
 export function formatJsonLine(e: EngineEvent, opts: JsonLinesOptions = {}): string {
   try {
-    // Values were made safe by eventToJson; the rest of an event is plain data.
-    return JSON.stringify(eventToJson(e, opts));
+    // The value is serialized once: its text is both the size capped() measures and what the line
+    // holds, where JSON.stringify(eventToJson(e)) made it twice (and copied it first).
+    const last = opts.values === false ? undefined : lineValue(e);
+    if (last === undefined) return JSON.stringify(eventToJson(e, opts));
+    const rest = JSON.stringify(eventToJson(e, { ...opts, values: false }));
+    return `${rest.slice(0, -1)},"${last.key}":${cappedText(last.value, opts.maxValueBytes)}}`;
   } catch {
     /* fall through to the careful path */
   }

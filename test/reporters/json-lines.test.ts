@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { flow } from "../../src/index.js";
-import { JsonLinesReporter, toJsonSafe } from "../../src/reporters/index.js";
+import type { EngineEvent } from "../../src/engine/events.js";
+import { eventToJson, formatJsonLine, JsonLinesReporter, toJsonSafe } from "../../src/reporters/index.js";
 import { MemoryStream, mixedFlow } from "./helpers.js";
 
 function parseLines(text: string): Record<string, any>[] {
@@ -9,6 +10,20 @@ function parseLines(text: string): Record<string, any>[] {
     .slice(0, -1)
     .split("\n")
     .map((l) => JSON.parse(l));
+}
+
+/** The event with its value (a step-end's) or outputs (a run-end's) replaced by its toJsonSafe copy. */
+function withSafeCopy(e: EngineEvent): EngineEvent {
+  if (e.type === "run-end") {
+    return {
+      ...e,
+      result: { ...e.result, outputs: toJsonSafe(e.result.outputs) as Record<string, unknown> },
+    };
+  }
+  if (e.type === "step-end" && "value" in e.result) {
+    return { ...e, result: { ...e.result, value: toJsonSafe(e.result.value) } } as EngineEvent;
+  }
+  return e;
 }
 
 describe("json-lines reporter", () => {
@@ -140,5 +155,84 @@ describe("json-lines reporter", () => {
     // Shared (not circular) references are repeated, not flagged.
     const shared = { v: 1 };
     expect(toJsonSafe([shared, shared])).toEqual([{ v: 1 }, { v: 1 }]);
+  });
+  it("writes a line as the JSON of its event object, plain values serialized once and odd ones made safe", () => {
+    const cyclic: Record<string, unknown> = { name: "loop" };
+    cyclic.self = cyclic;
+    const throwing = {
+      get boom(): never {
+        throw new Error("no");
+      },
+    };
+    const holes: unknown[] = [1];
+    holes[2] = 3; // a hole at 1
+    const values: unknown[] = [
+      "text",
+      42,
+      -0,
+      null,
+      undefined,
+      { $file: "out/a.txt", digest: "ab" },
+      [1, "two", { three: [true, null] }],
+      Object.assign(Object.create(null), { bare: 1 }),
+      { nested: { nan: NaN, inf: -Infinity } },
+      { big: 12345678901234567890n },
+      new Map([["k", 1]]),
+      new Set([1]),
+      new Date(0),
+      { toJSON: () => "custom" },
+      { keep: 1, drop: undefined, fn: () => 1 },
+      holes,
+      cyclic,
+      throwing,
+      "y".repeat(200),
+      { long: "z".repeat(200) },
+    ];
+    const events: EngineEvent[] = values.flatMap((value): EngineEvent[] => [
+      { type: "step-end", t: 1, result: { id: "x", module: "m", status: "ok", attempts: 1, value } },
+      {
+        type: "run-end",
+        t: 2,
+        result: {
+          ok: true,
+          cancelled: false,
+          steps: [],
+          outputs: { a: value } as Record<string, unknown>,
+          summary: {
+            total: 0,
+            ok: 0,
+            cached: 0,
+            failed: 0,
+            blocked: 0,
+            cancelled: 0,
+            wallMs: 0,
+            workMs: 0,
+            criticalPathMs: 0,
+            criticalPath: [],
+          },
+        },
+      } as EngineEvent,
+    ]);
+    events.push({
+      type: "step-end",
+      t: 3,
+      result: {
+        id: "f",
+        module: "m",
+        status: "failed",
+        attempts: 1,
+        error: { kind: "exit", message: "1", exitCode: 1 },
+      },
+    });
+    events.push({ type: "warning", t: 4, message: "careful" });
+    for (const opts of [{}, { maxValueBytes: 100 }, { values: false }]) {
+      for (const e of events) {
+        const line = formatJsonLine(e, opts);
+        expect(line).toBe(JSON.stringify(eventToJson(e, opts)));
+        // The reference: the same event with its value copied by toJsonSafe first, as every line was made.
+        expect(line).toBe(JSON.stringify(eventToJson(withSafeCopy(e), opts)));
+        JSON.parse(line);
+      }
+    }
   });
 });
