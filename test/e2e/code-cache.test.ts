@@ -132,6 +132,7 @@ describe("the run bundle's code cache", () => {
     }
     expect(readFileSync(cacheDir(file), "utf8")).toBe("not a directory");
   });
+
   it("an entry replaced by a rebuilt bundle is deleted; other installs' and other Node versions' are kept", () => {
     const root = tempDir();
     const installs = tempDir();

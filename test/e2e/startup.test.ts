@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadedModules } from "../../bench/startup/loaded.mjs";
 import { BIN, cli, copyExample, REPO } from "../helpers/cli.js";
+import { tempDir } from "../helpers/procs.js";
 
 const ENV = { ...process.env, CI: "1", NO_COLOR: "1" };
 
@@ -13,7 +13,7 @@ const ENV = { ...process.env, CI: "1", NO_COLOR: "1" };
  * loaded (an import, `process.getBuiltinModule`, or Node itself), read from `process.moduleLoadList`.
  */
 function builtinsLoaded(args: string[], cwd: string, names: string[]): string[] {
-  const preload = join(mkdtempSync(join(tmpdir(), "tributary-builtins-")), "report.cjs");
+  const preload = join(tempDir(), "report.cjs");
   writeFileSync(
     preload,
     `process.on("exit", () => require("node:fs").writeSync(2, "\\nLOADED " + JSON.stringify(process.moduleLoadList) + "\\n"));\n`,
