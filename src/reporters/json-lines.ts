@@ -264,19 +264,28 @@ function stepResult(
   return out;
 }
 
+const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+
 function capped(value: unknown, maxBytes = DEFAULT_MAX_VALUE_BYTES): unknown {
-  const v = isPlainJson(value) ? value : toJsonSafe(value);
-  const text = JSON.stringify(v) ?? "null";
-  return text.length > maxBytes ? { $truncated: true, bytes: Buffer.byteLength(text) } : v;
+  const { json, text } = jsonOf(value);
+  return text.length > maxBytes ? truncated(text) : json;
 }
 
 /** JSON.stringify(capped(value, maxBytes)), serializing the value once. */
 function cappedText(value: unknown, maxBytes = DEFAULT_MAX_VALUE_BYTES): string {
-  const text = JSON.stringify(isPlainJson(value) ? value : toJsonSafe(value)) ?? "null";
-  return text.length > maxBytes ? JSON.stringify({ $truncated: true, bytes: Buffer.byteLength(text) }) : text;
+  const { text } = jsonOf(value);
+  return text.length > maxBytes ? JSON.stringify(truncated(text)) : text;
 }
 
-const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+/** The value as JSON can hold it (the value itself when it is plain), and its text. */
+function jsonOf(value: unknown): { json: unknown; text: string } {
+  const json = isPlainJson(value) ? value : toJsonSafe(value);
+  return { json, text: JSON.stringify(json) ?? "null" };
+}
+
+function truncated(text: string): { $truncated: true; bytes: number } {
+  return { $truncated: true, bytes: Buffer.byteLength(text) };
+}
 
 /** What a line ends with, when it carries a value (see stepResult and run-end in eventToJson). */
 function lineValue(e: EngineEvent): { key: string; value: unknown } | undefined {
