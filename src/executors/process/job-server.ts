@@ -110,11 +110,9 @@ export class JobServers {
    */
   prestart(count: number): void {
     if (this.failure !== undefined || this.closed) return;
-    let idle = 0;
-    for (const s of this.all) if (s.alive && s.jobs === 0) idle++;
+    const idle = this.count((s) => s.jobs === 0);
     if (idle >= count) return;
-    let alive = 0;
-    for (const s of this.all) if (s.alive) alive++;
+    const alive = this.count(() => true);
     const wanted = alive + count - idle;
     const first = this.start();
     // After the jobs waiting for the first server have gone to it: a start forks this process.
@@ -123,9 +121,14 @@ export class JobServers {
 
   private startUpTo(total: number): void {
     if (this.closed) return;
-    let alive = 0;
-    for (const s of this.all) if (s.alive) alive++;
-    for (; alive < total; alive++) this.start();
+    for (let alive = this.count(() => true); alive < total; alive++) this.start();
+  }
+
+  /** How many live servers pass `test`. */
+  private count(test: (s: JobServer) => boolean): number {
+    let n = 0;
+    for (const s of this.all) if (s.alive && test(s)) n++;
+    return n;
   }
 
   close(): void {
