@@ -19,8 +19,9 @@ import type { BlobStore } from "./store.js";
 
 /**
  * Saves a step's result as a cache entry: its output files and a large value into the cas, its
- * manifest into the action cache and the project's index. A valid entry is never overwritten (first
- * writer wins) unless the cache is not read (a forced rerun); a damaged one is repaired.
+ * manifest into the project's index and, unless the index is the entries' only record, the action
+ * cache. A valid entry is never overwritten (first writer wins) unless the cache is not read (a forced
+ * rerun); a damaged one is repaired.
  */
 export class EntryWriter {
   /** Action-cache writes of entries the index already holds, in the order they were saved. */
@@ -36,6 +37,8 @@ export class EntryWriter {
     private readonly index: IndexLog,
     private readonly counters: RunCounters,
     private readonly warn: (message: string) => void,
+    /** The index is the entries' record (a project's own cache directory): `ac/` is not written. */
+    private readonly indexOnly: boolean,
   ) {}
 
   async save(key: string, request: RichCacheRequest, value: unknown): Promise<void> {
@@ -82,11 +85,12 @@ export class EntryWriter {
       return;
     }
     // Saved once the index has it on disk: one append, where ac/ takes a new file (a file creation, up
-    // to a millisecond on some disks). The step's dependents start first; ac/ follows at the end of this
-    // turn of the event loop (a run killed in between finds the entry in the index), and the cache's
-    // flush waits for it.
+    // to a millisecond on some disks). Where ac/ is written at all, the step's dependents start first;
+    // ac/ follows at the end of this turn of the event loop (a run killed in between finds the entry in
+    // the index), and the cache's flush waits for it.
     this.index.writePending();
     this.counters.saved++;
+    if (this.indexOnly) return;
     this.behind.push(() => this.writeAc(key, json, id));
     if (this.behind.length === 1) setImmediate(() => void this.writeBehind());
   }

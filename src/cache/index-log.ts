@@ -1,12 +1,14 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { writeFileAtomic } from "./atomic-write.js";
 
 /**
  * The per-project index: key → manifest of the entries this project saved or restored, read once at
  * start-up so that a cached step costs a map lookup instead of a file read (what .ninja_log does for
- * ninja). The action cache stays the source of truth: a key missing here is looked up in `ac/`.
+ * ninja). A key missing here is looked up in `ac/`. For a project's own cache directory (the default,
+ * `<root>/.tributary/cache`, which no other project writes) the index is the entries' only record and
+ * `ac/` receives only what a compaction drops; see docs/caching.md.
  *
  * The file is append-only. Records are written in blocks, each closed by a trailer line with the
  * block's byte length and CRC-32, in one `write` on an O_APPEND descriptor:
@@ -18,7 +20,8 @@ import { writeFileAtomic } from "./atomic-write.js";
  *
  * A block without a valid trailer (a process killed mid-write, a torn last line, interleaved garbage)
  * is skipped as a whole; blocks after it still count. When the file holds much more than the live
- * entries it is rewritten (temp file + rename) keeping the newest few keys of each step.
+ * entries it is rewritten (temp file + rename) keeping the newest few keys of each step; `gc` rewrites
+ * it without the entries it evicts.
  */
 export class IndexLog {
   /** key → entry; entries loaded from disk stay raw text (`<t>\t<step id>\t<manifest>`) until used. */
@@ -51,6 +54,22 @@ export class IndexLog {
       );
     }
     return log;
+  }
+
+  /** The indexes of the projects whose state is under `stateRoot` (see Layout), but for `except`'s. */
+  static loadAll(stateRoot: string, except?: string): IndexLog[] {
+    let names: string[];
+    try {
+      names = readdirSync(stateRoot);
+    } catch {
+      return [];
+    }
+    const found: IndexLog[] = [];
+    for (const name of names) {
+      const dir = join(stateRoot, name);
+      if (dir !== except) found.push(IndexLog.load(join(dir, "index.log"), () => {}));
+    }
+    return found.filter((index) => index.size > 0);
   }
 
   get size(): number {
@@ -135,56 +154,89 @@ export class IndexLog {
     this.fd = undefined;
   }
 
+  /** Every entry (for gc and stats, which read an index without running anything). */
+  *all(): IterableIterator<[string, IndexEntry]> {
+    for (const key of this.entries.keys()) yield [key, this.get(key)!];
+  }
+
   /**
    * Rewrites the file, keeping the newest `keepPerStep` keys of each step (and none older than
    * `maxAgeMs`), when it has grown: records superseded, more than `keepPerStep` keys per step of a run
-   * that looked up `lookups` steps, or damage. Older keys are still found in `ac/`, only not for free.
+   * that looked up `lookups` steps, or damage. The entries it drops go to `spill` first (an index that is
+   * its cache's only record of them writes them to `ac/`, where they are still found, only not for free).
    */
-  async compactIfNeeded(lookups: number, keepPerStep = 2, maxAgeMs = 30 * 24 * 3600_000): Promise<boolean> {
+  async compactIfNeeded(
+    lookups: number,
+    spill?: (dropped: [string, IndexEntry][]) => Promise<void>,
+    keepPerStep = 2,
+    maxAgeMs = 30 * 24 * 3600_000,
+  ): Promise<boolean> {
     this.writePending();
     const superseded = this.lines > 2 * this.entries.size + 2000;
     const tooMany =
       lookups > 0 && this.entries.size > Math.max(keepPerStep * lookups + 1000, 2 * this.compactedTo);
     if (!superseded && !tooMany && this.damaged === 0 && this.torn === 0) return false;
-    // Re-read first, so that blocks other processes appended since start-up are kept.
-    try {
-      this.entries.clear();
-      this.lines = 0;
-      this.damaged = 0;
-      this.torn = 0;
-      this.parse(readFileSync(this.file));
-    } catch {
-      // Gone (cleaned): nothing to compact.
-      return false;
-    }
+    if (!this.reread()) return false;
     const byStep = new Map<string, [string, IndexEntry][]>();
-    for (const key of [...this.entries.keys()]) {
-      const kv: [string, IndexEntry] = [key, this.get(key)!];
+    for (const kv of this.all()) {
       const list = byStep.get(kv[1].stepId);
       if (list) list.push(kv);
       else byStep.set(kv[1].stepId, [kv]);
     }
-    const kept: string[] = [];
-    this.entries.clear();
+    const kept: [string, IndexEntry][] = [];
+    const dropped: [string, IndexEntry][] = [];
     const oldest = Date.now() - maxAgeMs;
     for (const list of byStep.values()) {
       list.sort((a, b) => b[1].t - a[1].t);
-      for (const [key, e] of list.slice(0, keepPerStep)) {
-        if (e.t < oldest) continue;
-        this.entries.set(key, e);
-        kept.push(`P\t${key}\t${e.t}\t${e.stepId}\t${e.json}\n`);
-      }
+      list.forEach((kv, i) => (i < keepPerStep && kv[1].t >= oldest ? kept : dropped).push(kv));
     }
-    kept.unshift(`C\t${kept.length}\n`);
-    this.compactedTo = kept.length - 1;
+    if (spill && dropped.length > 0) await spill(dropped);
+    await this.rewrite(kept);
+    return true;
+  }
+
+  /**
+   * Removes entries from the file (`gc` evicting them); false when it held none of them (or is gone).
+   * Blocks other processes appended since it was loaded are kept.
+   */
+  async drop(keys: ReadonlySet<string>): Promise<boolean> {
+    if (![...keys].some((key) => this.entries.has(key)) || !this.reread()) return false;
+    await this.rewrite([...this.all()].filter(([key]) => !keys.has(key)));
+    return true;
+  }
+
+  /** Loads the file again from disk (other processes may have appended); false when it is gone. */
+  private reread(): boolean {
+    let buf: Buffer;
+    try {
+      buf = readFileSync(this.file);
+    } catch {
+      return false; // gone (cleaned): nothing to rewrite
+    }
+    this.entries.clear();
+    this.lines = 0;
+    this.damaged = 0;
+    this.torn = 0;
+    this.parse(buf);
+    return true;
+  }
+
+  /** Replaces the file (temp file + rename) with one holding exactly `kept`. */
+  private async rewrite(kept: [string, IndexEntry][]): Promise<void> {
+    this.entries.clear();
+    const records = kept.map(([key, e]) => {
+      this.entries.set(key, e);
+      return `P\t${key}\t${e.t}\t${e.stepId}\t${e.json}\n`;
+    });
+    records.unshift(`C\t${kept.length}\n`);
+    this.compactedTo = kept.length;
     const blocks: Buffer[] = [];
-    for (let i = 0; i < kept.length; i += 4096) {
-      const body = Buffer.from(kept.slice(i, i + 4096).join(""));
+    for (let i = 0; i < records.length; i += 4096) {
+      const body = Buffer.from(records.slice(i, i + 4096).join(""));
       blocks.push(body, Buffer.from(`#\t${body.length}\t${crc32(body).toString(16)}\n`));
     }
     await writeFileAtomic(this.file, Buffer.concat(blocks));
-    this.lines = kept.length - 1;
-    return true;
+    this.lines = kept.length;
   }
 
   private parse(buf: Buffer): void {

@@ -1,4 +1,5 @@
 import { statSync, type Stats } from "node:fs";
+import { utimes } from "node:fs/promises";
 import { resolve, sep } from "node:path";
 import type { CacheLookup, StepCache } from "../engine/cache-port.js";
 import type { StepId } from "../graph/ir.js";
@@ -13,9 +14,9 @@ import {
   type FingerprintEnv,
   type RichCacheRequest,
 } from "./fingerprint.js";
-import type { IndexLog } from "./index-log.js";
+import { IndexLog, type IndexEntry } from "./index-log.js";
 import { defaultCacheDir, Layout } from "./layout.js";
-import { decodeAcEntry, parseManifest, type Manifest } from "./manifest.js";
+import { decodeAcEntry, encodeAcEntry, parseManifest, type Manifest } from "./manifest.js";
 import { OutputRestorer } from "./output-restore.js";
 import { RunTally, type RunCounters } from "./run-tally.js";
 import type { StatCache } from "./stat-cache.js";
@@ -76,6 +77,8 @@ export class LocalCache implements StepCache {
   private readonly tally: RunTally;
   private readonly restorer: OutputRestorer;
   private readonly writer: EntryWriter;
+  /** The other projects' indexes in this directory, loaded at the first key neither here nor in ac/. */
+  private others: IndexLog[] | undefined;
 
   /** @internal use {@link openCache} */
   constructor(
@@ -85,6 +88,11 @@ export class LocalCache implements StepCache {
     readonly index: IndexLog,
     private readonly explainState: ExplainState,
     private readonly onWarning: ((message: string) => void) | undefined,
+    /**
+     * The index is the entries' only record: the project's own directory with no store behind it
+     * (see openCache). `ac/` then receives only the entries a compaction of the index drops.
+     */
+    private readonly indexOnly = false,
   ) {
     this.root = resolve(options.root);
     this.dir = resolve(options.dir ?? defaultCacheDir(this.root));
@@ -108,7 +116,7 @@ export class LocalCache implements StepCache {
     this.counters = this.tally.counters;
     const warn = (message: string) => this.warn(message);
     this.restorer = new OutputRestorer(this.root, this.layout.tmp, store, stat, this.counters, warn);
-    this.writer = new EntryWriter(this.root, this.reads, store, stat, index, this.counters, warn);
+    this.writer = new EntryWriter(this.root, this.reads, store, stat, index, this.counters, warn, indexOnly);
   }
 
   /**
@@ -195,7 +203,10 @@ export class LocalCache implements StepCache {
     } else {
       const found = await this.readAc(key, id);
       if ("json" in found) json = found.json;
-      else return this.tally.miss(id, key, fp.text, found.why);
+      else {
+        json = found.why === undefined ? this.fromOtherProjects(key) : undefined;
+        if (json === undefined) return this.tally.miss(id, key, fp.text, found.why);
+      }
     }
     let manifest: Manifest;
     try {
@@ -239,10 +250,14 @@ export class LocalCache implements StepCache {
     let json = this.index.get(key)?.json;
     if (json === undefined) {
       const data = await this.store.get("ac", key).catch(() => undefined);
-      if (!data) return { hit: false, key, reason: "not in the cache" };
-      const decoded = decodeAcEntry(data);
-      if ("error" in decoded) return { hit: false, key, reason: `its cache entry is ${decoded.error}` };
-      json = decoded.json;
+      if (data) {
+        const decoded = decodeAcEntry(data);
+        if ("error" in decoded) return { hit: false, key, reason: `its cache entry is ${decoded.error}` };
+        json = decoded.json;
+      } else {
+        json = this.fromOtherProjects(key);
+        if (json === undefined) return { hit: false, key, reason: "not in the cache" };
+      }
     }
     let m: Manifest;
     try {
@@ -285,6 +300,12 @@ export class LocalCache implements StepCache {
     return this.tally.hitKeys;
   }
 
+  /** The entry under `key` as the project's index records it, in `ac/`'s encoding; undefined if not. */
+  recordedEntry(key: string): Buffer | undefined {
+    const e = this.index.get(key);
+    return e ? encodeAcEntry(e.json) : undefined;
+  }
+
   /** This run's decision for a step in one line, as `explain` words it (for the engine's cache events). */
   reasonOf(stepId: StepId): string | undefined {
     return this.explainState.reasonOf(stepId);
@@ -315,7 +336,10 @@ export class LocalCache implements StepCache {
         await this.store.touch("ac", keys);
       }
       this.index.writePending();
-      await this.index.compactIfNeeded(this.counters.lookups);
+      await this.index.compactIfNeeded(
+        this.counters.lookups,
+        this.indexOnly ? (dropped) => this.spill(dropped) : undefined,
+      );
     } catch (err) {
       this.warn(`could not write the cache index: ${(err as Error).message}`);
     } finally {
@@ -326,6 +350,19 @@ export class LocalCache implements StepCache {
       await this.tally.write(this.root, this.stateDir, this.layout);
     } catch (err) {
       this.warn(`could not write the run's explain data: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Writes entries the index is about to drop to `ac/`, each with its last use as its time (what gc's
+   * least-recently-used order reads), so that they are still found. The index's version of an entry is
+   * its newest: it replaces what `ac/` may hold under the key.
+   */
+  private async spill(dropped: [string, IndexEntry][]): Promise<void> {
+    for (const [key, e] of dropped) {
+      await this.store.put("ac", key, encodeAcEntry(e.json), { mode: "replace" });
+      const t = new Date(e.t);
+      await utimes(this.layout.acPath(key), t, t);
     }
   }
 
@@ -365,6 +402,19 @@ export class LocalCache implements StepCache {
     this.counters.warnings++;
     this.warnings.push(message);
     this.onWarning?.(message);
+  }
+
+  /**
+   * An entry another project saved in this directory and recorded only in its index (its own
+   * directory, used by this project too: `--cache-dir` pointing at it), or undefined.
+   */
+  private fromOtherProjects(key: string): string | undefined {
+    this.others ??= IndexLog.loadAll(this.layout.stateRoot, this.stateDir);
+    for (const other of this.others) {
+      const e = other.get(key);
+      if (e) return e.json;
+    }
+    return undefined;
   }
 
   private async readAc(key: string, id: StepId): Promise<{ json: string } | { why: string | undefined }> {

@@ -2,6 +2,7 @@ import { UserError } from "../engine/user-error.js";
 import type { Dirent } from "node:fs";
 import { readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { IndexLog } from "./index-log.js";
 import { isHex64, Layout } from "./layout.js";
 import { tempName } from "./temp-name.js";
 import { readLastRun, type LastRun } from "./run-tally.js";
@@ -11,7 +12,7 @@ import { LocalDirStore } from "./store.js";
 
 export interface CacheStats {
   dir: string;
-  /** Action-cache entries (cached step results). */
+  /** Cached step results: in `ac/` or in a project's index (see IndexLog). */
   entries: number;
   /** Content blobs (output files, large values). */
   blobs: number;
@@ -35,9 +36,11 @@ export async function cacheStats(dir: string): Promise<CacheStats> {
   const tmp = await listFiles(layout.tmp);
   const acBytes = sum(ac.map((f) => f.size));
   const casBytes = sum(cas.map((f) => f.size));
+  const keys = new Set(ac.map((f) => f.name));
+  for (const index of IndexLog.loadAll(layout.stateRoot)) for (const [key] of index.all()) keys.add(key);
   const s: CacheStats = {
     dir,
-    entries: ac.length,
+    entries: keys.size,
     blobs: cas.length,
     acBytes,
     casBytes,
@@ -67,8 +70,9 @@ export interface GcResult {
 }
 
 /**
- * Least-recently-used eviction. An entry's last use is its file's mtime in `ac/` (set when written and
- * refreshed, at most hourly, by runs that hit it). Blobs live as long as an entry references them;
+ * Least-recently-used eviction over the entries in `ac/` and in the projects' indexes. An entry's last
+ * use is its file's mtime in `ac/` or its time in an index (set when written and refreshed, at most
+ * hourly, by runs that hit it). An evicted entry leaves both. Blobs live as long as an entry references them;
  * blobs no entry references (a writer killed between blob and entry) are removed after a grace period.
  * Damaged entries are removed. Safe to run while builds use the cache: at worst a build misses.
  */
@@ -84,7 +88,7 @@ export async function gc(dir: string, options: GcOptions): Promise<GcResult> {
   };
   result.removedTemps = await new LocalDirStore(dir).sweepTemps(3600_000);
 
-  const entries: { key: string; size: number; mtimeMs: number; blobs: string[] }[] = [];
+  const entries: GcEntry[] = [];
   const refs = new Map<string, number>();
   for (const f of await listFiles(layout.ac)) {
     const p = join(layout.ac, f.name);
@@ -106,8 +110,31 @@ export async function gc(dir: string, options: GcOptions): Promise<GcResult> {
       }
       continue;
     }
-    entries.push({ key: f.name, size: f.size, mtimeMs: f.mtimeMs, blobs });
+    entries.push({ key: f.name, size: f.size, mtimeMs: f.mtimeMs, blobs, inAc: true });
     for (const b of new Set(blobs)) refs.set(b, (refs.get(b) ?? 0) + 1);
+  }
+  // The projects' indexes hold entries too, those of a project's own directory nowhere else: one entry
+  // per key, used last when either record says.
+  const indexes = IndexLog.loadAll(layout.stateRoot);
+  const byKey = new Map(entries.map((e) => [e.key, e]));
+  for (const index of indexes) {
+    for (const [key, e] of index.all()) {
+      const known = byKey.get(key);
+      if (known) {
+        known.mtimeMs = Math.max(known.mtimeMs, e.t);
+        continue;
+      }
+      let blobs: string[];
+      try {
+        blobs = blobsOf(parseManifest(e.json)).map((b) => b.digest);
+      } catch {
+        continue; // unreadable: a lookup treats it as a miss, and the next compaction drops it
+      }
+      const entry: GcEntry = { key, size: Buffer.byteLength(e.json), mtimeMs: e.t, blobs, inAc: false };
+      entries.push(entry);
+      byKey.set(key, entry);
+      for (const b of new Set(blobs)) refs.set(b, (refs.get(b) ?? 0) + 1);
+    }
   }
 
   const blobs = new Map<string, { size: number; mtimeMs: number }>();
@@ -125,9 +152,11 @@ export async function gc(dir: string, options: GcOptions): Promise<GcResult> {
 
   let total = sum(entries.map((e) => e.size)) + sum([...blobs.values()].map((b) => b.size));
   entries.sort((a, b) => a.mtimeMs - b.mtimeMs);
+  const evicted = new Set<string>();
   for (const e of entries) {
     if (total <= options.maxBytes) break;
-    if (!(await remove(layout.acPath(e.key)))) continue;
+    if (e.inAc && !(await remove(layout.acPath(e.key)))) continue;
+    evicted.add(e.key);
     result.removedEntries++;
     result.freedBytes += e.size;
     total -= e.size;
@@ -145,8 +174,20 @@ export async function gc(dir: string, options: GcOptions): Promise<GcResult> {
       }
     }
   }
+  // An evicted entry is gone from every record of it, so that no index serves what lost its blobs.
+  if (evicted.size > 0) for (const index of indexes) await index.drop(evicted);
   result.remainingBytes = total;
   return result;
+}
+
+interface GcEntry {
+  key: string;
+  size: number;
+  /** Last use. */
+  mtimeMs: number;
+  blobs: string[];
+  /** Whether `ac/` has it (else only an index does). */
+  inAc: boolean;
 }
 
 /**

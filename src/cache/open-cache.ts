@@ -26,10 +26,21 @@ export async function openCache(options: OpenCacheOptions): Promise<LocalCache> 
   const early: string[] = [];
   let sink: (message: string) => void = (m) => early.push(m);
   const warn = (m: string) => sink(m);
+  // The project's own directory, which no other project writes and nothing reads behind: its index is
+  // the entries' record, and a file in ac/ per entry (a creation each) would serve no one.
+  const indexOnly = options.store === undefined && dir === defaultCacheDir(root);
   const stat = StatCache.load(join(stateDir, "stat-cache"), warn);
   const index = IndexLog.load(join(stateDir, "index.log"), warn);
   const explain = new ExplainState(stateDir, previousRunDigest(stateDir));
-  const c = new LocalCache({ ...options, root, dir }, store, stat, index, explain, options.onWarning);
+  const c = new LocalCache(
+    { ...options, root, dir },
+    store,
+    stat,
+    index,
+    explain,
+    options.onWarning,
+    indexOnly,
+  );
   sink = (m) => c.warn(m);
   for (const m of early) c.warn(m);
   return c;
@@ -58,8 +69,8 @@ export function recordedSteps(options: { root: string; dir?: string }): StepId[]
 /**
  * The output files the project's steps wrote as last recorded, by step id, for the steps `accept`
  * takes: what the cache entry of each one's last lookup names (for `tributary clean`, which learns this
- * way what the items of a map wrote). A step whose entry is gone from the cache (evicted, cleaned) or
- * that could not be cached is not known. Reads; changes nothing.
+ * way what the items of a map wrote), from the project's index or `ac/`. A step whose entry is gone
+ * from the cache (evicted, cleaned) or that could not be cached is not known. Reads; changes nothing.
  */
 export function recordedOutputs(
   options: { root: string; dir?: string },
@@ -67,16 +78,22 @@ export function recordedOutputs(
 ): Map<StepId, string[]> {
   const root = resolve(options.root);
   const layout = new Layout(resolve(options.dir ?? defaultCacheDir(root)));
+  const stateDir = layout.state(root);
+  const index = IndexLog.load(join(stateDir, "index.log"), () => {});
   const out = new Map<StepId, string[]>();
-  for (const [id, key] of new ExplainState(layout.state(root), undefined).lastKeys()) {
+  for (const [id, key] of new ExplainState(stateDir, undefined).lastKeys()) {
     if (!accept(id) || !/^[0-9a-f]{64}$/.test(key)) continue;
     try {
-      const decoded = decodeAcEntry(readFileSync(layout.acPath(key)));
-      if ("json" in decoded)
-        out.set(
-          id,
-          parseManifest(decoded.json).outputs.map((o) => o.path),
-        );
+      let json = index.get(key)?.json;
+      if (json === undefined) {
+        const decoded = decodeAcEntry(readFileSync(layout.acPath(key)));
+        if (!("json" in decoded)) continue;
+        json = decoded.json;
+      }
+      out.set(
+        id,
+        parseManifest(json).outputs.map((o) => o.path),
+      );
     } catch {
       // Not in this cache (any more): nothing known.
     }

@@ -182,7 +182,8 @@ export async function openProjectCache(
         await cache.close();
       } finally {
         // The first run with this remote: what it restored locally may have been built without it.
-        if (upload && !wasSynced && complete) store.ensureOnRemote(cache.hitKeys());
+        if (upload && !wasSynced && complete)
+          store.ensureOnRemote(cache.hitKeys(), (key) => cache.recordedEntry(key));
         await store.close();
         summary = await remoteSummaryOf(store, dir, remote.location, upload);
         const saved = cache.counters.saved > 0;

@@ -222,10 +222,11 @@ export class TieredStore implements BlobStore {
 
   /**
    * Starts making sure the remote has these locally cached entries (restored by a run from the local
-   * cache alone): a HEAD each, an upload where it has not. drain() waits for it.
+   * cache alone): a HEAD each, an upload where it has not. An entry not in `ac/` is asked of
+   * `recorded` (the project's index). drain() waits for it.
    */
-  ensureOnRemote(keys: Iterable<string>): void {
-    if (this.upload) this.uploader.ensureOnRemote(keys);
+  ensureOnRemote(keys: Iterable<string>, recorded?: (key: string) => Buffer | undefined): void {
+    if (this.upload) this.uploader.ensureOnRemote(keys, recorded);
   }
 
   /**

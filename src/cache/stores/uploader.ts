@@ -117,10 +117,10 @@ export class Uploader {
   }
 
   /** Makes sure the remote has these locally cached entries: a HEAD each, an upload where it has not. */
-  ensureOnRemote(keys: Iterable<string>): void {
+  ensureOnRemote(keys: Iterable<string>, recorded?: (key: string) => Buffer | undefined): void {
     for (const key of keys) {
       const state = this.c.acState.get(key);
-      if (state !== "valid" && state !== "foreign") this.fromLocal(key);
+      if (state !== "valid" && state !== "foreign") this.fromLocal(key, recorded);
     }
   }
 
@@ -129,8 +129,11 @@ export class Uploader {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  /** One entry from the local cache: its blobs, then the entry, unless the remote has it already. */
-  private fromLocal(key: string): void {
+  /**
+   * One entry from the local cache (`ac/`, else `recorded`: a project's index, the only record of a
+   * project's own directory), its blobs, then the entry, unless the remote has it already.
+   */
+  private fromLocal(key: string, recorded?: (key: string) => Buffer | undefined): void {
     this.track(
       this.slot(async () => {
         if (this.unavailable) return this.record(key);
@@ -139,7 +142,7 @@ export class Uploader {
             this.c.acState.set(key, "valid");
             return this.c.pending?.remove(key);
           }
-          const entry = await this.c.local.get("ac", key);
+          const entry = (await this.c.local.get("ac", key)) ?? recorded?.(key);
           const blobs = entry ? blobsOf(entry) : [];
           for (const b of blobs) {
             // Evicted from the local cache: the entry cannot be published (nor used) any more.
