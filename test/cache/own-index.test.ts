@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, cp, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cacheStats, gc } from "../../src/cache/index.js";
@@ -59,6 +59,25 @@ describe("a project's own cache directory (the default): the index is the entrie
     expect(r.warnings).toEqual([]);
     expect(await readFile(join(other, "out/x.txt"), "utf8")).toBe("one\n");
     expect((await stat(join(other, "out/y.bin"))).size).toBe(50_000);
+  });
+
+  it("travels with its project: a copy elsewhere (a move, a CI cache restore) restores from it", async () => {
+    const a = join(dir, "a");
+    await mkdir(join(a, "src"), { recursive: true });
+    await writeFile(join(a, "src/x.txt"), "one\n");
+    await runWithCache(graph(), a);
+    const b = join(dir, "b");
+    await cp(a, b, { recursive: true });
+    await rm(join(b, "out"), { recursive: true });
+    const r = await runWithCache(graph(), b);
+    expect(r.ran).toEqual([]);
+    expect(await readFile(join(b, "out/x.txt"), "utf8")).toBe("one\n");
+    // The copy's own index (its state is under another name) has them now.
+    const copied = await readFile(join(r.cache.stateDir, "index.log"), "utf8");
+    expect(copied.match(/^P\t/gm)).toHaveLength(3);
+    const again = await runWithCache(graph(), b);
+    expect(again.ran).toEqual([]);
+    expect(again.cache.counters.restoredFiles).toBe(0);
   });
 
   it("writes to ac/ what a compaction of the index drops, so that it is still found", async () => {
