@@ -28,7 +28,11 @@ type Maybe<T> = T | Promise<T>;
 
 export interface FsOps {
   readFile(path: string): Maybe<Buffer>;
+  /** The file's content, or undefined when there is no file (the common answer of a cache lookup). */
+  readFileIfAny(path: string): Maybe<Buffer | undefined>;
   stat(path: string): Maybe<Stats>;
+  /** {@link stat}, or undefined when there is no file. */
+  statIfAny(path: string): Maybe<Stats | undefined>;
   /** Creates `path` (failing with EEXIST when it exists) holding `data`, with permission bits `mode`. */
   writeNew(path: string, data: string | Uint8Array, mode: number): Maybe<void>;
   rename(from: string, to: string): Maybe<void>;
@@ -85,9 +89,40 @@ export async function makeDirs(path: string): Promise<void> {
   }
 }
 
+/** Whether an error says the file is not there. */
+export function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException)?.code === "ENOENT";
+}
+
+/**
+ * A miss (a clean build looks every step up) found out without an exception: an ENOENT thrown from
+ * `readFileSync` costs ~15 µs, a `stat` that may find nothing ~2 µs.
+ */
+function readFileIfAnySync(p: string): Buffer | undefined {
+  if (statSync(p, { throwIfNoEntry: false }) === undefined) return undefined;
+  try {
+    return readFileSync(p);
+  } catch (err) {
+    if (isMissing(err)) return undefined; // deleted since
+    throw err;
+  }
+}
+
+/** `promise`'s value, or undefined when it rejects because the file is not there. */
+async function unlessMissing<T>(promise: Promise<T>): Promise<T | undefined> {
+  try {
+    return await promise;
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    throw err;
+  }
+}
+
 export const syncFsOps: FsOps = {
   readFile: (p) => readFileSync(p),
+  readFileIfAny: readFileIfAnySync,
   stat: (p) => statSync(p),
+  statIfAny: (p) => statSync(p, { throwIfNoEntry: false }),
   writeNew: (p, data, mode) => writeFileSync(p, data, { flag: "wx", mode }),
   rename: renameSync,
   link: linkSync,
@@ -99,7 +134,10 @@ export const syncFsOps: FsOps = {
 
 export const threadPoolFsOps: FsOps = {
   readFile: (p) => readFile(p),
+  // One call either way: a check first would be a second trip through the pool.
+  readFileIfAny: (p) => unlessMissing(readFile(p)),
   stat: (p) => stat(p),
+  statIfAny: (p) => unlessMissing(stat(p)),
   writeNew: (p, data, mode) => writeFile(p, data, { flag: "wx", mode }),
   rename,
   link,

@@ -4,7 +4,7 @@ import { open, readdir, stat, unlink, utimes } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { DIGEST_ALGORITHM } from "../graph/digest.js";
 import { moveIntoPlace, withTempFile, writeFileAtomic } from "./atomic-write.js";
-import { syncFsOps, threadPoolFsOps, type FsOps } from "./fs-ops.js";
+import { isMissing, syncFsOps, threadPoolFsOps, type FsOps } from "./fs-ops.js";
 import { isHex64, Layout } from "./layout.js";
 import { isStaleTemp, tempName } from "./temp-name.js";
 
@@ -73,22 +73,11 @@ export class LocalDirStore implements BlobStore {
   }
 
   async get(ns: Namespace, key: string): Promise<Buffer | undefined> {
-    try {
-      return await this.io.readFile(this.path(ns, key));
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
+    return this.io.readFileIfAny(this.path(ns, key));
   }
 
   async has(ns: Namespace, key: string): Promise<boolean> {
-    try {
-      await this.io.stat(this.path(ns, key));
-      return true;
-    } catch (err) {
-      if (isMissing(err)) return false;
-      throw err;
-    }
+    return (await this.io.statIfAny(this.path(ns, key))) !== undefined;
   }
 
   async put(ns: Namespace, key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
@@ -226,7 +215,7 @@ export class LocalDirStore implements BlobStore {
   protected async hasBlob(digest: string, size: number): Promise<boolean> {
     try {
       // A blob of the wrong size is truncated or corrupt: it is replaced, which repairs it.
-      return (await this.io.stat(this.layout.casPath(digest))).size === size;
+      return (await this.io.statIfAny(this.layout.casPath(digest)))?.size === size;
     } catch {
       return false;
     }
@@ -234,14 +223,9 @@ export class LocalDirStore implements BlobStore {
 
   private async exists(p: string): Promise<boolean> {
     try {
-      await this.io.stat(p);
-      return true;
+      return (await this.io.statIfAny(p)) !== undefined;
     } catch {
       return false;
     }
   }
-}
-
-function isMissing(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException)?.code === "ENOENT";
 }
