@@ -114,8 +114,9 @@ export class IndexLog {
   /** Appends the pending records as one block. */
   writePending(): void {
     if (this.pending.length === 0) return;
-    const body = Buffer.from(this.pending.join(""));
-    const block = Buffer.concat([body, Buffer.from(`#\t${body.length}\t${crc32(body).toString(16)}\n`)]);
+    const body = this.pending.join("");
+    // crc32 of a string is of its UTF-8 bytes, as written.
+    const block = Buffer.from(`${body}#\t${Buffer.byteLength(body)}\t${crc32(body).toString(16)}\n`);
     this.lines += this.pending.length;
     this.pending = [];
     const fd = this.appendFd();

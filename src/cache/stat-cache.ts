@@ -3,6 +3,7 @@ import { closeSync, fstatSync, statSync, type Stats } from "node:fs";
 import { open } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import {
+  digestBytes,
   DIGEST_ALGORITHM,
   digestFileSync,
   openToHash,
@@ -236,7 +237,7 @@ export class StatCache {
       if (before.size > READ_WHOLE_LIMIT || !before.isFile()) return undefined;
       fsClock = this.probe.freshIfRecent(before, fsClock);
       const bytes = readWholeSync(fd, before.size);
-      const digest = createHash(DIGEST_ALGORITHM).update(bytes).digest("hex");
+      const digest = digestBytes(bytes);
       this.hashed++;
       const after = fstatSync(fd);
       const stable = this.keepIfUnchanged(abs, before, after, digest, fsClock, wall);

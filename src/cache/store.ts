@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { constants, createReadStream } from "node:fs";
 import { open, readdir, stat, unlink, utimes } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { DIGEST_ALGORITHM } from "../graph/digest.js";
+import { digestBytes, DIGEST_ALGORITHM } from "../graph/digest.js";
 import { moveIntoPlace, withTempFile, writeFileAtomic } from "./atomic-write.js";
 import { isMissing, syncFsOps, threadPoolFsOps, type FsOps } from "./fs-ops.js";
 import { isHex64, Layout } from "./layout.js";
@@ -94,7 +94,7 @@ export class LocalDirStore implements BlobStore {
     if ((await this.io.stat(path)).size <= READ_WHOLE_LIMIT) {
       // The digest is of the bytes read, whatever the size is by then.
       const data = await this.io.readFile(path);
-      const digest = createHash(DIGEST_ALGORITHM).update(data).digest("hex");
+      const digest = digestBytes(data);
       if (!(await this.hasBlob(digest, data.length)))
         await this.put("cas", digest, data, { mode: "replace" });
       return { digest, size: data.length };
