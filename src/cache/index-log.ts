@@ -1,4 +1,15 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeSync,
+  type Stats,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { writeFileAtomic } from "./atomic-write.js";
@@ -34,8 +45,14 @@ export class IndexLog {
   private torn = 0;
   /** Entries the file had when it was last compacted (from its `C` record): growth is measured from it. */
   private compactedTo = 0;
-  /** The file open for appending, between blocks (see appendFd). */
+  /** The file open for appending, between blocks (see append). */
   private fd: number | undefined;
+  /**
+   * How far this process knows the file at its name (`knownIno`): the end of the last block it read or
+   * wrote with nothing of another process's before it; -1 when it does not (see refresh).
+   */
+  private known = -1;
+  private knownIno: number | undefined;
 
   private constructor(private readonly file: string) {}
 
@@ -43,11 +60,17 @@ export class IndexLog {
     const log = new IndexLog(file);
     let buf: Buffer;
     try {
-      buf = readFileSync(file);
+      const fd = openSync(file, "r");
+      try {
+        log.knownIno = fstatSync(fd).ino;
+        buf = readFileSync(fd);
+      } finally {
+        closeSync(fd);
+      }
     } catch {
       return log;
     }
-    log.parse(buf);
+    log.known = log.parse(buf, true);
     if (log.damaged > 0) {
       warn(
         `the cache index ${file} had ${log.damaged} damaged block(s) (an interrupted write?); ignored them`,
@@ -119,29 +142,84 @@ export class IndexLog {
     const block = Buffer.from(`${body}#\t${Buffer.byteLength(body)}\t${crc32(body).toString(16)}\n`);
     this.lines += this.pending.length;
     this.pending = [];
-    const fd = this.appendFd();
-    let off = 0;
-    while (off < block.length) off += writeSync(fd, block, off);
+    this.append(block);
   }
 
   /**
-   * The file, open for appending. The descriptor is kept from one block to the next (a run appends a
-   * block per step it saves) while it is still the file at its name: a compaction, here or in another
+   * Appends a block to the file at its name. The descriptor is kept from one block to the next (a run
+   * appends a block per step it saves) while it is still that file: a compaction, here or in another
    * process, renames a new file over it, and a `clean` deletes it; either leaves it without a link, and
-   * the file is opened (its directory made) again.
+   * the block is written again to the name, opened anew (its directory made). The `fstat` that tells
+   * also says whether another process appended since this one last read or wrote (see refresh).
    */
-  private appendFd(): number {
-    if (this.fd !== undefined) {
+  private append(block: Buffer): void {
+    for (;;) {
+      const fresh = this.fd === undefined;
+      if (fresh) {
+        mkdirSync(dirname(this.file), { recursive: true });
+        this.fd = openSync(this.file, "a");
+      }
+      const fd = this.fd!;
+      let off = 0;
+      let st: Stats | undefined;
       try {
-        if (fstatSync(this.fd).nlink > 0) return this.fd;
-      } catch {
+        while (off < block.length) off += writeSync(fd, block, off);
+        st = fstatSync(fd);
+      } catch (err) {
+        if (fresh) throw err;
         // Closed under us: open again.
       }
+      if (st && st.nlink > 0) return this.wrote(st, block.length);
       this.close();
+      if (fresh) return; // deleted the moment it was made: as if the block had been written before it
     }
-    mkdirSync(dirname(this.file), { recursive: true });
-    this.fd = openSync(this.file, "a");
-    return this.fd;
+  }
+
+  /** Notes a block of `length` bytes written, the file being `st` after it. */
+  private wrote(st: Stats, length: number): void {
+    if (st.ino !== this.knownIno) {
+      // A file this process has not read: made by this block, else another's compaction (unknown).
+      this.knownIno = st.ino;
+      this.known = st.size === length ? length : -1;
+    } else if (this.known >= 0 && st.size === this.known + length) {
+      this.known = st.size;
+    }
+  }
+
+  /**
+   * Reads what other processes appended to the file since this one last read or wrote it (a run of the
+   * same project beside this one); false when there is nothing new. One `stat` when nothing changed; a
+   * block still being written is left for the next call.
+   */
+  refresh(): boolean {
+    const st = statSync(this.file, { throwIfNoEntry: false });
+    if (!st || (st.ino === this.knownIno && st.size <= this.known)) return false;
+    let fd: number;
+    try {
+      fd = openSync(this.file, "r");
+    } catch {
+      return false;
+    }
+    try {
+      const now = fstatSync(fd);
+      if (now.ino === this.knownIno && this.known >= 0) {
+        const buf = Buffer.allocUnsafe(now.size - this.known);
+        const got = readSync(fd, buf, 0, buf.length, this.known);
+        const read = this.parse(buf.subarray(0, got), false);
+        this.known += read;
+        return read > 0;
+      }
+      // A file this process does not know to its end (another process's compaction put it there): read
+      // whole. What this process holds stays (valid entries all the same; what it has not written yet is
+      // still pending).
+      const buf = readFileSync(fd);
+      this.lines = 0;
+      this.knownIno = now.ino;
+      this.known = this.parse(buf, false);
+      return true;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Closes the file if it is open (a later block opens it again). */
@@ -218,7 +296,7 @@ export class IndexLog {
     this.lines = 0;
     this.damaged = 0;
     this.torn = 0;
-    this.parse(buf);
+    this.parse(buf, true);
     return true;
   }
 
@@ -236,11 +314,21 @@ export class IndexLog {
       const body = Buffer.from(records.slice(i, i + 4096).join(""));
       blocks.push(body, Buffer.from(`#\t${body.length}\t${crc32(body).toString(16)}\n`));
     }
-    await writeFileAtomic(this.file, Buffer.concat(blocks));
+    const whole = Buffer.concat(blocks);
+    await writeFileAtomic(this.file, whole);
     this.lines = kept.length;
+    // This process wrote the file at the name now, whole.
+    const st = statSync(this.file, { throwIfNoEntry: false });
+    this.knownIno = st?.ino;
+    this.known = st?.size === whole.length ? whole.length : -1;
   }
 
-  private parse(buf: Buffer): void {
+  /**
+   * Loads the valid blocks of `buf` (the file from a block's start); returns the bytes up to the end of
+   * the last one. `tailIsTorn`: what follows it is a torn write (else it may be a block still being
+   * written, and is not counted).
+   */
+  private parse(buf: Buffer, tailIsTorn: boolean): number {
     let lineStart = 0;
     let accepted = 0; // end of the last valid block: a block may not reach back before it
     while (lineStart < buf.length) {
@@ -267,7 +355,8 @@ export class IndexLog {
       }
       lineStart = end + 1;
     }
-    if (accepted < buf.length) this.torn++;
+    if (tailIsTorn && accepted < buf.length) this.torn++;
+    return accepted;
   }
 
   private parseBlock(text: string): void {

@@ -196,7 +196,8 @@ export class LocalCache implements StepCache {
 
     let json: string | undefined;
     let fromIndex = false;
-    const entry = this.index.get(key);
+    // Another run of this project may have saved it since this one read the index (a stat when not).
+    const entry = this.index.get(key) ?? (this.index.refresh() ? this.index.get(key) : undefined);
     if (entry) {
       json = entry.json;
       fromIndex = true;

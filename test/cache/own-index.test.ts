@@ -1,7 +1,8 @@
 import { appendFile, cp, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { cacheStats, gc } from "../../src/cache/index.js";
+import { cacheStats, gc, openCache } from "../../src/cache/index.js";
+import { runGraph } from "../../src/project/run-graph.js";
 import type { Graph } from "../../src/graph/ir.js";
 import { file, out, runWithCache, sh, tempDir } from "./helpers.js";
 
@@ -78,6 +79,20 @@ describe("a project's own cache directory (the default): the index is the entrie
     const again = await runWithCache(graph(), b);
     expect(again.ran).toEqual([]);
     expect(again.cache.counters.restoredFiles).toBe(0);
+  });
+
+  it("is seen by a run of the project beside the one that saved to it", async () => {
+    await writeFile(join(dir, "src/x.txt"), "one\n");
+    // Both open the cache (and read the index) before either runs: the second sees the first's saves.
+    const first = await openCache({ root: dir });
+    const second = await openCache({ root: dir });
+    const a = await runGraph(graph(), { cache: first, root: dir, concurrency: 2 });
+    expect(a.steps.filter((s) => !s.cached)).toHaveLength(3);
+    const b = await runGraph(graph(), { cache: second, root: dir, concurrency: 2 });
+    expect(b.steps.filter((s) => s.cached).map((s) => s.id)).toEqual(["x", "y", "z"]);
+    await first.close();
+    await second.close();
+    expect((await runWithCache(graph(), dir)).ran).toEqual([]);
   });
 
   it("writes to ac/ what a compaction of the index drops, so that it is still found", async () => {
