@@ -43,6 +43,8 @@ describe("the index of one project, written by two processes at once", () => {
     for (const log of [a, b]) expect(knows(log, ["one", "two", "three", "four"])).toHaveLength(4);
     expect(a.refresh()).toBe(false);
     expect(b.refresh()).toBe(false);
+    a.close();
+    b.close();
   });
 
   it("leaves a block still being written for later, and reads a file another process rewrote whole", async () => {
